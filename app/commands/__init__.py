@@ -1,0 +1,1 @@
+"""`rfx` sub-commands, one module each; app/cli.py registers them."""

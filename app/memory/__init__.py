@@ -1,0 +1,1 @@
+"""Redis-backed storage: the ONE module that spells key names is keys.py."""

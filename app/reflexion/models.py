@@ -1,0 +1,223 @@
+"""Domain records shared by every part of the service.
+
+These are the contracts of docs/architecture.md: a Task is HumanEval-shaped, a Verdict carries
+positive evidence per test, an Episode is the one record that `rfx run --json`, the HTTP API and the
+benchmark all read and write.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+VerdictStatus = Literal["passed", "failed", "error", "timeout", "memory", "output_limit", "sandbox_error"]
+EpisodeStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
+StopReason = Literal["solved", "max_trials", "budget", "cancelled", "llm_error", "judge_error", "timeout"]
+StrategyName = Literal["reflexion", "self_refine", "best_of_n", "single"]
+FeedbackSource = Literal["visible", "oracle", "self_tests", "none"]
+MemoryScope = Literal["none", "episode", "task"]
+
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Strict(BaseModel):
+    """Base for records that reject unknown fields (bad input must be an error, not silently dropped)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Task(Strict):
+    """A coding task. `tests` defines `check(candidate)`; `visible_tests` are assert lines the model may see."""
+
+    id: str = Field(min_length=1, max_length=200)
+    prompt: str = Field(max_length=100_000)
+    entry_point: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    tests: str = Field(max_length=200_000)
+    visible_tests: list[str] = Field(default_factory=list, max_length=200)
+    canonical_solution: str | None = Field(default=None, max_length=100_000)
+
+
+class TestResult(Strict):
+    """One assert or check, as the runner saw it run."""
+
+    __test__ = False  # not a pytest class
+
+    name: str
+    passed: bool
+    message: str = ""
+
+
+class Verdict(Strict):
+    status: VerdictStatus
+    tests: list[TestResult] = Field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+    duration_ms: float = 0.0
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def failing(self) -> list[TestResult]:
+        return [t for t in self.tests if not t.passed]
+
+
+class JudgeLimits(Strict):
+    """Per-run resource limits of the sandbox."""
+
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    memory_mb: int = Field(default=256, ge=32, le=8192)
+    pids: int = Field(default=64, ge=8, le=4096)
+    output_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    tmpfs_mb: int = Field(default=64, ge=1, le=4096)
+    cpus: float = Field(default=1.0, gt=0, le=64)
+
+
+class Submission(Strict):
+    """What the judge runs.
+
+    Three shapes: HumanEval (`code` + `tests` defining `check` + `entry_point`), visible tests
+    (`code` + `asserts`, each reported separately), or a bare `program` whose only "test" is that it
+    runs to the end without raising.
+    """
+
+    code: str = Field(default="", max_length=200_000)
+    tests: str = Field(default="", max_length=200_000)
+    entry_point: str | None = Field(default=None, max_length=200)
+    asserts: list[str] = Field(default_factory=list, max_length=500)
+
+
+class Usage(Strict):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
+
+
+class ChatMessage(Strict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+CompletionOutcome = Literal["ok", "empty", "truncated", "malformed", "error"]
+
+
+class Completion(Strict):
+    """One LLM reply, or the recorded reason there is none (never an exception for the loop to catch)."""
+
+    text: str = ""
+    outcome: CompletionOutcome = "ok"
+    finish_reason: str | None = None
+    error: str | None = None
+    model: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float = 0.0
+
+
+class Reflection(Strict):
+    trial: int
+    text: str
+    episode_id: str = ""
+    task_id: str = ""
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Attempt(Strict):
+    trial: int
+    code: str = ""
+    reply: str = ""
+    llm_outcome: CompletionOutcome = "ok"
+    own_tests: list[str] = Field(default_factory=list)
+    feedback: Verdict | None = None
+    hidden: Verdict | None = None
+    reflection: str | None = None
+    critique: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float = 0.0
+
+
+class ModelRef(Strict):
+    """A model chosen by name among the configured providers; never an endpoint URL from a request."""
+
+    model: str | None = Field(default=None, max_length=200)
+
+
+class EpisodeConfig(Strict):
+    strategy: StrategyName = "reflexion"
+    feedback: FeedbackSource | None = None
+    max_trials: int = Field(default=3, ge=1, le=20)
+    samples: int = Field(default=5, ge=1, le=50)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int = Field(default=1024, ge=16, le=32_768)
+    seed: int | None = None
+    budget_tokens: int | None = Field(default=None, ge=1)
+    timeout_s: float = Field(default=600, gt=0, le=24 * 3600)
+    memory: MemoryScope = "episode"
+    memory_window: int = Field(default=3, ge=0, le=20)
+
+    def resolved_feedback(self, task: Task) -> FeedbackSource:
+        """Strategy and task decide the default: self_refine never sees a judge; else visible if any."""
+        if self.strategy == "self_refine":
+            return "none"
+        if self.feedback is not None:
+            return self.feedback
+        return "visible" if task.visible_tests else "oracle"
+
+    def resolved_temperature(self) -> float:
+        if self.temperature is not None:
+            return self.temperature
+        return 0.8 if self.strategy == "best_of_n" else 0.0
+
+
+class Episode(Strict):
+    id: str
+    tenant: str = "default"
+    task: Task
+    config: EpisodeConfig = Field(default_factory=EpisodeConfig)
+    actor_model: str = ""
+    reflector_model: str = ""
+    status: EpisodeStatus = "queued"
+    stop_reason: StopReason | None = None
+    error: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    final_trial: int | None = None
+    prompt_versions: dict[str, str] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage)
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+EventType = Literal[
+    "episode.started", "attempt.generated", "attempt.judged", "reflection.created", "episode.finished"
+]
+
+
+class Event(Strict):
+    id: str
+    type: EventType
+    episode_id: str
+    at: datetime = Field(default_factory=utcnow)
+    data: dict[str, object] = Field(default_factory=dict)

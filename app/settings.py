@@ -1,0 +1,63 @@
+"""Service configuration from the environment (prefix `RFX_`), via pydantic-settings.
+
+Flat names keep the environment obvious: `RFX_ACTOR_MODEL`, `RFX_JUDGE_MODE`, `RFX_REDIS_URL`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RFX_", extra="ignore", env_file=None)
+
+    # Redis: every key lives under `key_prefix` (spelled out in app/memory/keys.py).
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "rfx"
+    episode_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+
+    # LLMs: actor and reflector are configured separately (weak-to-strong); the reflector
+    # falls back to the actor's settings field by field.
+    actor_provider: str | None = None
+    actor_base_url: str | None = None
+    actor_model: str | None = None
+    actor_api_key: SecretStr | None = None
+    reflector_provider: str | None = None
+    reflector_base_url: str | None = None
+    reflector_model: str | None = None
+    reflector_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(default=120.0, gt=0)
+    llm_max_retries: int = Field(default=3, ge=0, le=10)
+    config: Path | None = None  # RFX_CONFIG: TOML file naming more providers/models
+
+    # Judge (sandbox)
+    judge_mode: Literal["pooled", "fresh"] = "pooled"
+    judge_runtime: Literal["runc", "runsc"] = "runc"
+    judge_workers: int = Field(default=2, ge=1, le=64)
+    judge_timeout: float = Field(default=10.0, gt=0, le=300)
+    judge_memory_mb: int = Field(default=256, ge=32)
+    judge_pids: int = Field(default=64, ge=8)
+    judge_output_bytes: int = Field(default=64 * 1024, ge=1024)
+    judge_tmpfs_mb: int = Field(default=64, ge=1)
+    judge_cpus: float = Field(default=1.0, gt=0)
+    judge_recycle_after: int = Field(default=200, ge=1)
+    judge_image: str | None = None  # default: the content-addressed tag of sandbox/
+    judge_base_image: str = "rfx-debian-python:bookworm"
+
+    # HTTP service
+    api_keys: SecretStr | None = None  # "tenant=key,tenant2=key2"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("reflexion-service")))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
