@@ -70,3 +70,15 @@ class EventSink(Protocol):
     """
 
     async def emit(self, episode: Episode, type: EventType, data: dict[str, object]) -> None: ...
+
+
+@runtime_checkable
+class PromptBook(Protocol):
+    """Prompt templates by name (`actor/initial`, `reflector/reflect`, ...), kept as files in prompts/.
+
+    `version` identifies the template's exact text so an episode record says which prompts made it.
+    """
+
+    def render(self, name: str, **variables: object) -> str: ...
+
+    def version(self, name: str) -> str: ...
