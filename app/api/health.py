@@ -1,0 +1,112 @@
+"""Liveness and readiness.
+
+`/healthz` says only that the process answers (a restart is the cure if not). `/readyz` really asks
+each dependency an episode needs: Redis (PING), the Docker engine (ping) and the sandbox image
+(present locally, since no registry may be reachable); it answers 503 problem+json naming what is
+down, so a load balancer stops sending work to an instance that cannot do it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import redis.asyncio as aredis
+from docker.errors import DockerException, ImageNotFound
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from app.api.problems import problem
+from app.settings import Settings
+
+router = APIRouter(tags=["health"])
+
+CHECK_TIMEOUT_S = 3.0
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def sandbox_image(settings: Settings) -> str | None:
+    """The image the judge runs: configured explicitly, or the judge package's content-addressed tag."""
+    if settings.judge_image:
+        return settings.judge_image
+    try:
+        image_mod: Any = importlib.import_module("app.judge.image")
+    except ImportError:
+        return None
+    for name in ("default_image", "image_tag", "sandbox_image"):
+        fn = getattr(image_mod, name, None)
+        if callable(fn):
+            try:
+                return str(fn(settings))
+            except TypeError:
+                return str(fn())
+    return None
+
+
+async def check_redis(client: aredis.Redis) -> Check:
+    try:
+        await asyncio.wait_for(client.ping(), CHECK_TIMEOUT_S)
+    except (TimeoutError, aredis.RedisError, OSError) as exc:
+        return Check("redis", False, f"redis is not answering PING: {type(exc).__name__}: {exc}"[:300])
+    return Check("redis", True, "PONG")
+
+
+def _docker_probe(image: str | None) -> Check:
+    try:
+        client = docker.from_env(timeout=int(CHECK_TIMEOUT_S))
+    except DockerException as exc:
+        return Check("docker", False, f"docker engine unreachable: {exc}"[:300])
+    try:
+        client.ping()
+        if image is None:
+            return Check("docker", False, "engine up, but no sandbox image is configured (RFX_JUDGE_IMAGE)")
+        try:
+            client.images.get(image)
+        except ImageNotFound:
+            missing = f"engine up, but sandbox image {image} is missing: run 'rfx sandbox build'"
+            return Check("docker", False, missing)
+        return Check("docker", True, f"engine up, image {image} present")
+    except DockerException as exc:
+        return Check("docker", False, f"docker engine unreachable: {exc}"[:300])
+    except Exception as exc:  # requests' connection errors and the like: a down engine, not a bug
+        return Check("docker", False, f"docker engine unreachable: {type(exc).__name__}: {exc}"[:300])
+    finally:
+        client.close()
+
+
+async def check_docker(settings: Settings) -> Check:
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(_docker_probe, sandbox_image(settings)),
+                                      CHECK_TIMEOUT_S + 1)
+    except TimeoutError:
+        return Check("docker", False, "docker engine did not answer in time")
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: Redis, the Docker engine and the sandbox image are usable",
+            responses={503: {"description": "a dependency is down",
+                             "content": {"application/problem+json": {}}}})
+async def readyz(request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    client: aredis.Redis = request.app.state.redis
+    checks = await asyncio.gather(check_redis(client), check_docker(settings))
+    body = {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}
+    down = [c for c in checks if not c.ok]
+    if down:
+        detail = "; ".join(c.detail for c in down)
+        return problem(503, "unavailable", "Service unavailable", detail, instance="/readyz",
+                       extra={"checks": body}, headers={"Retry-After": "5"})
+    return JSONResponse({"status": "ready", "checks": body})
