@@ -56,3 +56,9 @@ class LLMError(Unavailable):
 
 class ConfigError(ReflexionError):
     status, type, title, exit_code = 500, "config-error", "Configuration error", 2
+
+
+class IntegrityError(ReflexionError):
+    """Downloaded bytes (model weights) do not match their pinned digest: they are refused, never used."""
+
+    status, type, title, exit_code = 502, "integrity-error", "Integrity check failed", 4

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("reflexion-service")))
 
+    # The bundled local model (rfx model ...): llama.cpp's OpenAI-compatible server on loopback.
+    local_model_port: int = Field(default=8089, ge=1, le=65535)
+    local_model_size: Literal["0.5b", "1.5b"] = "0.5b"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
