@@ -54,6 +54,17 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None  # "tenant=key,tenant2=key2"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Service: quotas, backpressure, queue leases (app/api, app/queue).
+    quota_episodes: int = Field(default=1000, ge=1)  # queued + running episodes per tenant
+    quota_judge_per_min: int = Field(default=600, ge=1)  # POST /v1/judge calls per tenant per minute
+    queue_max: int = Field(default=100_000, ge=1)  # active episodes over all tenants before 503
+    api_judge_workers: int = Field(default=1, ge=1, le=16)  # the API's own /judge pool (apart from workers')
+    api_judge_waiting: int = Field(default=4, ge=0, le=1000)  # /judge calls that may wait for it
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    lease_s: float = Field(default=30.0, ge=1, le=3600)  # a worker's claim on a job lapses after this
+    max_deliveries: int = Field(default=5, ge=1, le=100)  # claims of one episode before it is failed
+    worker_concurrency: int = Field(default=4, ge=1, le=1000)
+    worker_grace_s: float = Field(default=20.0, ge=0, le=3600)  # SIGTERM: finish running episodes within
 
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("reflexion-service")))
 
