@@ -41,6 +41,10 @@ class Keys:
     def tenant_active(self, tenant: str) -> str:
         return f"{self.prefix}:t:{tenant}:active"
 
+    def active_episodes(self) -> str:
+        """Set of every queued or running episode id, all tenants (backpressure, queue-depth gauge)."""
+        return f"{self.prefix}:active"
+
     def tenant_judge_rate(self, tenant: str, window: int) -> str:
         return f"{self.prefix}:t:{tenant}:judge-rate:{window}"
 
