@@ -1,0 +1,302 @@
+"""The episode store and the durable job queue's write side, on Redis.
+
+Every state change that must not be half-done is one Lua script, so it is atomic on the server:
+accepting an episode (hash + tenant index + active sets + job-stream entry + idempotency key, after
+the quota checks), a worker claiming it (fencing token in `owner`), each step (snapshot + event,
+refused unless the caller still owns the episode) and the one terminal transition (refused once the
+episode is terminal, which is what makes `episode.finished` happen exactly once under at-least-once
+delivery). Key names come from app/memory/keys.py only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import redis.asyncio as aredis
+
+from app.errors import Conflict, InvalidInput, NotFound, RateLimited, Unavailable
+from app.memory.keys import Keys
+from app.reflexion.models import Episode, Event, EventType, utcnow
+
+EPISODE_ID_RE = re.compile(r"^ep_[0-9a-f]{20}$")
+IDEMPOTENCY_TTL_S = 24 * 3600
+
+_CREATE = """
+if ARGV[7] ~= '' then
+  local existing = redis.call('GET', KEYS[6])
+  if existing then return {'existing', existing} end
+end
+if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[5]) then return {'quota', ''} end
+if redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[6]) then return {'full', ''} end
+redis.call('HSET', KEYS[1], 'tenant', ARGV[2], 'json', ARGV[3], 'status', 'queued', 'owner', '',
+           'terminal', '0', 'claims', 0, 'created', ARGV[4])
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('XADD', KEYS[5], '*', 'episode', ARGV[1])
+if ARGV[7] ~= '' then redis.call('SET', KEYS[6], ARGV[7], 'EX', ARGV[8]) end
+return {'created', ARGV[1]}
+"""
+
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
+if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
+local n = redis.call('HINCRBY', KEYS[1], 'claims', 1)
+redis.call('HSET', KEYS[1], 'owner', ARGV[1])
+return {'claimed', redis.call('HGET', KEYS[1], 'json'), tostring(n)}
+"""
+
+_SAVE = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {'fenced'} end
+if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3])
+local id = redis.call('XADD', KEYS[2], '*', 'type', ARGV[4], 'at', ARGV[5], 'data', ARGV[6])
+return {'ok', id}
+"""
+
+_FINISH = """
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner then return {'gone'} end
+if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
+if ARGV[8] == 'owner' and owner ~= ARGV[1] then return {'fenced'} end
+if ARGV[8] == 'unowned' and owner ~= '' then return {'owned'} end
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3], 'terminal', '1', 'owner', '')
+local id = redis.call('XADD', KEYS[2], '*', 'type', 'episode.finished', 'at', ARGV[4], 'data', ARGV[5])
+redis.call('SREM', KEYS[3], ARGV[7])
+redis.call('SREM', KEYS[4], ARGV[7])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return {'ok', id}
+"""
+
+_RELEASE = """
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'owner', '')
+  return 1
+end
+return 0
+"""
+
+FinishMode = Literal["owner", "unowned", "any"]
+
+
+class LeaseLost(Exception):
+    """This worker no longer owns the episode (its lease lapsed and another worker claimed it)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: Literal["claimed", "gone", "terminal"]
+    episode: Episode | None = None
+    claims: int = 0
+
+
+@dataclass(frozen=True)
+class Page:
+    data: list[Episode]
+    has_more: bool
+    next: str | None
+
+
+def new_episode_id() -> str:
+    """Time-ordered (48-bit ms clock) plus 32 random bits: lexicographic order is creation order."""
+    return f"ep_{int(time.time() * 1000):012x}{os.urandom(4).hex()}"
+
+
+def request_fingerprint(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def finished_data(episode: Episode) -> dict[str, object]:
+    return {"status": episode.status, "stop_reason": episode.stop_reason, "error": episode.error,
+            "final_trial": episode.final_trial, "trials": len(episode.attempts)}
+
+
+class EpisodeStore:
+    """Episodes, their event streams and the job stream, for the API and the workers alike."""
+
+    def __init__(self, client: aredis.Redis, keys: Keys, *, ttl_s: int) -> None:
+        self.redis = client
+        self.keys = keys
+        self.ttl_s = ttl_s
+        self._create = client.register_script(_CREATE)
+        self._claim = client.register_script(_CLAIM)
+        self._save = client.register_script(_SAVE)
+        self._finish = client.register_script(_FINISH)
+        self._release = client.register_script(_RELEASE)
+
+    # ---- API side -------------------------------------------------------------------------
+    async def create(self, episode: Episode, *, quota: int, queue_max: int,
+                     idempotency_key: str | None = None, fingerprint: str = "") -> tuple[str, bool]:
+        """Persist and enqueue atomically. Returns (episode id, created); a replayed key gives the old id."""
+        k = self.keys
+        idem_key = k.idempotency(episode.tenant, idempotency_key) if idempotency_key else k.pattern()
+        idem_value = f"{episode.id}|{fingerprint}" if idempotency_key else ""
+        created_ms = int(episode.created_at.timestamp() * 1000)
+        result = await self._create(
+            keys=[k.episode(episode.id), k.tenant_episodes(episode.tenant), k.tenant_active(episode.tenant),
+                  k.active_episodes(), k.job_stream(), idem_key],
+            args=[episode.id, episode.tenant, episode.model_dump_json(), created_ms, quota, queue_max,
+                  idem_value, IDEMPOTENCY_TTL_S],
+        )
+        outcome, value = _s(result[0]), _s(result[1])
+        if outcome == "existing":
+            old_id, _, old_fp = value.partition("|")
+            if old_fp != fingerprint:
+                raise Conflict("this Idempotency-Key was already used with a different request body")
+            return old_id, False
+        if outcome == "quota":
+            raise RateLimited(f"tenant quota reached: at most {quota} queued or running episodes",
+                              headers={"Retry-After": "10"})
+        if outcome == "full":
+            raise Unavailable("the episode queue is full; retry later", headers={"Retry-After": "10"})
+        return value, True
+
+    async def get(self, tenant: str, episode_id: str) -> Episode:
+        """The episode, if it exists and belongs to `tenant` (another tenant's is NotFound, not Forbidden)."""
+        if not EPISODE_ID_RE.match(episode_id):
+            raise NotFound(f"episode {episode_id!r} not found")
+        owner_tenant, raw = await self.redis.hmget(self.keys.episode(episode_id), ["tenant", "json"])
+        if raw is None or owner_tenant is None or _s(owner_tenant) != tenant:
+            raise NotFound(f"episode {episode_id!r} not found")
+        return Episode.model_validate_json(raw)
+
+    async def list_page(self, tenant: str, *, limit: int, after: str | None, status: str | None) -> Page:
+        if after is not None and not EPISODE_ID_RE.match(after):
+            raise InvalidInput("after: not an episode id (use the `next` value of the previous page)")
+        index = self.keys.tenant_episodes(tenant)
+        found: list[Episode] = []
+        cursor = f"({after}" if after else "+"
+        batch = max(limit + 1, 50)
+        while len(found) <= limit:
+            ids = [_s(i) for i in await self.redis.zrange(index, cursor, "-", desc=True, bylex=True,
+                                                          offset=0, num=batch)]
+            if not ids:
+                break
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for episode_id in ids:
+                    pipe.hmget(self.keys.episode(episode_id), ["status", "json"])
+                rows = await pipe.execute()
+            expired = []
+            for episode_id, (st, raw) in zip(ids, rows, strict=True):
+                if raw is None:
+                    expired.append(episode_id)
+                elif status is None or _s(st) == status:
+                    found.append(Episode.model_validate_json(raw))
+                    if len(found) > limit:
+                        break
+            if expired:
+                await self.redis.zrem(index, *expired)  # terminal episodes whose TTL ran out
+            cursor = f"({ids[-1]}"
+            if len(ids) < batch:
+                break
+        page = found[:limit]
+        has_more = len(found) > limit
+        return Page(page, has_more, page[-1].id if has_more and page else None)
+
+    async def delete(self, tenant: str, episode_id: str) -> None:
+        episode = await self.get(tenant, episode_id)
+        if not episode.terminal:
+            raise Conflict(f"episode {episode_id} is {episode.status}: cancel it before deleting it")
+        k = self.keys
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(k.episode(episode_id), k.episode_events(episode_id), k.episode_cancel(episode_id))
+            pipe.zrem(k.tenant_episodes(tenant), episode_id)
+            await pipe.execute()
+
+    async def request_cancel(self, tenant: str, episode_id: str) -> Episode:
+        """Idempotent. A queued episode ends here and now; a running one is told to stop via pub/sub."""
+        episode = await self.get(tenant, episode_id)
+        if episode.terminal:
+            return episode
+        cancelled = episode.model_copy(update={"status": "cancelled", "stop_reason": "cancelled",
+                                               "finished_at": utcnow()})
+        if await self.finish(cancelled, token="", mode="unowned") is not None:
+            return cancelled
+        # owned by a worker: leave a flag (seen at claim and heartbeat) and tell the workers now
+        await self.redis.set(self.keys.episode_cancel(episode_id), "1", ex=self.ttl_s)
+        await self.redis.publish(self.keys.cancel_channel(), episode_id)
+        return await self.get(tenant, episode_id)
+
+    async def cancel_requested(self, episode_id: str) -> bool:
+        return bool(await self.redis.exists(self.keys.episode_cancel(episode_id)))
+
+    async def events(self, episode_id: str, after: str, count: int = 200) -> list[Event]:
+        """Events strictly after stream id `after` ('0' for all), oldest first."""
+        start = f"({after}" if after != "0" else "-"
+        rows: Any = await self.redis.xrange(self.keys.episode_events(episode_id), start, "+", count=count)
+        return [self._event(episode_id, row_id, fields) for row_id, fields in rows]
+
+    async def wait_events(self, episode_id: str, after: str, block_ms: int) -> list[Event]:
+        reply: Any = await self.redis.xread({self.keys.episode_events(episode_id): after}, count=200,
+                                       block=block_ms)
+        out: list[Event] = []
+        for _stream, rows in reply or []:
+            out.extend(self._event(episode_id, row_id, fields) for row_id, fields in rows)
+        return out
+
+    @staticmethod
+    def _event(episode_id: str, row_id: Any, fields: dict[Any, Any]) -> Event:
+        f = {_s(k): _s(v) for k, v in fields.items()}
+        return Event(id=_s(row_id), type=f["type"], episode_id=episode_id,
+                     at=datetime.fromisoformat(f["at"]), data=json.loads(f["data"]))
+
+    async def active_count(self) -> int:
+        return int(await self.redis.scard(self.keys.active_episodes()))
+
+    # ---- worker side ----------------------------------------------------------------------
+    async def claim(self, episode_id: str, token: str) -> Claim:
+        result = await self._claim(keys=[self.keys.episode(episode_id)], args=[token])
+        outcome = _s(result[0])
+        if outcome != "claimed":
+            return Claim(outcome)  # type: ignore[arg-type]
+        return Claim("claimed", Episode.model_validate_json(result[1]), int(_s(result[2])))
+
+    async def save(self, episode: Episode, token: str, type: EventType, data: dict[str, object]) -> str:
+        """Persist the snapshot and append the event; LeaseLost if another worker owns it now."""
+        if type == "episode.finished":
+            event_id = await self.finish(episode, token=token, mode="owner", data=data)
+            return event_id or ""
+        result = await self._save(
+            keys=[self.keys.episode(episode.id), self.keys.episode_events(episode.id)],
+            args=[token, episode.model_dump_json(), episode.status, type, utcnow().isoformat(),
+                  json.dumps(data, default=str)],
+        )
+        outcome = _s(result[0])
+        if outcome == "fenced":
+            raise LeaseLost(episode.id)
+        return _s(result[1]) if outcome == "ok" else ""
+
+    async def finish(self, episode: Episode, *, token: str, mode: FinishMode,
+                     data: dict[str, object] | None = None) -> str | None:
+        """The one terminal transition. Returns the event id, or None when it was already terminal."""
+        k = self.keys
+        payload = finished_data(episode) if data is None else data
+        result = await self._finish(
+            keys=[k.episode(episode.id), k.episode_events(episode.id), k.tenant_active(episode.tenant),
+                  k.active_episodes()],
+            args=[token, episode.model_dump_json(), episode.status, utcnow().isoformat(),
+                  json.dumps(payload, default=str), self.ttl_s, episode.id, mode],
+        )
+        outcome = _s(result[0])
+        if outcome == "fenced":
+            raise LeaseLost(episode.id)
+        if outcome == "ok":
+            await self.redis.expire(k.episode_cancel(episode.id), self.ttl_s)
+            return _s(result[1])
+        return None
+
+    async def release(self, episode_id: str, token: str) -> bool:
+        """Hand an episode back (graceful shutdown): the next claimer resumes it."""
+        return bool(await self._release(keys=[self.keys.episode(episode_id)], args=[token]))
