@@ -55,6 +55,10 @@ class Keys:
     def job_group(self) -> str:
         return f"{self.prefix}:workers"
 
+    def stats(self) -> str:
+        """Hash of service-wide counters written by workers, read by /metrics (all processes' view)."""
+        return f"{self.prefix}:stats"
+
     def cancel_channel(self) -> str:
         return f"{self.prefix}:cancel"
 
