@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,39 @@ def humaneval_task(task_id: str) -> Task:
         if task.id == task_id:
             return task
     raise InvalidInput(f"no HumanEval problem named {task_id!r} (ids look like 'HumanEval/0' .. 'HumanEval/163')")
+
+
+def select_tasks(
+    tasks: list[Task], *, ids: list[str] | None = None, limit: int | None = None, seed: int = 0
+) -> list[Task]:
+    """The problems a benchmark runs: named `ids` (in the order given), else a seeded sample.
+
+    `limit` draws that many problems with `random.Random(seed)` and keeps them in dataset order, so
+    the same seed always means the same problems (the first problems of HumanEval are easier than
+    the rest, so a plain head would be a biased sample).
+    """
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"--limit must be at least 1, got {limit}")
+    chosen = tasks
+    if ids:
+        by_id = {t.id: t for t in tasks}
+        unknown = [i for i in ids if i not in by_id]
+        if unknown:
+            raise InvalidInput(f"unknown problem id(s): {', '.join(unknown[:5])}")
+        chosen = [by_id[i] for i in dict.fromkeys(ids)]
+    if limit is not None and limit < len(chosen):
+        picked = set(random.Random(seed).sample(range(len(chosen)), limit))
+        chosen = [t for i, t in enumerate(chosen) if i in picked]
+    return chosen
+
+
+def load_benchmark(
+    path: Path | None = None, *, ids: list[str] | None = None, limit: int | None = None, seed: int = 0
+) -> list[Task]:
+    """Selected problems, each with visible tests (derived from its docstring when it has none)."""
+    from app.bench.visible_tests import with_visible_tests
+
+    tasks = select_tasks(load_problems(path), ids=ids, limit=limit, seed=seed)
+    if not tasks:
+        raise InvalidInput(f"no problems in {path or humaneval_path()}")
+    return [with_visible_tests(t) for t in tasks]
