@@ -1,0 +1,126 @@
+"""The records the API exchanges, as the client sees them.
+
+They mirror the service's domain models (Task, Episode, Verdict, Event) without importing the
+service: an app that uses this client never installs the `app` package. Responses are parsed
+leniently (`extra="allow"`), so a newer server that adds fields does not break an older client;
+requests the client builds itself are strict.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EpisodeStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Task(_Request):
+    """A HumanEval-shaped coding task: `tests` defines `check(candidate)`."""
+
+    id: str
+    prompt: str
+    entry_point: str
+    tests: str
+    visible_tests: list[str] = Field(default_factory=list)
+
+
+class Usage(_Response):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class TestResult(_Response):
+    __test__ = False  # not a pytest class
+
+    name: str
+    passed: bool
+    message: str = ""
+
+
+class Verdict(_Response):
+    status: str
+    tests: list[TestResult] = Field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+    duration_ms: float = 0.0
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+class Attempt(_Response):
+    trial: int
+    code: str = ""
+    feedback: Verdict | None = None
+    hidden: Verdict | None = None
+    reflection: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float = 0.0
+
+
+class EpisodeTask(_Response):
+    """The task as the server echoes it back (lenient, unlike the Task a caller submits)."""
+
+    id: str
+    prompt: str = ""
+    entry_point: str = ""
+    tests: str = ""
+    visible_tests: list[str] = Field(default_factory=list)
+
+
+class Episode(_Response):
+    id: str
+    tenant: str = ""
+    task: EpisodeTask
+    config: dict[str, Any] = Field(default_factory=dict)
+    actor_model: str = ""
+    reflector_model: str = ""
+    status: EpisodeStatus
+    stop_reason: str | None = None
+    error: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    final_trial: int | None = None
+    usage: Usage = Field(default_factory=Usage)
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class EpisodePage(_Response):
+    """One page of `GET /v1/episodes`; pass `next` as `after` for the following page."""
+
+    data: list[Episode]
+    has_more: bool = False
+    next: str | None = None
+
+
+class Event(_Response):
+    """One step of an episode, as sent on the SSE stream (`id` increases; resume after it)."""
+
+    id: str
+    type: str
+    episode_id: str
+    at: datetime | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
