@@ -9,9 +9,7 @@ down, so a load balancer stops sending work to an instance that cannot do it.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from dataclasses import dataclass
-from typing import Any
 
 import docker
 import redis.asyncio as aredis
@@ -20,6 +18,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.api.problems import problem
+from app.errors import ReflexionError
+from app.judge.image import sandbox_image_tag
 from app.settings import Settings
 
 router = APIRouter(tags=["health"])
@@ -34,41 +34,17 @@ class Check:
     detail: str
 
 
-def sandbox_image(settings: Settings) -> str | None:
-    """The image the judge runs: configured explicitly, or the judge package's content-addressed tag."""
-    if settings.judge_image:
-        return settings.judge_image
-    try:
-        image_mod: Any = importlib.import_module("app.judge.image")
-    except ImportError:
-        return None
-    for name in ("default_image", "image_tag", "sandbox_image"):
-        fn = getattr(image_mod, name, None)
-        if callable(fn):
-            try:
-                return str(fn(settings))
-            except TypeError:
-                return str(fn())
-    return None
-
-
-async def check_redis(client: aredis.Redis) -> Check:
-    try:
-        await asyncio.wait_for(client.ping(), CHECK_TIMEOUT_S)
-    except (TimeoutError, aredis.RedisError, OSError) as exc:
-        return Check("redis", False, f"redis is not answering PING: {type(exc).__name__}: {exc}"[:300])
-    return Check("redis", True, "PONG")
-
-
-def _docker_probe(image: str | None) -> Check:
+def _docker_probe(settings: Settings) -> Check:
     try:
         client = docker.from_env(timeout=int(CHECK_TIMEOUT_S))
     except DockerException as exc:
         return Check("docker", False, f"docker engine unreachable: {exc}"[:300])
     try:
         client.ping()
-        if image is None:
-            return Check("docker", False, "engine up, but no sandbox image is configured (RFX_JUDGE_IMAGE)")
+        try:
+            image = settings.judge_image or sandbox_image_tag(settings.judge_base_image, client)
+        except ReflexionError as exc:
+            return Check("docker", False, f"engine up, but {exc.detail}")
         try:
             client.images.get(image)
         except ImageNotFound:
@@ -83,9 +59,17 @@ def _docker_probe(image: str | None) -> Check:
         client.close()
 
 
+async def check_redis(client: aredis.Redis) -> Check:
+    try:
+        await asyncio.wait_for(client.ping(), CHECK_TIMEOUT_S)
+    except (TimeoutError, aredis.RedisError, OSError) as exc:
+        return Check("redis", False, f"redis is not answering PING: {type(exc).__name__}: {exc}"[:300])
+    return Check("redis", True, "PONG")
+
+
 async def check_docker(settings: Settings) -> Check:
     try:
-        return await asyncio.wait_for(asyncio.to_thread(_docker_probe, sandbox_image(settings)),
+        return await asyncio.wait_for(asyncio.to_thread(_docker_probe, settings),
                                       CHECK_TIMEOUT_S + 1)
     except TimeoutError:
         return Check("docker", False, "docker engine did not answer in time")

@@ -23,6 +23,7 @@ import redis.asyncio as aredis
 
 from app.errors import Conflict, InvalidInput, NotFound, RateLimited, Unavailable
 from app.memory.keys import Keys
+from app.queue import stats
 from app.reflexion.models import Episode, Event, EventType, utcnow
 
 EPISODE_ID_RE = re.compile(r"^ep_[0-9a-f]{20}$")
@@ -294,6 +295,7 @@ class EpisodeStore:
             raise LeaseLost(episode.id)
         if outcome == "ok":
             await self.redis.expire(k.episode_cancel(episode.id), self.ttl_s)
+            await stats.record_episode(self.redis, k.stats(), episode)
             return _s(result[1])
         return None
 
