@@ -1,0 +1,83 @@
+"""report.md: the figures of report.json as tables, with the plots embedded by relative links.
+
+Rendered from the report document only (never from the run's live state), so the markdown shows
+exactly the numbers in report.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.bench.plots import ACCURACY_PNG, FLIP_KEYS, FLIPS_PNG
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def num(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def render(report: dict[str, Any]) -> str:
+    run = report["run"]
+    strategies: dict[str, dict[str, Any]] = report["strategies"]
+    ks = sorted({k for s in strategies.values() for k in s if k.startswith("pass@")},
+                key=lambda k: int(k[5:]))
+    out = ["# Benchmark report", ""]
+    out += [f"- dataset: `{run.get('dataset', '?')}` ({run.get('problems', 0)} problems)",
+            f"- actor: `{run.get('actor_model', '?')}`, reflector: `{run.get('reflector_model', '?')}`",
+            f"- max trials: {run.get('max_trials')}, samples: {run.get('samples')}, "
+            f"feedback: {run.get('feedback') or 'default per strategy'}"]
+    budget = run.get("budget") or {}
+    if budget.get("exceeded"):
+        out.append(f"- **budget exceeded**: {budget.get('skipped', 0)} (strategy, problem) pairs not run")
+    out += ["", "## Summary", ""]
+    header = ["strategy", "problems", "solved", "accuracy", *ks, "tokens/solved", "cost/solved (USD)",
+              "wall s/solved"]
+    rows = []
+    for name, s in strategies.items():
+        rows.append([name, str(s["problems"]), str(s["solved"]), pct(s["accuracy"]),
+                     *[pct(s.get(k)) for k in ks], num(s["tokens_per_solved"], 0),
+                     num(s["cost_usd_per_solved"], 4), num(s["wall_s_per_solved"], 2)])
+    out += table(header, rows)
+    out += ["", "pass@1 of reflexion, self_refine and single is the accuracy of their first attempt; "
+            "pass@k for k > 1 is estimated from best_of_n's independent samples.", ""]
+
+    out += ["## Accuracy after each trial", "", f"![accuracy by trial]({ACCURACY_PNG})", ""]
+    horizon = max((len(s["accuracy_by_trial"]) for s in strategies.values()), default=0)
+    out += table(["strategy", *[f"trial {i}" for i in range(1, horizon + 1)]],
+                 [[n, *[pct(v) for v in s["accuracy_by_trial"]],
+                   *[""] * (horizon - len(s["accuracy_by_trial"]))] for n, s in strategies.items()])
+
+    out += ["", "## Flips between first and final answer", "", f"![flips]({FLIPS_PNG})", ""]
+    out += table(["strategy", *[k.replace("_to_", " → ") for k in FLIP_KEYS]],
+                 [[n, *[str(s["flips"][k]) for k in FLIP_KEYS]] for n, s in strategies.items()])
+
+    out += ["", "## False positives of the feedback tests", ""]
+    fp_rows = []
+    for name, s in strategies.items():
+        for source, c in s["false_positives"]["by_feedback"].items():
+            fp_rows.append([name, source, f"{c['attempts']} / {c['attempts_feedback_passed']}",
+                            f"{c['episodes']} / {c['episodes_solved']}"])
+    out += table(["strategy", "feedback", "attempts (false / feedback passed)",
+                  "episodes (false / stopped solved)"], fp_rows)
+
+    out += ["", "## Cost", ""]
+    out += table(["strategy", "attempts", "LLM failures", "tokens", "cost (USD)", "wall s", "stop reasons"],
+                 [[n, str(s["attempts"]), str(s["llm_failures"]), f"{s['tokens']:,}", num(s["cost_usd"], 4),
+                   num(s["wall_s"], 2), ", ".join(f"{k}: {v}" for k, v in sorted(s["stop_reasons"].items()))]
+                  for n, s in strategies.items()])
+
+    out += ["", "## Definitions", ""]
+    out += [f"- **{k}**: {v}" for k, v in report["definitions"].items()]
+    out += ["", f"Raw per-attempt rows: `report.json` → `rows` ({len(report['rows'])} rows).", ""]
+    return "\n".join(out)

@@ -1,0 +1,112 @@
+"""report.json: every figure of a benchmark run plus the raw per-attempt rows it came from.
+
+Why rows next to figures: a reader who doubts a number can recompute it from the rows in the same
+file. The figures themselves come from app/reflexion/metrics.py over the stored episodes, never from
+counters kept while running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from app.reflexion import metrics
+from app.reflexion.models import Episode
+
+SCHEMA = "rfx-bench-report/1"
+
+DEFINITIONS = {
+    "accuracy_by_trial": "fraction of problems whose answer after trial i+1 passes the hidden tests; an "
+    "episode that stopped early carries its last answer forward; for best_of_n the answer after i "
+    "samples is the first sample that passed its feedback tests, else the latest sample",
+    "pass@k": "unbiased estimator 1 - C(n-c,k)/C(n,k) (Chen et al. 2021) averaged over problems; n "
+    "independent samples per problem (best_of_n), c of them pass the hidden tests; for reflexion, "
+    "self_refine and single only pass@1 is defined: the accuracy of the first attempt",
+    "flips": "first answer versus final answer of each problem, judged by the hidden tests",
+    "false_positives": "attempts whose feedback verdict passed while the hidden tests failed; episodes: "
+    "stopped as solved by their feedback but final answer fails the hidden tests",
+    "per_solved": "tokens, cost and wall time summed over all problems of the strategy, divided by the "
+    "number of problems it solved",
+    "visible_tests": "derived from the docstring examples when a problem has none "
+    "(app/bench/visible_tests.py)",
+}
+
+
+def attempt_rows(episodes: Sequence[Episode]) -> list[dict[str, Any]]:
+    """One flat row per attempt, with the episode fields needed to recompute every figure."""
+    rows: list[dict[str, Any]] = []
+    for episode in episodes:
+        final = metrics.final_answer(episode)
+        source = episode.config.resolved_feedback(episode.task)
+        for attempt in sorted(episode.attempts, key=lambda a: a.trial):
+            rows.append({
+                "strategy": episode.config.strategy,
+                "task_id": episode.task.id,
+                "episode_id": episode.id,
+                "trial": attempt.trial,
+                "is_final": final is not None and attempt.trial == final.trial,
+                "feedback_source": source,
+                "feedback_status": attempt.feedback.status if attempt.feedback else None,
+                "hidden_status": attempt.hidden.status if attempt.hidden else None,
+                "hidden_passed": metrics.is_right(attempt),
+                "llm_outcome": attempt.llm_outcome,
+                "own_tests": len(attempt.own_tests),
+                "prompt_tokens": attempt.usage.prompt_tokens,
+                "completion_tokens": attempt.usage.completion_tokens,
+                "cost_usd": attempt.usage.cost_usd,
+                "latency_ms": attempt.latency_ms,
+                "episode_status": episode.status,
+                "stop_reason": episode.stop_reason,
+                "episode_wall_s": metrics.wall_seconds(episode),
+                "code": attempt.code,
+            })
+    return rows
+
+
+def by_strategy(episodes: Sequence[Episode], order: Sequence[str]) -> dict[str, list[Episode]]:
+    """Episodes grouped per strategy in the requested order, each sorted by task id for stable output."""
+    groups: dict[str, list[Episode]] = {name: [] for name in order}
+    for episode in episodes:
+        groups.setdefault(episode.config.strategy, []).append(episode)
+    return {name: sorted(eps, key=lambda e: e.task.id) for name, eps in groups.items()}
+
+
+def build_report(
+    episodes: Sequence[Episode], *, strategies: Sequence[str], run: dict[str, Any]
+) -> dict[str, Any]:
+    """The whole report.json document."""
+    groups = by_strategy(episodes, strategies)
+    return {
+        "schema": SCHEMA,
+        "run": run,
+        "definitions": DEFINITIONS,
+        "strategies": {name: metrics.summarize(name, eps).as_report() for name, eps in groups.items()},
+        "rows": attempt_rows([e for eps in groups.values() for e in eps]),
+    }
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write atomically, so an interrupted run never leaves a half report behind."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(
+    directory: Path, episodes: Sequence[Episode], *, strategies: Sequence[str], run: dict[str, Any]
+) -> dict[str, Any]:
+    """report.json, the PNG plots and report.md in `directory`; returns the report document."""
+    from app.bench.markdown import render
+    from app.bench.plots import write_plots
+
+    document = build_report(episodes, strategies=strategies, run=run)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_plots(document["strategies"], directory)
+    write_json(directory / "report.json", document)
+    tmp = directory / "report.md.tmp"
+    tmp.write_text(render(document), encoding="utf-8")
+    os.replace(tmp, directory / "report.md")
+    return document
