@@ -1,0 +1,109 @@
+"""The messages each role sends, built from the prompt templates, and how a verdict is told to a model.
+
+Every template the episode renders is recorded with its version, so the episode record names the exact
+prompt texts that produced it. What a model may see is decided here and only here: the feedback verdict
+(never the hidden grading verdict, unless the two are the same because feedback is `oracle`).
+"""
+
+from __future__ import annotations
+
+from app.reflexion.models import ChatMessage, Task, Verdict
+from app.reflexion.ports import PromptBook
+
+MAX_FAILING_SHOWN = 5
+MAX_MESSAGE_CHARS = 400
+MAX_OUTPUT_TAIL = 600
+
+
+def describe_verdict(verdict: Verdict | None) -> str:
+    """A short, model-readable account of a verdict: which tests failed and with what message."""
+    if verdict is None:
+        return "No tests were run."
+    if verdict.passed:
+        return "All tests passed."
+    lines: list[str] = []
+    total, failing = len(verdict.tests), verdict.failing()
+    if total:
+        lines.append(f"{total - len(failing)} of {total} tests passed.")
+    for result in failing[:MAX_FAILING_SHOWN]:
+        message = _clip(result.message.strip(), MAX_MESSAGE_CHARS)
+        lines.append(f"- FAILED {result.name}" + (f" -- {message}" if message else ""))
+    if len(failing) > MAX_FAILING_SHOWN:
+        lines.append(f"- ... and {len(failing) - MAX_FAILING_SHOWN} more failing tests")
+    if not failing or verdict.status != "failed":
+        detail = f" ({verdict.detail.strip()})" if verdict.detail else ""
+        lines.append(f"Outcome: {verdict.status}{detail}")
+        tail = verdict.stderr.strip()[-MAX_OUTPUT_TAIL:]
+        if tail:
+            lines.append(f"stderr (end):\n{tail}")
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Conversation:
+    """Builds chat messages for one episode and records the version of every template it renders."""
+
+    def __init__(self, prompts: PromptBook, versions: dict[str, str]) -> None:
+        self._prompts = prompts
+        self._versions = versions
+
+    def _render(self, name: str, **variables: object) -> str:
+        text = self._prompts.render(name, **variables)
+        self._versions[name] = self._prompts.version(name)
+        return text
+
+    def _chat(self, system: str, user: str, **variables: object) -> list[ChatMessage]:
+        return [
+            ChatMessage(role="system", content=self._render(system)),
+            ChatMessage(role="user", content=self._render(user, **variables)),
+        ]
+
+    def actor_initial(self, task: Task, shown_tests: list[str], lessons: list[str]) -> list[ChatMessage]:
+        return self._chat(
+            "actor/system", "actor/initial",
+            prompt=task.prompt, entry_point=task.entry_point, tests=shown_tests, lessons=lessons,
+        )
+
+    def actor_retry(
+        self, task: Task, shown_tests: list[str], code: str, feedback: str, lessons: list[str]
+    ) -> list[ChatMessage]:
+        return self._chat(
+            "actor/system", "actor/retry",
+            prompt=task.prompt, entry_point=task.entry_point, tests=shown_tests,
+            code=code, feedback=feedback, lessons=lessons,
+        )
+
+    def reflect(self, task: Task, code: str, feedback: str) -> list[ChatMessage]:
+        return self._chat(
+            "reflector/system", "reflector/reflect",
+            prompt=task.prompt, entry_point=task.entry_point, code=code, feedback=feedback,
+        )
+
+    def write_tests(self, task: Task, count: int) -> list[ChatMessage]:
+        return self._chat(
+            "actor/system", "self_tests/write", prompt=task.prompt, entry_point=task.entry_point, count=count
+        )
+
+    def critique(self, task: Task, code: str) -> list[ChatMessage]:
+        return self._chat(
+            "self_refine/system", "self_refine/critique",
+            prompt=task.prompt, entry_point=task.entry_point, code=code,
+        )
+
+    def revise(self, task: Task, code: str, critique: str) -> list[ChatMessage]:
+        return self._chat(
+            "actor/system", "self_refine/revise",
+            prompt=task.prompt, entry_point=task.entry_point, code=code, critique=critique,
+        )
+
+
+def says_no_change(critique: str) -> bool:
+    """True when a self-refine critique declares the code done (a line reading `NO CHANGE NEEDED`)."""
+    for line in critique.splitlines():
+        words = "".join(ch for ch in line.upper() if ch.isalpha() or ch.isspace()).split()
+        if words == ["NO", "CHANGE", "NEEDED"]:
+            return True
+    return False

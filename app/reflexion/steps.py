@@ -1,0 +1,250 @@
+"""The steps an episode is made of: ask a model, write an attempt, judge it, reflect on it.
+
+Strategies (strategies.py) compose these steps; the loop (loop.py) starts and finishes the episode.
+All state lives in the Episode record, which every step updates in place and then hands to the event
+sink: that is what lets the service resume an episode from its last completed attempt.
+
+Decisions recorded here (docs/architecture.md repeats them):
+- An LLM fault (a Completion with outcome `error`, `malformed` or `empty`, i.e. after the adapter's
+  own retries) ends the episode with stop_reason `llm_error`; a faulted actor reply is still
+  recorded as an attempt without code. A reply that is fine but has no code in it is an ordinary
+  failed attempt that counts as a trial (its verdicts say why; no sandbox run is spent on it).
+- A `sandbox_error` verdict ends the episode with `judge_error`.
+- The token budget is checked before every model call; the call that crosses it still completes,
+  and its attempt is still judged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from app.reflexion import codegen
+from app.reflexion.conversation import Conversation, describe_verdict
+from app.reflexion.models import (
+    Attempt,
+    ChatMessage,
+    Completion,
+    Episode,
+    EpisodeConfig,
+    EventType,
+    FeedbackSource,
+    Reflection,
+    StopReason,
+    Submission,
+    Task,
+    Usage,
+    Verdict,
+)
+from app.reflexion.ports import ChatModel, EventSink, Judge, Memory
+
+LLM_FAULTS = frozenset({"error", "malformed", "empty"})
+SELF_TESTS_ASKED = 5
+SELF_TESTS_KEPT = 10
+MAX_LESSON_CHARS = 2000
+
+
+class StopEpisode(Exception):
+    """Raised by a step to end the episode with a stop reason (caught by the loop, never escapes it)."""
+
+    def __init__(self, reason: StopReason, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason: StopReason = reason
+        self.detail = detail
+
+
+@dataclass
+class EpisodeRun:
+    """One running episode: its record, the ports it talks to, and the steps strategies use."""
+
+    episode: Episode
+    actor: ChatModel
+    reflector: ChatModel
+    judge: Judge
+    memory: Memory
+    events: EventSink
+    conversation: Conversation
+    feedback: FeedbackSource
+    _own_tests: list[str] | None = field(default=None, repr=False)
+
+    @property
+    def task(self) -> Task:
+        return self.episode.task
+
+    @property
+    def config(self) -> EpisodeConfig:
+        return self.episode.config
+
+    # ---- state -------------------------------------------------------------------------------------
+    def last(self) -> Attempt | None:
+        return self.episode.attempts[-1] if self.episode.attempts else None
+
+    @staticmethod
+    def solved(attempt: Attempt) -> bool:
+        """The loop stops on the feedback verdict; with no feedback source nothing is ever `solved` here."""
+        return attempt.feedback is not None and attempt.feedback.passed
+
+    def discard_unfinished(self) -> None:
+        """On resume, drop a trailing attempt that was generated but never judged (it is redone)."""
+        while self.episode.attempts and self.episode.attempts[-1].hidden is None:
+            self.episode.attempts.pop()
+
+    async def emit(self, type: EventType, data: dict[str, object]) -> None:
+        await self.events.emit(self.episode, type, data)
+
+    # ---- models ------------------------------------------------------------------------------------
+    async def ask(self, model: ChatModel, messages: list[ChatMessage], *, sample: int = 0) -> Completion:
+        """One model call within the token budget; its usage is added to the episode at once."""
+        budget = self.config.budget_tokens
+        if budget is not None and self.episode.usage.total_tokens >= budget:
+            raise StopEpisode("budget", f"{self.episode.usage.total_tokens} of {budget} tokens used")
+        seed = self.config.seed + sample if self.config.seed is not None else None
+        completion = await model.complete(
+            messages,
+            temperature=self.config.resolved_temperature(),
+            top_p=self.config.top_p,
+            max_tokens=self.config.max_tokens,
+            seed=seed,
+        )
+        self.episode.usage = self.episode.usage + completion.usage
+        return completion
+
+    @staticmethod
+    def fault(completion: Completion, role: str) -> StopEpisode | None:
+        if completion.outcome in LLM_FAULTS or not completion.text.strip():
+            why = completion.error or f"{completion.outcome} reply"
+            return StopEpisode("llm_error", f"{role} model: {why}")
+        return None
+
+    # ---- attempts ----------------------------------------------------------------------------------
+    async def attempt(self, messages: list[ChatMessage], *, sample: int = 0) -> Attempt:
+        """Generate, record and judge the next attempt. The judge's verdicts are set on the attempt."""
+        usage = Usage()
+        own_tests: list[str] = []
+        if self.feedback == "self_tests":
+            own_tests, usage = await self.self_tests()
+        started = time.monotonic()
+        completion = await self.ask(self.actor, messages, sample=sample)
+        latency_ms = completion.latency_ms or (time.monotonic() - started) * 1000
+        code = ""
+        if completion.outcome not in LLM_FAULTS and completion.text:
+            extracted = codegen.extract_code(completion.text, self.task.entry_point, self.task.prompt)
+            if extracted is not None:
+                code = codegen.complete_solution(self.task.prompt, extracted, self.task.entry_point)
+        attempt = Attempt(
+            trial=len(self.episode.attempts) + 1,
+            code=code,
+            reply=completion.text,
+            llm_outcome=completion.outcome,
+            own_tests=own_tests,
+            usage=usage + completion.usage,
+            latency_ms=latency_ms,
+        )
+        self.episode.attempts.append(attempt)
+        await self.emit("attempt.generated", {
+            "trial": attempt.trial, "llm_outcome": attempt.llm_outcome, "has_code": bool(code),
+            "tokens": attempt.usage.total_tokens, "latency_ms": round(latency_ms, 1),
+        })
+        if completion.outcome in LLM_FAULTS:
+            why = completion.error or f"{completion.outcome} reply"
+            raise StopEpisode("llm_error", f"actor model: {why}")
+        await self.grade(attempt)
+        return attempt
+
+    async def self_tests(self) -> tuple[list[str], Usage]:
+        """The model's own tests, written once per episode before the first attempt (Reflexion's setup)."""
+        if self._own_tests is None and self.episode.attempts:
+            self._own_tests = self.episode.attempts[0].own_tests
+        if self._own_tests is not None:
+            return self._own_tests, Usage()
+        completion = await self.ask(self.actor, self.conversation.write_tests(self.task, SELF_TESTS_ASKED))
+        stop = self.fault(completion, "actor (writing tests)")
+        if stop is not None:
+            raise stop
+        self._own_tests = codegen.extract_test_asserts(completion.text)[:SELF_TESTS_KEPT]
+        return self._own_tests, completion.usage
+
+    async def grade(self, attempt: Attempt) -> None:
+        """Set the feedback verdict (what the model may learn from) and the hidden grading verdict."""
+        if not attempt.code:
+            why = "the reply has no Python code block defining " + repr(self.task.entry_point)
+            attempt.hidden = Verdict(status="error", detail=why)
+            attempt.feedback = None if self.feedback == "none" else Verdict(status="error", detail=why)
+        else:
+            hidden_run = self.judge.judge(
+                Submission(code=attempt.code, tests=self.task.tests, entry_point=self.task.entry_point)
+            )
+            feedback_tests = {
+                "visible": self.task.visible_tests, "self_tests": attempt.own_tests,
+            }.get(self.feedback)
+            if feedback_tests is None:
+                attempt.hidden = await hidden_run
+                attempt.feedback = attempt.hidden if self.feedback == "oracle" else None
+            else:
+                feedback_run = self.judge.judge(Submission(code=attempt.code, asserts=feedback_tests))
+                attempt.feedback, attempt.hidden = await asyncio.gather(feedback_run, hidden_run)
+        await self.emit("attempt.judged", {
+            "trial": attempt.trial,
+            "feedback": attempt.feedback.status if attempt.feedback else None,
+            "hidden": attempt.hidden.status if attempt.hidden else None,
+            "failing": [t.name for t in attempt.feedback.failing()] if attempt.feedback else [],
+        })
+        for verdict in (attempt.feedback, attempt.hidden):
+            if verdict is not None and verdict.status == "sandbox_error":
+                raise StopEpisode("judge_error", verdict.detail or "the sandbox failed")
+
+    def shown_tests(self) -> list[str]:
+        """Tests the actor prompt may list: the visible ones, and only when they are the feedback."""
+        return list(self.task.visible_tests) if self.feedback == "visible" else []
+
+    # ---- reflection and memory ---------------------------------------------------------------------
+    async def reflect(self, attempt: Attempt) -> str:
+        """Ask the reflector for a verbal lesson on a failed attempt and store it in memory."""
+        messages = self.conversation.reflect(self.task, attempt.code, describe_verdict(attempt.feedback))
+        completion = await self.ask(self.reflector, messages)
+        attempt.usage = attempt.usage + completion.usage
+        stop = self.fault(completion, "reflector")
+        if stop is not None:
+            raise stop
+        text = completion.text.strip()[:MAX_LESSON_CHARS]
+        attempt.reflection = text
+        if self.config.memory != "none":
+            lesson = Reflection(
+                trial=attempt.trial, text=text, episode_id=self.episode.id, task_id=self.task.id
+            )
+            await self.memory.add(self.episode.tenant, lesson)
+        await self.emit("reflection.created", {"trial": attempt.trial, "kind": "reflection", "text": text})
+        return text
+
+    async def lessons(self) -> list[str]:
+        """The last `memory_window` lessons for the next actor prompt.
+
+        Scope `episode`: this episode's lessons from memory. Scope `task`: the task's lessons from
+        memory, which also holds earlier episodes of the same task id (so a rerun starts with them).
+        Scope `none`: nothing is written to memory; this episode's lessons come from its own record.
+        """
+        window = self.config.memory_window
+        if window == 0:
+            return []
+        if self.config.memory == "none":
+            return [a.reflection for a in self.episode.attempts if a.reflection][-window:]
+        tenant = self.episode.tenant
+        if self.config.memory == "task":
+            found = await self.memory.task_lessons(tenant, self.task.id, window)
+        else:
+            found = await self.memory.episode_lessons(tenant, self.episode.id, window)
+        return [r.text for r in found][-window:]
+
+    async def critique(self, attempt: Attempt) -> str:
+        """Self-refine: the actor reviews its own code with no judge signal at all."""
+        completion = await self.ask(self.actor, self.conversation.critique(self.task, attempt.code))
+        attempt.usage = attempt.usage + completion.usage
+        stop = self.fault(completion, "actor (critique)")
+        if stop is not None:
+            raise stop
+        attempt.critique = completion.text.strip()[:MAX_LESSON_CHARS]
+        await self.emit(
+            "reflection.created", {"trial": attempt.trial, "kind": "critique", "text": attempt.critique}
+        )
+        return attempt.critique

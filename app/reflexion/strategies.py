@@ -1,0 +1,105 @@
+"""The four ways an episode can spend its trials, each a short async function over EpisodeRun steps.
+
+Each strategy reads its progress from the episode record only (never from local variables carried
+between steps), so calling it again on a resumed episode continues where the record stops. Each
+returns the stop reason; a step may also end the episode early by raising StopEpisode.
+
+- reflexion: attempt, judge on the feedback tests, on failure reflect and store the lesson; the next
+  attempt sees the last lessons and the failing tests; stop when solved or at max_trials.
+- self_refine: intrinsic self-correction. The actor critiques and revises its own code without any
+  judge signal, until it says `NO CHANGE NEEDED` (stop reason `solved`: the model's own verdict) or
+  max_trials. The hidden tests still grade every attempt, which is how the gap is measured.
+- best_of_n: `samples` independent attempts (different seeds, temperature 0.8 by default), no
+  reflection. All samples are drawn so pass@k stays computable; the answer is the first one that
+  passes the feedback tests.
+- single: one attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from app.reflexion.conversation import describe_verdict, says_no_change
+from app.reflexion.models import Attempt, ChatMessage, Episode, StopReason, StrategyName
+from app.reflexion.steps import EpisodeRun
+
+Strategy = Callable[[EpisodeRun], Awaitable[StopReason]]
+
+
+async def first_prompt(run: EpisodeRun) -> list[ChatMessage]:
+    """The first actor prompt: the task, the visible tests if they are the feedback, remembered lessons."""
+    return run.conversation.actor_initial(run.task, run.shown_tests(), await run.lessons())
+
+
+async def reflexion(run: EpisodeRun) -> StopReason:
+    while True:
+        last = run.last()
+        if last is None:
+            await run.attempt(await first_prompt(run))
+            continue
+        if run.solved(last):
+            return "solved"
+        if last.trial >= run.config.max_trials:
+            return "max_trials"
+        if last.reflection is None:
+            await run.reflect(last)
+        messages = run.conversation.actor_retry(
+            run.task, run.shown_tests(), last.code, describe_verdict(last.feedback), await run.lessons()
+        )
+        await run.attempt(messages)
+
+
+async def self_refine(run: EpisodeRun) -> StopReason:
+    while True:
+        last = run.last()
+        if last is None:
+            await run.attempt(run.conversation.actor_initial(run.task, [], []))
+            continue
+        if last.trial >= run.config.max_trials:
+            return "max_trials"
+        if not last.code:  # nothing to critique: ask again from scratch
+            await run.attempt(run.conversation.actor_initial(run.task, [], []))
+            continue
+        critique = last.critique if last.critique is not None else await run.critique(last)
+        if says_no_change(critique):
+            return "solved"
+        await run.attempt(run.conversation.revise(run.task, last.code, critique))
+
+
+async def best_of_n(run: EpisodeRun) -> StopReason:
+    while len(run.episode.attempts) < run.config.samples:
+        sample = len(run.episode.attempts)
+        await run.attempt(run.conversation.actor_initial(run.task, run.shown_tests(), []), sample=sample)
+    return "solved" if any(run.solved(a) for a in run.episode.attempts) else "max_trials"
+
+
+async def single(run: EpisodeRun) -> StopReason:
+    last = run.last()
+    if last is None:
+        last = await run.attempt(await first_prompt(run))
+    return "solved" if run.solved(last) else "max_trials"
+
+
+STRATEGIES: dict[StrategyName, Strategy] = {
+    "reflexion": reflexion,
+    "self_refine": self_refine,
+    "best_of_n": best_of_n,
+    "single": single,
+}
+
+
+def final_attempt(episode: Episode) -> Attempt | None:
+    """The attempt that is the episode's answer.
+
+    best_of_n: the first attempt that passed the feedback tests; otherwise (and for every other
+    strategy) the last attempt that has code, or the last attempt when none has.
+    """
+    attempts = episode.attempts
+    if episode.config.strategy == "best_of_n":
+        for attempt in attempts:
+            if attempt.feedback is not None and attempt.feedback.passed:
+                return attempt
+    with_code = [a for a in attempts if a.code]
+    if with_code:
+        return with_code[-1]
+    return attempts[-1] if attempts else None
