@@ -21,7 +21,8 @@ SCHEMA = "rfx-bench-report/1"
 DEFINITIONS = {
     "accuracy_by_trial": "fraction of problems whose answer after trial i+1 passes the hidden tests; an "
     "episode that stopped early carries its last answer forward; for best_of_n the answer after i "
-    "samples is the first sample that passed its feedback tests, else the latest sample",
+    "samples is the first sample that passed its feedback tests, else (and for the other strategies) "
+    "the latest attempt with code",
     "pass@k": "unbiased estimator 1 - C(n-c,k)/C(n,k) (Chen et al. 2021) averaged over problems; n "
     "independent samples per problem (best_of_n), c of them pass the hidden tests; for reflexion, "
     "self_refine and single only pass@1 is defined: the accuracy of the first attempt",

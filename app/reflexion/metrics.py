@@ -6,10 +6,10 @@ run leaves behind (episodes.jsonl, the API's store), so every number here is a f
 figures.
 
 Definitions (the report repeats them):
-- The *answer after trial t* of a sequential strategy (reflexion, self_refine, single) is its latest
-  attempt with `trial <= t`: an episode that stopped early carries its last answer forward. For
-  best_of_n, whose attempts are independent samples, it is the sample the selection rule would pick
-  among the first t: the first whose feedback verdict passed, else the latest one.
+- The *answer after trial t* follows the engine's rule for the final answer, applied to the attempts
+  with `trial <= t`: for best_of_n (independent samples) the first whose feedback verdict passed;
+  otherwise, and for reflexion, self_refine and single, the latest attempt that has code (the latest
+  attempt when none has). An episode that stopped early thus carries its last answer forward.
 - An answer is *right* when its hidden (grading) verdict passed; no hidden verdict counts as wrong.
 - pass@k is the unbiased estimator of Chen et al. (2021), `1 - C(n-c, k) / C(n, k)`, per problem over
   its n independent samples of which c pass, averaged over problems. Sequential strategies have one
@@ -60,7 +60,8 @@ def answer_after(episode: Episode, trial: int) -> Attempt | None:
         for attempt in seen:
             if attempt.feedback is not None and attempt.feedback.passed:
                 return attempt
-    return seen[-1]
+    with_code = [a for a in seen if a.code]
+    return with_code[-1] if with_code else seen[-1]
 
 
 def final_answer(episode: Episode) -> Attempt | None:

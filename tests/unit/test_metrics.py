@@ -184,3 +184,9 @@ def test_summary_costs_per_solved_problem() -> None:
 def test_summary_with_nothing_solved_has_no_per_solved_figures() -> None:
     s = metrics.summarize("single", [episode("single", [False], max_trials=1, tokens=10)])
     assert s.solved == 0 and s.tokens_per_solved is None and s.accuracy == 0.0
+
+
+def test_an_attempt_without_code_does_not_replace_the_last_answer() -> None:
+    ep = episode("reflexion", [True, False])
+    ep.attempts[1].code = ""  # e.g. a reply with no code block: the last answer with code stands
+    assert metrics.accuracy_by_trial([ep]) == [1.0, 1.0, 1.0]
