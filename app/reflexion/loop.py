@@ -21,7 +21,8 @@ Resume and idempotency (the service's worker relies on these):
 from __future__ import annotations
 
 import asyncio
-import uuid
+import secrets
+import time
 
 from app.reflexion.conversation import Conversation
 from app.reflexion.models import Episode, EpisodeConfig, EpisodeStatus, StopReason, Task, utcnow
@@ -31,7 +32,8 @@ from app.reflexion.strategies import STRATEGIES, final_attempt
 
 
 def new_episode_id() -> str:
-    return uuid.uuid4().hex
+    """Same shape as the service's ids (`ep_` + 48-bit ms clock + 32 random bits): sortable by creation."""
+    return f"ep_{int(time.time() * 1000):012x}{secrets.token_hex(4)}"
 
 
 async def run_episode(
