@@ -74,7 +74,8 @@ async def test_episode_lessons_expire_and_task_lessons_are_capped(
     assert [r.trial for r in await memory.task_lessons("t1", "HumanEval/0", 10)] == [3, 4, 5]
     assert await memory.count_task("t1", "HumanEval/0") == 3
     assert len(await memory.episode_lessons("t1", "ep1", 10)) == 5
-    stored = sorted(k.decode() if isinstance(k, bytes) else k for k in await aredis_client.keys(f"{key_prefix}:*"))
+    found = await aredis_client.keys(f"{key_prefix}:*")
+    stored = sorted(k.decode() if isinstance(k, bytes) else k for k in found)
     assert stored == sorted([keys.episode_lessons("t1", "ep1"), keys.task_lessons("t1", "HumanEval/0")])
 
 
