@@ -1,0 +1,1 @@
+"""Deployment helpers that run beside the service: the filtering Docker socket proxy."""
