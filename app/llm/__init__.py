@@ -3,5 +3,7 @@
 from __future__ import annotations
 
 from app.llm.config import ProviderConfig
+from app.llm.openai_chat import OpenAIChatModel
+from app.llm.providers import ModelOverrides, ModelRegistry, build_chat_models
 
-__all__ = ["ProviderConfig"]
+__all__ = ["ModelOverrides", "ModelRegistry", "OpenAIChatModel", "ProviderConfig", "build_chat_models"]

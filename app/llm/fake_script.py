@@ -38,6 +38,7 @@ class Reply(BaseModel):
     hang_s: float = Field(default=30.0, ge=0)
     latency_s: float | None = Field(default=None, ge=0)
     finish_reason: str | None = None
+    omit_usage: bool = False  # some local servers send no usage block
 
     @classmethod
     def rate_limit(cls, retry_after: float | None = 1.0) -> Reply:

@@ -71,7 +71,7 @@ def _completion_body(reply: Reply, model: str, usage: dict[str, int]) -> dict[st
         "created": int(time.time()),
         "model": model,
         "choices": choices,
-        "usage": usage,
+        **({} if reply.omit_usage else {"usage": usage}),
     }
 
 
@@ -104,6 +104,16 @@ async def _stream(
     yield _sse("[DONE]")
 
 
+async def _client_left(request: Request, seconds: float) -> bool:
+    """Wait up to `seconds`; stop early (True) when the client hangs up, so no handler outlives it."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(left, 0.05))
+        if await request.is_disconnected():
+            return True
+    return False
+
+
 def create_fake_app(state: ScriptState) -> Starlette:
     """The ASGI app over a shared ScriptState (the in-process server and `python -m` both use it)."""
 
@@ -116,10 +126,10 @@ def create_fake_app(state: ScriptState) -> Starlette:
             return _error(400, "body must be an object with a 'messages' list", kind="invalid_request_error")
         headers = {k.lower(): v for k, v in request.headers.items()}
         reply, latency = state.record(request.url.path, body, headers)
-        if latency > 0:
-            await asyncio.sleep(latency)
+        if latency > 0 and await _client_left(request, latency):
+            return Response(status_code=499)
         if reply.fault == "hang":
-            await asyncio.sleep(reply.hang_s)
+            await _client_left(request, reply.hang_s)
             return _error(504, "fake server hung for the scripted time", kind="timeout")
         status = reply.error_status()
         if status is not None:

@@ -1,0 +1,45 @@
+"""Provider presets: where the common OpenAI-compatible servers listen by default.
+
+A preset saves typing a base URL (and, for hosted vendors, names the environment variable holding
+the key). Any other compatible vendor works by giving its base URL directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    base_url: str
+    api_key_env: str | None = None
+    model: str | None = None  # a default model, only where the server has exactly one
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    hosted: bool = False
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        # OpenAI's newer models take only max_completion_tokens; the older ones accept it too.
+        Preset("openai", "https://api.openai.com/v1", api_key_env="OPENAI_API_KEY",
+               max_tokens_param="max_completion_tokens", hosted=True),
+        Preset("ollama", "http://127.0.0.1:11434/v1"),
+        Preset("vllm", "http://127.0.0.1:8000/v1"),
+        Preset("llamacpp", "http://127.0.0.1:8080/v1"),
+        Preset("lmstudio", "http://127.0.0.1:1234/v1"),
+    )
+}
+
+LOCAL = "local"
+
+
+def local_preset(port: int, size: str) -> Preset:
+    """The bundled model that `rfx model serve` runs on loopback (llama.cpp, one model alias)."""
+    return Preset(LOCAL, f"http://127.0.0.1:{port}/v1", model=f"qwen2.5-coder-{size}")
+
+
+def all_presets(local_port: int, local_size: str) -> dict[str, Preset]:
+    return {**PRESETS, LOCAL: local_preset(local_port, local_size)}
