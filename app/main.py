@@ -1,34 +1,115 @@
 """The FastAPI application factory.
 
 `create_app(settings)` builds an app from explicit settings (tests pass their own Redis and key
-prefix) or from the `RFX_` environment; the lifespan opens the shared clients once per process and
-closes them on shutdown, so routes stay thin and never construct adapters themselves.
+prefix) or from the `RFX_` environment. Everything a route needs is built once here (`Services`);
+the lifespan closes it. `with_worker=True` runs a queue worker in the same process (`rfx serve
+--with-worker`), a one-process local setup that still goes through the durable queue.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-import redis.asyncio as aredis
 from fastapi import FastAPI
+from redis.exceptions import RedisError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
-from app.api import health, problems
+from app.api import health, metrics, problems
+from app.api.auth import ApiKeys
+from app.api.catalog import RegistryCatalog
+from app.api.deps import Services
+from app.api.judge_gate import JudgeGate
+from app.api.limits import BodyLimit
+from app.api.routes import episodes, events, judge, memory, ui
+from app.llm.providers import ModelRegistry
+from app.memory.episodes import EpisodeStore
+from app.memory.keys import Keys
+from app.memory.redis_memory import RedisMemory
+from app.queue.connection import redis_client
+from app.queue.runner import open_judge, start_worker
+from app.queue.stream import JobStream
 from app.settings import Settings, get_settings
 
+log = logging.getLogger("rfx.api")
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+
+class RequestTimer:
+    """Records each request's latency by route template (not raw path: ids would explode labels)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+                route = scope.get("route")
+                path = getattr(route, "path", "unmatched")
+                if path != "/v1/episodes/{episode_id}/events":  # streams: latency is the stream's life
+                    metrics.HTTP_LATENCY.labels(path, scope["method"], str(status[0])).observe(
+                        time.perf_counter() - start)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def build_services(settings: Settings) -> Services:
+    client = redis_client(settings)
+    keys = Keys(settings.key_prefix)
+
+    async def make_judge() -> Any:  # the API's own small pool, apart from the workers'
+        return await open_judge(settings.model_copy(update={"judge_workers": settings.api_judge_workers}))
+
+    services = Services(
+        settings=settings,
+        redis=client,
+        keys=keys,
+        store=EpisodeStore(client, keys, ttl_s=settings.episode_ttl_s),
+        api_keys=ApiKeys.parse(settings.api_keys),
+        models=RegistryCatalog(ModelRegistry.from_settings(settings)),
+        memory=RedisMemory(client, keys, episode_ttl_s=settings.episode_ttl_s),
+        judge_gate=JudgeGate(client, keys, per_minute=settings.quota_judge_per_min,
+                             workers=settings.api_judge_workers, waiting=settings.api_judge_waiting,
+                             make_judge=make_judge),
+    )
+    services.extras["observe_judge"] = metrics.observe_judge
+    return services
+
+
+def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
+    services = build_services(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = aredis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, health_check_interval=30)
-        app.state.redis = client
+        with contextlib.suppress(RedisError, OSError):  # Redis down at start: /readyz says so
+            await JobStream(services.redis, services.keys).ensure_group()
+        worker_task: asyncio.Task[None] | None = None
+        stop = asyncio.Event()
+        if with_worker:
+            worker_task = asyncio.create_task(start_worker(settings, stop))
         try:
             yield
         finally:
-            await client.aclose()
+            stop.set()
+            if worker_task is not None:
+                with contextlib.suppress(Exception):
+                    await worker_task
+            await services.judge_gate.aclose()
+            await services.redis.aclose()
 
     app = FastAPI(
         title="reflexion-service",
@@ -39,6 +120,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.services = services
+    app.state.redis = services.redis
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(ui.router)
+    for module in (episodes, events, judge, memory):
+        app.include_router(module.router, prefix="/v1")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestTimer)
     return app

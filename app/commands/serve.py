@@ -1,9 +1,101 @@
-"""`rfx serve` (placeholder until its issue lands)."""
+"""`rfx serve` (the HTTP API) and `rfx worker` (runs queued episodes), configured by the `RFX_` env.
+
+Without `RFX_API_KEYS` every caller would be the `default` tenant with full access, so `rfx serve`
+then binds to loopback only, whatever `--host` says, and says so.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import logging
+import signal
+import sys
+from typing import Annotated
+
 import typer
+
+from app.api.auth import ApiKeys
+from app.settings import Settings, get_settings
+
+LOOPBACK = "127.0.0.1"
+WITH_WORKER_HELP = "also run a queue worker in this process (one-process local setup)"
+CONCURRENCY_HELP = "episodes a worker runs at once (default RFX_WORKER_CONCURRENCY)"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("rfx").setLevel(logging.INFO)
+
+
+def bind_host(settings: Settings, host: str | None) -> str:
+    """The host to bind: as asked, except loopback when no API keys are configured."""
+    wanted = host or settings.host
+    if ApiKeys.parse(settings.api_keys).enabled:
+        return wanted
+    if not _is_loopback(wanted):
+        typer.echo(f"rfx serve: no RFX_API_KEYS configured: binding to {LOOPBACK} instead of {wanted} "
+                   "(set RFX_API_KEYS=tenant=key,... to serve other hosts)", err=True)
+        return LOOPBACK
+    typer.echo("rfx serve: no RFX_API_KEYS configured: loopback only, every caller is tenant 'default'",
+               err=True)
+    return wanted
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to bind (default RFX_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="port (default RFX_PORT, 8000)")] = None,
+    with_worker: Annotated[bool, typer.Option("--with-worker", help=WITH_WORKER_HELP)] = False,
+    concurrency: Annotated[int | None, typer.Option(min=1, max=1000, help=CONCURRENCY_HELP)] = None,
+) -> None:
+    """Serve the HTTP API (/v1, /healthz, /readyz, /metrics, /ui)."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = get_settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"worker_concurrency": concurrency})
+    bind = bind_host(settings, host)
+    _logging(verbose=True)
+    app = create_app(settings, with_worker=with_worker)
+    the_port = port or settings.port
+    typer.echo(f"rfx serve: http://{bind}:{the_port}/v1 (docs at /docs)"
+               + (" with an in-process worker" if with_worker else ""), err=True)
+    uvicorn.run(app, host=bind, port=the_port, log_level="warning", timeout_graceful_shutdown=5)
+
+
+def worker(
+    concurrency: Annotated[int | None, typer.Option(min=1, max=1000, help=CONCURRENCY_HELP)] = None,
+    name: Annotated[str | None, typer.Option(help="consumer name (default host-pid-random)")] = None,
+) -> None:
+    """Run queued episodes until SIGTERM/SIGINT (then finish or hand back the running ones)."""
+    from app.queue.runner import start_worker
+
+    settings = get_settings()
+    _logging(verbose=True)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await start_worker(settings, stop, concurrency=concurrency, consumer=name)
+
+    asyncio.run(main())
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the `rfx` app."""
+    app.command()(serve)
+    app.command()(worker)

@@ -1,0 +1,60 @@
+"""What routes depend on: the process's services (built once in the lifespan) and the caller's tenant.
+
+`Annotated` dependencies keep each route's signature a readable list of what it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol
+
+import redis.asyncio as aredis
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.api.auth import ApiKeys
+from app.memory.episodes import EpisodeStore
+from app.memory.keys import Keys
+from app.settings import Settings
+
+
+class ModelCatalog(Protocol):
+    """Resolves a requested model name (None: the server's default) to a configured model's name."""
+
+    def actor(self, name: str | None) -> str: ...
+
+    def reflector(self, name: str | None) -> str: ...
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: aredis.Redis
+    keys: Keys
+    store: EpisodeStore
+    api_keys: ApiKeys
+    models: ModelCatalog
+    memory: Any  # the Memory port (RedisMemory)
+    judge_gate: Any  # app.api.judge_gate.JudgeGate
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+bearer = HTTPBearer(auto_error=False, description="API key of a tenant (RFX_API_KEYS)")
+
+
+def get_tenant(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    services = get_services(request)
+    header = request.headers.get("authorization")
+    return services.api_keys.tenant_for(header if credentials is not None or header else None)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+TenantDep = Annotated[str, Depends(get_tenant)]

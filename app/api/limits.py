@@ -1,0 +1,76 @@
+"""Request-body size limit as pure ASGI middleware.
+
+Field limits (code, tests, prompts) are in the pydantic models; this guards the parser itself, so a
+huge or endless body is refused with 413 problem+json before any of it is decoded.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.problems import PROBLEM_JSON, TYPE_BASE
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.max_bytes
+            except ValueError:
+                too_big = False
+            if too_big:
+                await self._reject(scope, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        # no Content-Length (chunked): buffer up to the limit, then replay
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message]), send)
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                await self._reject(scope, send)
+                return
+            chunks.append(body)
+            more = bool(message.get("more_body", False))
+        await self.app(scope, _replay([{"type": "http.request", "body": b"".join(chunks),
+                                        "more_body": False}], receive), send)
+
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        body = json.dumps({"type": TYPE_BASE + "too-large", "title": "Request too large", "status": 413,
+                           "detail": f"request body exceeds {self.max_bytes} bytes",
+                           "instance": scope.get("path", "")}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+    queue = list(messages)
+
+    async def receive() -> Message:
+        if queue:
+            return queue.pop(0)
+        if then is not None:
+            return await then()
+        return {"type": "http.disconnect"}
+
+    return receive

@@ -1,0 +1,77 @@
+"""`/v1/episodes`: submit, read, list, delete and cancel episodes (scoped to the caller's tenant)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+
+from app.api.deps import ServicesDep, TenantDep
+from app.api.schemas import PROBLEM, EpisodeCreate, EpisodePage, EpisodeStatusFilter
+from app.errors import InvalidInput
+from app.memory.episodes import new_episode_id, request_fingerprint
+from app.reflexion.models import Episode
+
+router = APIRouter(prefix="/episodes", tags=["episodes"])
+
+IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: PROBLEM, 404: PROBLEM, 409: PROBLEM, 413: PROBLEM, 422: PROBLEM, 429: PROBLEM, 503: PROBLEM,
+}
+
+
+@router.post("", status_code=202, response_model=Episode, responses=ERRORS,
+             summary="Submit an episode; it is stored and queued atomically")
+async def create_episode(
+    body: EpisodeCreate,
+    response: Response,
+    services: ServicesDep,
+    tenant: TenantDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Episode:
+    if idempotency_key is not None and not IDEMPOTENCY_RE.match(idempotency_key):
+        raise InvalidInput("Idempotency-Key must be 1-200 visible ASCII characters")
+    actor = services.models.actor(body.actor.model)
+    reflector = services.models.reflector(body.reflector.model)
+    episode = Episode(id=new_episode_id(), tenant=tenant, task=body.task, config=body.config(),
+                      actor_model=actor, reflector_model=reflector)
+    episode_id, created = await services.store.create(
+        episode, quota=services.settings.quota_episodes, queue_max=services.settings.queue_max,
+        idempotency_key=idempotency_key, fingerprint=request_fingerprint(body.model_dump(mode="json")),
+    )
+    response.headers["Location"] = f"/v1/episodes/{episode_id}"
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+        return await services.store.get(tenant, episode_id)
+    return episode
+
+
+@router.get("", response_model=EpisodePage, responses=ERRORS, summary="List episodes, newest first")
+async def list_episodes(
+    services: ServicesDep,
+    tenant: TenantDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    after: Annotated[str | None, Query(max_length=64, description="`next` of the previous page")] = None,
+    status: EpisodeStatusFilter | None = None,
+) -> EpisodePage:
+    page = await services.store.list_page(tenant, limit=limit, after=after, status=status)
+    return EpisodePage(data=page.data, has_more=page.has_more, next=page.next)
+
+
+@router.get("/{episode_id}", response_model=Episode, responses=ERRORS, summary="One episode record")
+async def get_episode(episode_id: str, services: ServicesDep, tenant: TenantDep) -> Episode:
+    return await services.store.get(tenant, episode_id)
+
+
+@router.delete("/{episode_id}", status_code=204, responses=ERRORS,
+               summary="Delete a finished episode and its events")
+async def delete_episode(episode_id: str, services: ServicesDep, tenant: TenantDep) -> Response:
+    await services.store.delete(tenant, episode_id)
+    return Response(status_code=204)
+
+
+@router.post("/{episode_id}/cancel", response_model=Episode, responses=ERRORS,
+             summary="Cancel (idempotent): a queued episode ends now, a running one stops its attempt")
+async def cancel_episode(episode_id: str, services: ServicesDep, tenant: TenantDep) -> Episode:
+    return await services.store.request_cancel(tenant, episode_id)

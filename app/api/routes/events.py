@@ -1,0 +1,82 @@
+"""`GET /v1/episodes/{id}/events`: the episode's steps as Server-Sent Events.
+
+History is replayed from the episode's Redis stream, then the stream is followed live (XREAD
+BLOCK). The SSE `id:` is the stream id, which only grows, so a client that reconnects with
+`Last-Event-ID` gets every later event exactly once and in order. The response ends after
+`episode.finished`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from app.api.deps import ServicesDep, TenantDep
+from app.api.schemas import PROBLEM
+from app.errors import InvalidInput
+from app.memory.episodes import EpisodeStore
+from app.reflexion.models import Event
+
+router = APIRouter(prefix="/episodes", tags=["events"])
+
+STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
+BLOCK_MS = 5000
+
+
+def _sse(event: Event) -> ServerSentEvent:
+    return ServerSentEvent(data=event.model_dump_json(), event=event.type, id=event.id)
+
+
+async def follow(store: EpisodeStore, tenant: str, episode_id: str,
+                 after: str) -> AsyncIterator[ServerSentEvent]:
+    """Replay, then follow; stop after episode.finished or when the episode disappears (deleted/expired)."""
+    last = after
+    while True:
+        batch = await store.events(episode_id, last)
+        if not batch:
+            break
+        for event in batch:
+            last = event.id
+            yield _sse(event)
+            if event.type == "episode.finished":
+                return
+    while True:
+        batch = await store.wait_events(episode_id, last if last != "0" else "0-0", BLOCK_MS)
+        for event in batch:
+            last = event.id
+            yield _sse(event)
+            if event.type == "episode.finished":
+                return
+        if not batch:
+            try:
+                episode = await store.get(tenant, episode_id)
+            except Exception:
+                return
+            if episode.terminal and not await store.events(episode_id, last):
+                return  # terminal with nothing after `last`: the finished event was before it
+
+
+@router.get(
+    "/{episode_id}/events",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
+               401: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+    summary="Stream the episode's events (SSE; resumable with Last-Event-ID)",
+)
+async def stream_events(
+    episode_id: str,
+    services: ServicesDep,
+    tenant: TenantDep,
+    last_event_id: Annotated[str | None, Header(max_length=50)] = None,
+    after: Annotated[str | None, Query(max_length=50, description="same as Last-Event-ID")] = None,
+) -> Any:
+    start = last_event_id or after or "0"
+    if start != "0" and not STREAM_ID_RE.match(start):
+        raise InvalidInput("Last-Event-ID must be an event id received from this stream "
+                           "(like 1700000000000-0)")
+    await services.store.get(tenant, episode_id)  # 404 for unknown ids and other tenants' episodes
+    return EventSourceResponse(follow(services.store, tenant, episode_id, start), ping=15,
+                               headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
