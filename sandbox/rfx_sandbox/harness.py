@@ -1,0 +1,599 @@
+"""The harness: one per run, forked by the runner. Runs the tests; the candidate runs the code.
+
+Order matters for secrecy: the harness forks the candidate *before* it reads the submission from
+stdin, so the candidate's memory never holds the tests (it cannot read expected values out of its
+own heap), and the runner never holds either. The harness is non-dumpable (inherited from the
+runner), so the candidate, which shares its uid, cannot ptrace it or open its /proc files.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import math
+import operator
+import os
+import resource
+import select
+import signal
+import time
+from typing import Any
+
+from rfx_sandbox import candidate, wire
+from rfx_sandbox.rewrite import AssertSite, free_names, rewrite_assert_line, rewrite_module
+
+STREAM_KEEP = 16 * 1024  # bytes of each stream kept for the report (the limit is enforced on all)
+MAX_REPLY = 32 * 1024 * 1024
+
+
+class Fatal(BaseException):
+    """Ends the run now with a status (timeout, output_limit, error, memory)."""
+
+    def __init__(self, status: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class CandidateAbort(BaseException):
+    """The candidate raised SystemExit/KeyboardInterrupt/...: the program ends, like it would."""
+
+
+class CandidateError(Exception):
+    """The candidate raised an exception that is not a builtin exception type."""
+
+
+class CandidateValueError(Exception):
+    """The candidate returned something that is not plain data."""
+
+
+def _short(value: object, limit: int = 200) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+class Session:
+    """The harness's side of the candidate's pipes: requests, replies, output, deadline."""
+
+    def __init__(self, pid: int, req_w: int, rep_r: int, out_r: int, err_r: int,
+                 deadline: float, output_limit: int) -> None:
+        self.pid, self.req_w, self.rep_r = pid, req_w, rep_r
+        self.streams = {out_r: bytearray(), err_r: bytearray()}
+        self.out_r, self.err_r = out_r, err_r
+        self.open_streams = {out_r, err_r}
+        self.total_output = 0
+        self.deadline = deadline
+        self.output_limit = output_limit
+        self.buffer = bytearray()
+        self.calls: list[str] = []
+        self.alive = True
+        self.recorder: Recorder | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _drain(self, fd: int) -> None:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            self.open_streams.discard(fd)
+            return
+        self.total_output += len(chunk)
+        kept = self.streams[fd]
+        if len(kept) < STREAM_KEEP:
+            kept += chunk[: STREAM_KEEP - len(kept)]
+        if self.total_output > self.output_limit:
+            self.kill()
+            raise Fatal("output_limit", f"output exceeded {self.output_limit} bytes")
+
+    def kill(self) -> None:
+        if self.alive:
+            for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+                try:
+                    target()
+                except OSError:
+                    pass
+
+    def _death(self) -> Fatal:
+        """The reply channel closed: find out how the candidate ended."""
+        end = time.monotonic() + 0.2
+        status = 0
+        while True:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid = self.pid
+            if pid:
+                break
+            if time.monotonic() > end:
+                self.kill()
+                self.alive = False
+                return Fatal("error", "the program closed the harness channel")
+            time.sleep(0.002)
+        self.alive = False
+        if os.WIFEXITED(status):
+            return Fatal("error", f"the program exited with code {os.WEXITSTATUS(status)} before the tests finished")
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            if sig == signal.SIGXCPU:
+                return Fatal("timeout", "CPU time limit reached")
+            if sig == signal.SIGXFSZ:
+                return Fatal("error", "file size limit exceeded")
+            return Fatal("error", f"the program was killed by {_signal_name(sig)} before the tests finished")
+        return Fatal("error", "the program ended before the tests finished")
+
+    def _frame(self) -> bytes | None:
+        if len(self.buffer) < wire.HEADER.size:
+            return None
+        (size,) = wire.HEADER.unpack_from(self.buffer)
+        if size > MAX_REPLY:
+            self.kill()
+            raise Fatal("error", "the program sent an oversized reply on the harness channel")
+        end = wire.HEADER.size + size
+        if len(self.buffer) < end:
+            return None
+        data = bytes(self.buffer[wire.HEADER.size:end])
+        del self.buffer[:end]
+        return data
+
+    def request(self, message: list[object]) -> list[Any]:
+        if not self.alive:
+            raise Fatal("error", "the program is no longer running")
+        try:
+            wire.write_all(self.req_w, wire.frame(wire.dumps(message)))
+        except OSError:
+            raise self._death() from None
+        while True:
+            data = self._frame()
+            if data is not None:
+                try:
+                    reply = wire.decode(data)
+                except wire.WireError as exc:
+                    self.kill()
+                    raise Fatal("error", f"protocol violation on the harness channel: {exc}") from None
+                if not isinstance(reply, list) or not reply or not isinstance(reply[0], str):
+                    self.kill()
+                    raise Fatal("error", "protocol violation on the harness channel")
+                return reply
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise Fatal("timeout", "time limit reached")
+            ready, _, _ = select.select([self.rep_r, *self.open_streams], [], [], remaining)
+            for fd in ready:
+                if fd == self.rep_r:
+                    chunk = os.read(fd, 1 << 20)
+                    if not chunk:
+                        raise self._death()
+                    self.buffer += chunk
+                else:
+                    self._drain(fd)
+
+    def finish(self) -> None:
+        """Ask the candidate to exit and collect the rest of its output (briefly: children may hold it)."""
+        if self.alive:
+            try:
+                wire.write_all(self.req_w, wire.frame(wire.dumps(["exit"])))
+            except OSError:
+                pass
+        end = min(self.deadline, time.monotonic() + 0.5)
+        while self.open_streams:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                break
+            ready, _, _ = select.select(list(self.open_streams), [], [], remaining)
+            for fd in ready:
+                self._drain(fd)
+        self.kill()
+
+    def text(self, fd: int) -> str:
+        return bytes(self.streams[fd]).decode("utf-8", "replace")
+
+    # -- calls --------------------------------------------------------------------------------
+    def raise_for(self, reply: list[Any], what: str) -> None:
+        kind = reply[0]
+        if kind == "exc":
+            name, message = str(reply[1])[:100], str(reply[2])[:2000]
+            if name == "MemoryError":
+                raise Fatal("memory", f"MemoryError in {what}")
+            if reply[3] is True:
+                raise CandidateAbort(f"{name}: {message}" if message else name)
+            cls = getattr(builtins, name, None)
+            if isinstance(cls, type) and issubclass(cls, Exception) and cls is not AssertionError:
+                try:
+                    exc = cls(message)
+                except Exception:
+                    exc = CandidateError(f"{name}: {message}")
+                raise exc
+            raise CandidateError(f"{name}: {message}")
+        if kind == "bad":
+            raise CandidateValueError(f"{what} {str(reply[1])[:300]}")
+        raise Fatal("error", f"protocol violation: unexpected reply {kind!r}")
+
+    def call(self, name: str, shown: str, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
+        try:
+            encoded = [wire.encode(list(args)), wire.encode(dict(kwargs))]
+        except (TypeError, RecursionError) as exc:
+            raise TypeError(f"cannot pass this argument to the submission: {exc}") from None
+        reply = self.request(["call", name, *encoded])
+        call_text = f"{shown}({', '.join(_short(a, 80) for a in args)})"
+        if reply[0] == "val":
+            value = reply[1]
+            self.calls.append(f"{call_text} returned {_short(value)}")
+            return value
+        if reply[0] == "exc":
+            self.calls.append(f"{call_text} raised {reply[1]}: {_short(reply[2], 200)[1:-1]}")
+        self.raise_for(reply, f"{call_text}")
+        raise AssertionError("unreachable")
+
+
+class Proxy:
+    """Stands for a function of the submission inside the tests; calls cross the pipe."""
+
+    def __init__(self, session: Session, name: str, shown: str) -> None:
+        self._session, self._name, self.__name__ = session, name, shown
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        return self._session.call(self._name, self.__name__, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<submission function {self._name}>"
+
+
+class Recorder:
+    """Per-assert results, in source order; failures keep the first message."""
+
+    def __init__(self, session: Session, sites: list[AssertSite]) -> None:
+        self.session = session
+        self.sites = sites
+        self.results: dict[int, dict[str, Any]] = {}
+        self.errored = False
+        self.failed = False
+        self.current: int | None = None
+        session.recorder = self
+        self.ops = {
+            "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+            ">": operator.gt, ">=": operator.ge, "is": operator.is_, "is not": operator.is_not,
+            "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
+        }
+
+    def _record(self, index: int, passed: bool, message: str = "") -> None:
+        entry = self.results.get(index)
+        if entry is None:
+            entry = self.results[index] = {"name": self.sites[index].name, "passed": True, "message": ""}
+        if not passed and entry["passed"]:
+            entry["passed"], entry["message"] = False, message[:2000]
+
+    def _calls(self) -> str:
+        return "; ".join(self.session.calls[-3:])
+
+    def _error(self, index: int, exc: Exception) -> None:
+        self.current = None
+        self.errored = True
+        message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, CandidateError) else str(exc)
+        if isinstance(exc, CandidateValueError):
+            message = str(exc)
+        calls = self._calls()
+        self._record(index, False, f"{message}" + (f" (after {calls})" if calls and calls not in message else ""))
+
+    def cmp(self, index: int, left_fn: Any, right_fn: Any, msg_fn: Any) -> None:
+        site = self.sites[index]
+        self.session.calls.clear()
+        self.current = index
+        try:
+            left = left_fn()
+            right = right_fn()
+            ok = bool(self.ops[site.op](left, right))
+        except (Fatal, CandidateAbort):
+            raise
+        except AssertionError as exc:
+            self.current = None
+            self.failed = True
+            self._record(index, False, f"assertion failed inside {site.left_src}: {exc}")
+            return
+        except Exception as exc:
+            self._error(index, exc)
+            return
+        self.current = None
+        if ok:
+            self._record(index, True)
+            return
+        self.failed = True
+        if site.right_is_call and not site.left_is_call:
+            shown, value, other, verb = site.right_src, right, left, "returned"
+        else:
+            shown, value, other = site.left_src, left, right
+            verb = "returned" if site.left_is_call else "was"
+        if site.op == "==":
+            message = f"{shown} {verb} {_short(value)}, expected {_short(other)}"
+        else:
+            message = f"{shown} {verb} {_short(value)}; expected {site.left_src} {site.op} {site.right_src}"
+            if site.right_is_call or not site.left_is_call:
+                message = f"{site.left_src} was {_short(left)}, {site.right_src} was {_short(right)}"
+        calls = self._calls()
+        if calls and not site.left_is_call and not site.right_is_call:
+            message += f" ({calls})"
+        self._record(index, False, message + self._user_message(msg_fn))
+
+    def check(self, index: int, test_fn: Any, msg_fn: Any) -> None:
+        site = self.sites[index]
+        self.session.calls.clear()
+        self.current = index
+        try:
+            ok = bool(test_fn())
+        except (Fatal, CandidateAbort):
+            raise
+        except AssertionError as exc:
+            self.current = None
+            self.failed = True
+            self._record(index, False, f"assertion failed: {exc}")
+            return
+        except Exception as exc:
+            self._error(index, exc)
+            return
+        self.current = None
+        if ok:
+            self._record(index, True)
+            return
+        self.failed = True
+        calls = self._calls()
+        message = "assertion failed" + (f": {calls}" if calls else f": {site.name}")
+        self._record(index, False, message + self._user_message(msg_fn))
+
+    @staticmethod
+    def _user_message(msg_fn: Any) -> str:
+        try:
+            extra = msg_fn()
+        except Exception:
+            return ""
+        return f" ({_short(extra, 200)})" if extra is not None else ""
+
+    def tests(self) -> list[dict[str, Any]]:
+        seen: dict[str, int] = {}
+        out = []
+        for index in sorted(self.results):
+            entry = dict(self.results[index])
+            count = seen.get(entry["name"], 0) + 1
+            seen[entry["name"]] = count
+            if count > 1:
+                entry["name"] = f"{entry['name']} (#{count})"
+            out.append(entry)
+        return out
+
+
+class Opaque:
+    """A value of the submission that is not plain data; using it in a test is an error."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        raise TypeError(f"{self._name} from the submission is not plain data")
+
+
+def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
+    """Load the code in the candidate, run the tests here, and build the report."""
+    code = str(sub.get("code") or "")
+    tests = str(sub.get("tests") or "")
+    entry_point = sub.get("entry_point") or None
+    asserts = [str(a) for a in sub.get("asserts") or []]
+    report: dict[str, Any] = {"status": "error", "complete": False, "tests": [], "detail": ""}
+
+    reply = session.request(["exec", code])
+    if reply[0] != "ok":
+        if reply[0] != "exc":
+            raise Fatal("error", "protocol violation while loading the program")
+        name, message, where = str(reply[1])[:100], str(reply[2])[:2000], str(reply[4])[-2000:]
+        report["status"] = "memory" if name == "MemoryError" else "error"
+        text = f"{name}: {message}" if message else name
+        report["detail"] = f"the program raised {text} while loading" + (f"\n{where}" if where else "")
+        report["tests"] = [{"name": "program loads", "passed": False, "message": text}]
+        return report
+
+    sites: list[AssertSite] = []
+    recorder = Recorder(session, sites)
+    namespace: dict[str, Any] = {"__name__": "__rfx_tests__", "__builtins__": builtins,
+                                 "__rfx_cmp": recorder.cmp, "__rfx_check": recorder.check}
+
+    def run_plain(source: str) -> bool:
+        try:
+            exec(compile(source, "<visible test>", "exec"), namespace)
+        except AssertionError:
+            return False
+        return True
+
+    namespace["__rfx_run_plain"] = run_plain
+    wanted = free_names([tests, *asserts])
+    if entry_point and entry_point not in wanted:
+        wanted.append(entry_point)
+    resolved = session.request(["resolve", wanted]) if wanted else ["resolved", []]
+    if resolved[0] != "resolved" or not isinstance(resolved[1], list):
+        raise Fatal("error", "protocol violation while resolving names")
+    kinds: dict[str, str] = {}
+    for item in resolved[1]:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)):
+            raise Fatal("error", "protocol violation while resolving names")
+        name, kind, value = item
+        kinds[name] = str(kind)
+        if kind == "callable":
+            namespace[name] = Proxy(session, name, name)
+        elif kind == "value":
+            namespace[name] = value
+        elif kind == "opaque":
+            namespace[name] = Opaque(name)
+
+    extra_tests: list[dict[str, Any]] = []
+    if tests:
+        try:
+            compiled = rewrite_module(tests, sites, "<tests>")
+        except SyntaxError as exc:
+            report["detail"] = f"the tests do not compile: {exc}"
+            report["tests"] = [{"name": "tests compile", "passed": False, "message": str(exc)}]
+            return report
+        shown = f"check({entry_point})" if entry_point else "tests"
+        try:
+            exec(compiled, namespace)  # type: ignore[arg-type]
+            if entry_point:
+                check = namespace.get("check")
+                if not callable(check):
+                    raise NameError("the tests define no check(candidate) function")
+                if kinds.get(entry_point) != "callable":
+                    raise NameError(f"the program does not define {entry_point}()")
+                check(Proxy(session, entry_point, "candidate"))
+        except (Fatal, CandidateAbort):
+            raise
+        except AssertionError as exc:
+            recorder.failed = True
+            extra_tests.append({"name": shown, "passed": False, "message": f"assertion failed: {exc}"})
+        except Exception as exc:
+            recorder.errored = True
+            calls = "; ".join(session.calls[-3:])
+            text = str(exc) if isinstance(exc, CandidateError | CandidateValueError) else f"{type(exc).__name__}: {exc}"
+            extra_tests.append({"name": shown, "passed": False,
+                                "message": text[:2000] + (f" (after {calls})" if calls else "")})
+        else:
+            if not recorder.results:
+                extra_tests.append({"name": shown, "passed": True, "message": ""})
+
+    for line in asserts:
+        try:
+            compiled_line = rewrite_assert_line(line, sites)
+        except SyntaxError as exc:
+            recorder.errored = True
+            extra_tests.append({"name": " ".join(line.split())[:300], "passed": False,
+                                "message": f"not a valid assert statement: {exc.msg}"})
+            continue
+        try:
+            exec(compiled_line, namespace)  # type: ignore[arg-type]
+        except (Fatal, CandidateAbort):
+            raise
+        except Exception as exc:  # the rewrite reports inside; this is a failure around it
+            recorder.errored = True
+            extra_tests.append({"name": " ".join(line.split())[:300], "passed": False,
+                                "message": f"{type(exc).__name__}: {exc}"})
+
+    results = recorder.tests() + extra_tests
+    if not tests and not asserts:
+        results = [{"name": "program runs to the end", "passed": True, "message": ""}]
+    report["tests"] = results
+    if recorder.errored:
+        report["status"] = "error"
+        report["detail"] = "a test raised an exception"
+    elif recorder.failed or not all(t["passed"] for t in results):
+        report["status"] = "failed"
+    elif results:
+        report["status"], report["complete"] = "passed", True
+    else:
+        report["detail"] = "no test ran"
+    return report
+
+
+# ---- process setup ----------------------------------------------------------------------------
+
+def _set_limits(limits: dict[str, Any]) -> None:
+    timeout = float(limits.get("timeout_s", 10))
+    cpu = int(math.ceil(timeout)) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    tmpfs = int(limits.get("tmpfs_mb", 64)) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_FSIZE, (tmpfs, tmpfs))
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            vsize = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        vsize = 64 * 1024 * 1024
+    address_space = vsize + int(limits.get("memory_mb", 256)) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+
+
+def _spawn_candidate(limits: dict[str, Any]) -> tuple[int, int, int, int, int]:
+    req_r, req_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the candidate: only its pipes survive, then it waits for code
+        try:
+            os.setpgid(0, 0)
+            keep = [os.dup(fd) for fd in (out_w, err_w, req_r, rep_w)]
+            high = [os.dup2(fd, 200 + i) for i, fd in enumerate(keep)]
+            devnull = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(devnull, 0)
+            for target, fd in zip((1, 2, candidate.REQUEST_FD, candidate.REPLY_FD), high, strict=True):
+                os.dup2(fd, target)
+            os.closerange(candidate.REPLY_FD + 1, 65536)
+            try:
+                with open("/proc/self/oom_score_adj", "w") as handle:
+                    handle.write("1000")
+            except OSError:
+                pass
+            _set_limits(limits)
+            candidate.serve()
+        finally:
+            os._exit(70)
+    for fd in (req_r, rep_w, out_w, err_w):
+        os.close(fd)
+    return pid, req_w, rep_r, out_r, err_r
+
+
+def main(limits: dict[str, Any], body_len: int, result_fd: int) -> int:
+    """Entry point in the forked harness process; returns its exit code."""
+    started = time.monotonic()
+    deadline = started + float(limits.get("timeout_s", 10))
+    pid, req_w, rep_r, out_r, err_r = _spawn_candidate(limits)
+    body = wire.read_exact(0, body_len) if body_len else b"{}"
+    os.close(0)
+    wire.write_all(result_fd, b"B")  # stdin is free again: the runner may watch it for an abort
+    session = Session(pid, req_w, rep_r, out_r, err_r, deadline, int(limits.get("output_bytes", 65536)))
+    try:
+        submission = json.loads(body or b"{}")
+        del body
+        report = run_submission(submission, session)
+        session.finish()
+    except Fatal as fatal:
+        session.kill()
+        report = {"status": fatal.status, "complete": False, "detail": fatal.detail,
+                  "tests": _partial(session, fatal.detail)}
+        _collect_after_kill(session)
+    except CandidateAbort as abort:
+        session.kill()
+        detail = f"the program raised {abort} during the tests"
+        report = {"status": "error", "complete": False, "detail": detail, "tests": _partial(session, detail)}
+        _collect_after_kill(session)
+    report["stdout"] = session.text(out_r)
+    report["stderr"] = session.text(err_r)
+    report["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
+    wire.write_all(result_fd, wire.dumps(report))
+    return 0
+
+
+def _partial(session: Session, detail: str) -> list[dict[str, Any]]:
+    """Tests finished before a fatal end, plus the one that was running, marked failed."""
+    recorder = session.recorder
+    if recorder is None:
+        return []
+    if recorder.current is not None:
+        recorder._record(recorder.current, False, detail)
+    return recorder.tests()
+
+
+def _collect_after_kill(session: Session) -> None:
+    """Read what the killed candidate had already written, without waiting on its children."""
+    end = time.monotonic() + 0.05
+    while session.open_streams and time.monotonic() < end:
+        ready, _, _ = select.select(list(session.open_streams), [], [], max(0.0, end - time.monotonic()))
+        if not ready:
+            break
+        for fd in ready:
+            try:
+                session._drain(fd)
+            except Fatal:
+                return

@@ -1,0 +1,260 @@
+"""The long-lived runner: PID 1 of the sandbox container, spoken to over the attached stdio.
+
+Protocol (frames are 4-byte big-endian length + bytes):
+  runner -> host   {"op": "ready", ...} once started
+  host -> runner   {"op": "run", "limits": {...}, "body_len": N}, then N bytes of submission JSON
+                   (read by the forked harness, never by the runner)
+  runner -> host   {"op": "result", "outcome": ..., "report_len": M, ...}, then an M-byte frame
+                   holding the harness's JSON report (relayed, not parsed)
+Why PID 1: the kernel does not deliver SIGKILL from inside the namespace to its init, so the code
+under test cannot kill the runner; and `kill(-1, SIGKILL)` from PID 1 reaches every other process
+in the container, which is how leftovers (daemonised, re-parented, process-group escapees) are
+cleaned up after each run even though they share the runner's uid.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import select
+import signal
+import sys
+import time
+from typing import Any
+
+from rfx_sandbox import wire
+
+PROTOCOL = 1
+GRACE_S = 0.5  # the harness enforces the limit itself; the runner's backstop comes this much later
+PR_SET_DUMPABLE = 4
+MAX_REPORT = 16 * 1024 * 1024
+_buffer = bytearray(256 * 1024)  # reused for every report and zeroed after each run
+SCRATCH = ("/tmp", "/dev/shm", "/dev/mqueue")
+PRELOAD = (
+    "abc", "array", "base64", "bisect", "calendar", "cmath", "collections", "copy", "dataclasses",
+    "datetime", "decimal", "enum", "fractions", "functools", "hashlib", "heapq", "io", "itertools",
+    "json", "math", "numbers", "operator", "random", "re", "statistics", "string", "struct",
+    "textwrap", "time", "typing", "unicodedata",
+)
+
+
+def set_nondumpable() -> bool:
+    """Forbid ptrace and /proc/<pid>/{mem,fd,environ} of the runner (and its forks) to the same uid."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def oom_kills() -> int | None:
+    """The container cgroup's OOM-kill counter (cgroup v1 or v2), if the runtime exposes it."""
+    for path, key in (("/sys/fs/cgroup/memory/memory.oom_control", b"oom_kill"),
+                      ("/sys/fs/cgroup/memory.events", b"oom_kill")):
+        try:
+            with open(path, "rb") as handle:
+                for line in handle:
+                    parts = line.split()
+                    if len(parts) == 2 and parts[0] == key:
+                        return int(parts[1])
+        except OSError:
+            continue
+    return None
+
+
+def kill_everything() -> bool:
+    """SIGKILL every other process in the container and reap them; False if some would not go."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            while True:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+                if pid == 0:
+                    break
+        except ChildProcessError:
+            return not _other_pids()
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+
+
+def _other_pids() -> list[int]:
+    me = os.getpid()
+    try:
+        return [int(n) for n in os.listdir("/proc") if n.isdigit() and int(n) != me]
+    except OSError:
+        return []
+
+
+def wipe_scratch() -> bool:
+    """Empty every writable place a submission could leave a trace in; False if something stuck."""
+    clean = True
+    for root in SCRATCH:
+        try:
+            entries = list(os.scandir(root))
+        except OSError:
+            continue
+        for entry in entries:
+            clean = _remove(entry.path) and clean
+    _remove_sysv_ipc()
+    return clean
+
+
+def _remove(path: str) -> bool:
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+            for entry in os.scandir(path):
+                _remove(entry.path)
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+        return True
+    except OSError:
+        return False
+
+
+def _remove_sysv_ipc() -> None:
+    """Shared memory, semaphores and message queues outlive processes: remove the ones left."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    ipc_rmid = 0
+    for name, remove in (("shm", lambda i: libc.shmctl(i, ipc_rmid, None)),
+                         ("sem", lambda i: libc.semctl(i, 0, ipc_rmid)),
+                         ("msg", lambda i: libc.msgctl(i, ipc_rmid, None))):
+        try:
+            with open(f"/proc/sysvipc/{name}", "rb") as handle:
+                lines = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 1:
+                remove(int(fields[1]))
+
+
+def run_one(header: dict[str, Any]) -> None:
+    limits = dict(header.get("limits") or {})
+    body_len = int(header.get("body_len", 0))
+    timeout = float(limits.get("timeout_s", 10))
+    result_r, result_w = os.pipe()
+    oom_before = oom_kills()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            os.close(result_r)
+            from rfx_sandbox import harness
+
+            code = harness.main(limits, body_len, result_w)
+        finally:
+            os._exit(code)
+    os.close(result_w)
+    deadline = started + timeout + GRACE_S
+    global _buffer
+    view = memoryview(_buffer)
+    used = 0
+    outcome, detail, stdin_free, aborted = "ok", "", False, False
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            outcome, detail = "timeout", "wall-clock limit reached (the runner stopped the run)"
+            break
+        watch = [result_r, 0] if stdin_free else [result_r]
+        ready, _, _ = select.select(watch, [], [], remaining)
+        if 0 in ready:  # the host closed our stdin (or broke protocol) mid-run: stop everything
+            aborted = True
+            break
+        if result_r in ready:
+            if used >= len(_buffer):
+                if len(_buffer) >= MAX_REPORT:
+                    outcome, detail = "crashed", "the harness report exceeded its size limit"
+                    break
+                bigger = bytearray(2 * len(_buffer))
+                bigger[:used] = view[:used]
+                view[:used] = bytes(used)
+                view.release()
+                _buffer = bigger
+                view = memoryview(_buffer)
+            count = os.readv(result_r, [view[used:]])
+            if count == 0:
+                break
+            if not stdin_free and used == 0 and _buffer[0] == ord("B"):
+                stdin_free = True
+                _buffer[0] = 0
+                count -= 1
+                if count:
+                    view[0:count] = view[1:count + 1]
+            used += count
+    duration_ms = (time.monotonic() - started) * 1000
+    os.close(result_r)
+    status_text = ""
+    try:
+        waited, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        waited, status = pid, 0
+    if waited == 0:  # still running after EOF, timeout or abort
+        os.kill(pid, signal.SIGKILL)
+        waited, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        status_text = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    elif os.WIFEXITED(status) and os.WEXITSTATUS(status) != 0:
+        status_text = f"exited with code {os.WEXITSTATUS(status)}"
+    if outcome == "ok" and (status_text or used == 0):
+        outcome, detail = "crashed", f"the harness {status_text or 'ended without a report'}"
+    clean = kill_everything()
+    clean = wipe_scratch() and clean
+    oom_after = oom_kills()
+    if oom_before is not None and oom_after is not None and oom_after > oom_before:
+        outcome, detail = "memory", "a process was killed by the container's memory limit"
+    if aborted:
+        view[:used] = bytes(used)
+        os._exit(0)
+    result = {"op": "result", "outcome": outcome, "detail": detail, "clean": clean,
+              "duration_ms": round(duration_ms, 3), "report_len": used}
+    wire.write_all(1, wire.frame(wire.dumps(result)) + wire.HEADER.pack(used))
+    wire.write_all(1, view[:used])
+    view[:used] = bytes(used)  # wipe: a later fork must not inherit this run's report
+    view.release()
+
+
+def main() -> None:
+    fresh = "--fresh" in sys.argv[1:]
+    dumpable_off = set_nondumpable()
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"})
+    if not fresh:
+        for name in PRELOAD:
+            try:
+                __import__(name)
+            except ImportError:
+                pass
+        from rfx_sandbox import harness  # noqa: F401  (warm for every fork)
+    gc.collect()
+    gc.freeze()  # forked children then share these pages instead of copying them on first GC
+    wire.write_frame(1, {"op": "ready", "protocol": PROTOCOL, "pid": os.getpid(), "uid": os.getuid(),
+                         "nondumpable": dumpable_off, "python": sys.version.split()[0]})
+    while True:
+        try:
+            header = wire.read_frame(0, limit=1 << 20)
+        except wire.WireError:
+            os._exit(2)
+        if header is None or not isinstance(header, dict):
+            os._exit(0)
+        op = header.get("op")
+        if op == "run":
+            run_one(header)
+        elif op == "ping":
+            wire.write_frame(1, {"op": "pong", "clean": not _other_pids()})
+        else:
+            os._exit(0)
