@@ -129,6 +129,12 @@ class ModelRegistry:
             config = config.model_copy(update={"api_key": SecretStr(self._env[env])})
         return config
 
+    def needs_base(self, over: ModelOverrides) -> bool:
+        """Whether the flags leave anything to take from the role's default (so it must resolve)."""
+        if over.base_url is not None:
+            return over.model is None
+        return over.model is None or over.model not in self._models
+
     def with_overrides(
         self, base: ProviderConfig | None, over: ModelOverrides, flag: str = "--"
     ) -> ProviderConfig:
@@ -283,8 +289,10 @@ def build_chat_models(
     registry = registry or ModelRegistry.from_settings(settings)
     actor_over = actor_overrides or ModelOverrides()
     reflector_over = reflector_overrides or ModelOverrides()
-    actor_base = registry.actor() if registry.is_configured() else None
+    actor_base = registry.actor() if registry.is_configured() and registry.needs_base(actor_over) else None
     actor = registry.with_overrides(actor_base, actor_over, "--")
-    reflector_base = registry.reflector() if registry.reflector_is_explicit() else actor
+    reflector_base = actor
+    if registry.reflector_is_explicit() and registry.needs_base(reflector_over):
+        reflector_base = registry.reflector()
     reflector = registry.with_overrides(reflector_base, reflector_over, "--reflector-")
     return OpenAIChatModel(actor), OpenAIChatModel(reflector)
