@@ -30,7 +30,8 @@ def docker_client() -> docker.DockerClient:
         client = docker.from_env(timeout=300)
         client.ping()
     except docker.errors.DockerException as exc:
-        raise SandboxError(f"Docker engine is not reachable (is dockerd running?): {_first_line(exc)}") from None
+        detail = _first_line(exc)
+        raise SandboxError(f"Docker engine is not reachable (is dockerd running?): {detail}") from None
     return client
 
 

@@ -103,7 +103,7 @@ def verdict_from_report(report: dict[str, Any], runner: dict[str, Any], duration
     if status == "passed" and (not tests or not all(t.passed for t in tests) or not report.get("complete")):
         status, detail = "sandbox_error", "report claimed passed without complete positive evidence"
     return Verdict(
-        status=status,  # type: ignore[arg-type]  # checked against STATUSES above
+        status=status,  # checked against STATUSES above
         tests=tests,
         stdout=stdout,
         stderr=stderr,

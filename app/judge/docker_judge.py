@@ -1,0 +1,273 @@
+"""DockerJudge: the `Judge` port on hardened Docker containers, pooled (warm) or fresh per run.
+
+Pooled mode keeps `workers` containers, each serving one judgement at a time; a container is
+replaced after `recycle_after` runs or on any sign of trouble (timeout, memory kill, a process the
+runner could not reap, a dead container). Calls beyond the pool size queue up. Infrastructure
+failures come back as a `sandbox_error` verdict; only cancellation propagates, and it kills the
+container that was running the cancelled submission.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Coroutine
+from types import TracebackType
+
+from app.errors import SandboxError
+from app.judge.config import JudgeConfig
+from app.judge.container import ContainerGone, RunResult, SandboxContainer, docker_cli, force_remove
+from app.judge.image import ensure_sandbox_image
+from app.judge.reaper import INSTANCE_LABEL, JUDGE_LABEL, OWNER_LABEL, owner_token, reap_orphans
+from app.judge.verdicts import sandbox_error, verdict_from_report
+from app.reflexion.models import JudgeLimits, Submission, Verdict
+from app.settings import Settings
+
+CONTAINER_LIMIT_FIELDS = ("memory_mb", "pids", "tmpfs_mb", "cpus")
+
+
+class _Slot:
+    """One pool place: holds a container, or the task starting its replacement."""
+
+    def __init__(self) -> None:
+        self.container: SandboxContainer | None = None
+        self.starting: asyncio.Task[SandboxContainer] | None = None
+
+
+class DockerJudge:
+    """Judge submissions in sandbox containers. Use `async with DockerJudge(config) as judge:`."""
+
+    def __init__(self, config: JudgeConfig | None = None) -> None:
+        self.config = config or JudgeConfig()
+        self.id = uuid.uuid4().hex[:10]
+        self.image: str | None = self.config.image
+        self.reaped: list[str] = []
+        self._labels = {
+            JUDGE_LABEL: "1",
+            OWNER_LABEL: owner_token(),
+            INSTANCE_LABEL: self.id,
+            "rfx.judge.mode": self.config.mode,
+            **self.config.labels,
+        }
+        self._counter = 0
+        self._started = False
+        self._closed = False
+        self._start_lock = asyncio.Lock()
+        self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
+        self._slots: list[_Slot] = []
+        self._fresh_gate = asyncio.Semaphore(self.config.workers)
+        self._live: set[SandboxContainer] = set()
+        self._background: set[asyncio.Task[object]] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> DockerJudge:
+        return cls(JudgeConfig.from_settings(settings, **overrides))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Reap orphans, make sure the image exists, warm the pool. Raises SandboxError."""
+        async with self._start_lock:
+            if self._started:
+                return
+            if self._closed:
+                raise SandboxError("this judge is closed")
+            self.reaped = await reap_orphans(self.config.docker)
+            if self.image is None:
+                settings = Settings(judge_base_image=self.config.base_image)
+                self.image = await asyncio.to_thread(ensure_sandbox_image, settings)
+            if self.config.mode == "pooled":
+                self._slots = [_Slot() for _ in range(self.config.workers)]
+                results = await asyncio.gather(
+                    *(self._new_container(self.config.limits, fresh=False) for _ in self._slots),
+                    return_exceptions=True,
+                )
+                failures = [r for r in results if isinstance(r, BaseException)]
+                for slot, result in zip(self._slots, results, strict=True):
+                    if isinstance(result, SandboxContainer):
+                        slot.container = result
+                    self._idle.put_nowait(slot)
+                if failures:
+                    await self._shutdown()
+                    raise SandboxError(f"could not start the sandbox pool: {failures[0]}")
+            self._started = True
+
+    async def aclose(self) -> None:
+        """Stop every container this judge started and wait until Docker has removed them."""
+        self._closed = True
+        await self._shutdown()
+
+    async def __aenter__(self) -> DockerJudge:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def _shutdown(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        for slot in self._slots:
+            if slot.starting is not None:
+                slot.starting.cancel()
+        await asyncio.gather(*self._background, *(s.starting for s in self._slots if s.starting),
+                             return_exceptions=True)
+        containers = list(self._live)
+        await asyncio.gather(*(c.close(wait_s=3) for c in containers), return_exceptions=True)
+        await force_remove(self.config.docker, [c.name for c in containers if c.alive])
+        await self._wait_removed()
+        self._live.clear()
+        self._started = False
+
+    async def _wait_removed(self, timeout_s: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            remaining = await self.container_ids()
+            if not remaining:
+                return
+            await force_remove(self.config.docker, remaining)
+            await asyncio.sleep(0.2)
+
+    async def container_ids(self) -> list[str]:
+        """Ids of every container (running or not) this judge instance owns."""
+        code, out, _ = await docker_cli(self.config.docker, "ps", "-aq", "--filter",
+                                        f"label={INSTANCE_LABEL}={self.id}")
+        return out.split() if code == 0 else []
+
+    # -- containers -----------------------------------------------------------------------------
+    async def _new_container(self, limits: JudgeLimits, *, fresh: bool) -> SandboxContainer:
+        assert self.image is not None
+        self._counter += 1
+        container = SandboxContainer(
+            docker=self.config.docker, image=self.image,
+            name=f"rfx-judge-{self.id}-{self._counter}", labels=self._labels, limits=limits,
+            runtime=self.config.runtime, fresh=fresh,
+        )
+        self._live.add(container)
+        try:
+            await container.start(self.config.start_timeout_s)
+        except BaseException:
+            self._live.discard(container)
+            raise
+        return container
+
+    def _retire(self, container: SandboxContainer) -> None:
+        self._live.discard(container)
+        self._spawn(container.kill())
+
+    def _spawn(self, coro: Coroutine[object, object, object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _replace(self, slot: _Slot) -> None:
+        """Start the slot's next container in the background so the next call finds it warm."""
+        if slot.starting is None and not self._closed:
+            slot.starting = asyncio.create_task(self._new_container(self.config.limits, fresh=False))
+
+    async def _slot_container(self, slot: _Slot) -> SandboxContainer:
+        if slot.container is not None and slot.container.alive:
+            return slot.container
+        if slot.container is not None:
+            self._retire(slot.container)
+            slot.container = None
+        self._replace(slot)
+        assert slot.starting is not None
+        try:
+            slot.container = await slot.starting
+        finally:
+            slot.starting = None
+        return slot.container
+
+    # -- judging --------------------------------------------------------------------------------
+    async def judge(self, submission: Submission, limits: JudgeLimits | None = None) -> Verdict:
+        """Run one submission; never raises except CancelledError."""
+        started = time.monotonic()
+        limits = limits or self.config.limits
+        problem = submission_problem(submission)
+        if problem:
+            return Verdict(status="error", detail=f"invalid submission: {problem}")
+        try:
+            await self.start()
+        except SandboxError as exc:
+            return sandbox_error(exc.detail, (time.monotonic() - started) * 1000)
+        try:
+            if self.config.mode == "pooled" and _fits_pool(limits, self.config.limits):
+                result = await self._judge_pooled(submission, limits)
+            else:
+                async with self._fresh_gate:
+                    result = await self._judge_fresh(submission, limits)
+        except ContainerGone as exc:
+            return sandbox_error(str(exc), (time.monotonic() - started) * 1000)
+        except SandboxError as exc:
+            return sandbox_error(exc.detail, (time.monotonic() - started) * 1000)
+        except Exception as exc:  # a bug here must still be a verdict, not a crashed episode
+            elapsed = (time.monotonic() - started) * 1000
+            return sandbox_error(f"judge failure: {type(exc).__name__}: {exc}", elapsed)
+        if result.report is None and result.outcome == "ok":
+            return sandbox_error("the sandbox returned no report", result.duration_ms)
+        return verdict_from_report(result.report or {}, _runner_view(result), result.duration_ms)
+
+    async def _judge_pooled(self, submission: Submission, limits: JudgeLimits) -> RunResult:
+        slot = await self._idle.get()
+        try:
+            for attempt in (1, 2):
+                try:
+                    container = await self._slot_container(slot)
+                except ContainerGone:
+                    if attempt == 2:
+                        raise
+                    continue
+                try:
+                    result = await container.run(submission, limits)
+                except ContainerGone:
+                    # Killed from outside or crashed between runs: the pool survives; try once more.
+                    self._retire(container)
+                    slot.container = None
+                    if attempt == 2:
+                        raise
+                    continue
+                except asyncio.CancelledError:
+                    self._live.discard(container)
+                    slot.container = None
+                    raise
+                if result.trouble or container.runs >= self.config.recycle_after:
+                    self._retire(container)
+                    slot.container = None
+                    self._replace(slot)
+                return result
+            raise ContainerGone("unreachable")
+        finally:
+            self._idle.put_nowait(slot)
+
+    async def _judge_fresh(self, submission: Submission, limits: JudgeLimits) -> RunResult:
+        container = await self._new_container(limits, fresh=True)
+        try:
+            return await container.run(submission, limits)
+        finally:
+            self._live.discard(container)
+            await asyncio.shield(container.close(wait_s=5))
+
+
+def _fits_pool(limits: JudgeLimits, pool_limits: JudgeLimits) -> bool:
+    """Container-level limits are fixed when a container starts; per-run ones can vary."""
+    return all(getattr(limits, f) == getattr(pool_limits, f) for f in CONTAINER_LIMIT_FIELDS)
+
+
+def _runner_view(result: RunResult) -> dict[str, object]:
+    outcome = result.outcome
+    if outcome == "crashed":
+        outcome, detail = "error", result.detail or "the harness died"
+    else:
+        detail = result.detail
+    return {"outcome": outcome, "detail": detail}
+
+
+def submission_problem(submission: Submission) -> str:
+    """What is wrong with a submission's shape, or "" (the API turns this into a 422)."""
+    if submission.tests and not submission.entry_point:
+        return "tests need an entry_point (the function check(candidate) is called with)"
+    if submission.entry_point and not submission.entry_point.isidentifier():
+        return f"entry_point {submission.entry_point!r} is not a Python identifier"
+    return ""
