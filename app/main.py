@@ -33,7 +33,6 @@ from app.memory.episodes import EpisodeStore
 from app.memory.keys import Keys
 from app.memory.redis_memory import RedisMemory
 from app.queue.connection import redis_client
-from app.queue.runner import open_judge, start_worker
 from app.queue.stream import JobStream
 from app.settings import Settings, get_settings
 
@@ -71,6 +70,8 @@ def build_services(settings: Settings) -> Services:
     keys = Keys(settings.key_prefix)
 
     async def make_judge() -> Any:  # the API's own small pool, apart from the workers'
+        from app.queue.runner import open_judge  # the engine and Docker client load only when used
+
         return await open_judge(settings.model_copy(update={"judge_workers": settings.api_judge_workers}))
 
     services = Services(
@@ -95,11 +96,13 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with contextlib.suppress(RedisError, OSError):  # Redis down at start: /readyz says so
-            await JobStream(services.redis, services.keys).ensure_group()
+        with contextlib.suppress(RedisError, OSError, TimeoutError):  # Redis down: /readyz says so
+            await asyncio.wait_for(JobStream(services.redis, services.keys).ensure_group(), 2)
         worker_task: asyncio.Task[None] | None = None
         stop = asyncio.Event()
         if with_worker:
+            from app.queue.runner import start_worker
+
             worker_task = asyncio.create_task(start_worker(settings, stop))
         try:
             yield

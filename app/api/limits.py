@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import PROBLEM_JSON, TYPE_BASE
 
+DRAIN_LIMIT = 16 * 1024 * 1024
+
 
 class BodyLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -30,6 +32,7 @@ class BodyLimit:
             except ValueError:
                 too_big = False
             if too_big:
+                await _discard(receive, limit=DRAIN_LIMIT)  # so the client reads our answer, not a reset
                 await self._reject(scope, send)
                 return
             await self.app(scope, receive, send)
@@ -44,12 +47,14 @@ class BodyLimit:
                 await self.app(scope, _replay([message]), send)
                 return
             body = message.get("body", b"")
+            more = bool(message.get("more_body", False))
             size += len(body)
             if size > self.max_bytes:
+                if more:
+                    await _discard(receive, limit=DRAIN_LIMIT)
                 await self._reject(scope, send)
                 return
             chunks.append(body)
-            more = bool(message.get("more_body", False))
         await self.app(scope, _replay([{"type": "http.request", "body": b"".join(chunks),
                                         "more_body": False}], receive), send)
 
@@ -59,8 +64,20 @@ class BodyLimit:
                            "instance": scope.get("path", "")}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", PROBLEM_JSON.encode()),
-                                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+                                (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _discard(receive: Receive, limit: int) -> None:
+    """Read and drop the rest of a refused body, up to `limit` bytes (beyond that, just hang up)."""
+    seen = 0
+    while seen <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:

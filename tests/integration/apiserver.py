@@ -34,3 +34,31 @@ async def running_app(settings: Settings) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+def service_settings(redis_url: str, key_prefix: str, llm_base_url: str = "http://127.0.0.1:9/v1",
+                     **overrides: object) -> Settings:
+    """Settings for a test service: the test's Redis and prefix, the fake LLM as the only model."""
+    values: dict[str, object] = {
+        "redis_url": redis_url, "key_prefix": key_prefix,
+        "actor_base_url": llm_base_url, "actor_model": "fake-actor",
+        "llm_max_retries": 0, "llm_timeout_s": 30,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def task_body(task_id: str = "demo/add", **options: object) -> dict[str, object]:
+    """A small HumanEval-shaped task as POST /v1/episodes takes it."""
+    body: dict[str, object] = {
+        "task": {
+            "id": task_id,
+            "prompt": 'def add(a, b):\n    """Return a + b."""\n',
+            "entry_point": "add",
+            "tests": ("def check(candidate):\n    assert candidate(1, 2) == 3\n"
+                      "    assert candidate(-1, 1) == 0\n"),
+            "visible_tests": ["assert add(1, 2) == 3"],
+        },
+    }
+    body.update(options)
+    return body
