@@ -8,12 +8,11 @@ are looked up by the names stored in its record, in this server's own model regi
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-from typing import Any
 
 import redis.asyncio as aredis
 
+from app.judge import DockerJudge
 from app.llm.openai_chat import OpenAIChatModel
 from app.llm.providers import ModelRegistry
 from app.memory.keys import Keys
@@ -55,22 +54,28 @@ class EngineRunner:
             await model.aclose()
 
 
-async def open_judge(settings: Settings) -> Any:
-    judge_mod: Any = importlib.import_module("app.judge")
-    judge = judge_mod.DockerJudge.from_settings(settings)
+async def open_judge(settings: Settings) -> DockerJudge:
+    judge = DockerJudge.from_settings(settings)
     await judge.start()
     return judge
 
 
 async def start_worker(settings: Settings, stop: asyncio.Event, *, concurrency: int | None = None,
-                       consumer: str | None = None) -> None:
-    """Run one worker until `stop` is set (then drain and hand back, see Worker.run)."""
+                       consumer: str | None = None, judge: Judge | None = None) -> None:
+    """Run one worker until `stop` is set (then drain and hand back, see Worker.run).
+
+    A given `judge` is used and left open (tests share labelled judges); otherwise the worker opens
+    its own pool from settings and closes it at the end.
+    """
     client = redis_client(settings)
-    judge = await open_judge(settings)
+    own_judge: DockerJudge | None = None
+    if judge is None:
+        judge = own_judge = await open_judge(settings)
     runner = EngineRunner(settings, client, judge)
     try:
         await Worker(client, settings, runner, concurrency=concurrency, consumer=consumer).run(stop)
     finally:
         await runner.aclose()
-        await judge.aclose()
+        if own_judge is not None:
+            await own_judge.aclose()
         await client.aclose()
