@@ -62,3 +62,63 @@ def task_body(task_id: str = "demo/add", **options: object) -> dict[str, object]
     }
     body.update(options)
     return body
+
+
+GOOD = "```python\ndef add(a, b):\n    return a + b\n```"
+BAD = "```python\ndef add(a, b):\n    return a - b\n```"
+LESSON = "I subtracted where the task asks to add; return a + b."
+
+
+def script_fail_then_fix(fake_llm: object, *, latency_s: float = 0.0, always_fail: bool = False) -> None:
+    """Actor fails its first try and fixes it on the retry; the reflector writes one lesson."""
+    fake_llm.script(  # type: ignore[attr-defined]
+        {"pattern": "Your previous implementation", "replies": [BAD if always_fail else GOOD]},
+        {"pattern": "Complete the Python function", "replies": [BAD]},
+        default=LESSON,
+        latency_s=latency_s,
+    )
+
+
+@asynccontextmanager
+async def running_worker(settings: Settings, judge: object, concurrency: int = 4) -> AsyncIterator[None]:
+    """An in-process queue worker sharing the test's (labelled) judge."""
+    from app.queue.runner import start_worker
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(start_worker(settings, stop, concurrency=concurrency,
+                                            judge=judge))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+async def wait_terminal(client: object, episode_id: str, timeout_s: float = 60) -> dict[str, object]:
+    """Poll GET until the episode is terminal (a deadline for a hang, not a performance assertion)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        r = await client.get(f"/v1/episodes/{episode_id}")  # type: ignore[attr-defined]
+        body: dict[str, object] = r.json()
+        if body["status"] in ("succeeded", "failed", "cancelled", "timed_out"):
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"episode {episode_id} still {body['status']} after {timeout_s}s")
+        await asyncio.sleep(0.05)
+
+
+def parse_sse(text: str) -> list[dict[str, str]]:
+    """SSE frames as dicts of their fields (comments and pings dropped)."""
+    frames = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            fields[name] = fields.get(name, "") + value.removeprefix(" ")
+        if "data" in fields:
+            frames.append(fields)
+    return frames
