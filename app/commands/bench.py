@@ -83,7 +83,8 @@ def humaneval(
 ) -> None:
     """Run strategies side by side on HumanEval (or any file of the same shape) and write a report."""
     from app.bench.datasets import load_benchmark
-    from app.bench.runner import Budget
+    from app.bench.runner import Budget, check_resumable
+    from app.bench.store import EpisodeLog
     from app.llm import ModelOverrides
     from app.settings import get_settings
     from app.wiring import build_models, episode_config
@@ -104,6 +105,7 @@ def humaneval(
                           samples=samples, temperature=temperature, timeout_s=timeout, memory=memory.value)
         for s in strategies
     }
+    check_resumable(EpisodeLog(out).read(), configs)  # before any model or container is set up
     settings = get_settings()
     actor, reflector = build_models(
         settings,

@@ -1,0 +1,141 @@
+"""`rfx bench` survives being killed (finished problems are not rerun), stops at its budget, refuses
+bad input.
+
+Real `rfx` processes, the real sandbox judge and the fake model server over HTTP. Every scripted
+reply here is fixed per problem, so the outcome does not depend on the order concurrent episodes
+happen to take.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.bench.datasets import load_benchmark
+from app.reflexion.models import Episode
+from tests.fixtures.llm import FakeLLMServer
+
+RFX = str(Path(sys.executable).parent / "rfx")
+IDS = ["HumanEval/0", "HumanEval/1", "HumanEval/3", "HumanEval/5"]
+
+
+def script_canonical(fake: FakeLLMServer, ids: list[str], latency_s: float = 0.0) -> None:
+    rules = []
+    for task in load_benchmark(ids=ids):
+        assert task.canonical_solution
+        rules.append({"pattern": rf"^Complete the Python function `{task.entry_point}`\.",
+                      "replies": [f"```python\n{task.prompt}{task.canonical_solution}```"]})
+    fake.script(*rules, latency_s=latency_s, default="(unscripted)")
+
+
+def bench_argv(fake: FakeLLMServer, out: Path, *extra: str) -> list[str]:
+    return [RFX, "bench", "humaneval", "--out", str(out), "--model", "fake-model",
+            "--base-url", fake.base_url, "--api-key", "fake-key", *extra]
+
+
+def env(sandbox_image: str) -> dict[str, str]:
+    return {**os.environ, "RFX_JUDGE_IMAGE": sandbox_image, "RFX_JUDGE_WORKERS": "2"}
+
+
+def lines(out: Path) -> list[str]:
+    path = out / "episodes.jsonl"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.mark.timeout(600)
+def test_a_killed_run_resumes_without_rerunning_finished_problems(
+    fake_llm: FakeLLMServer, tmp_path: Path, sandbox_image: str
+) -> None:
+    out = tmp_path / "run"
+    script_canonical(fake_llm, IDS, latency_s=0.4)
+    argv = bench_argv(fake_llm, out, "--ids", ",".join(IDS), "--strategy", "reflexion,single",
+                      "--concurrency", "2")
+    first = subprocess.Popen(argv, env=env(sandbox_image), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        guard = time.monotonic() + 300  # a guard against hanging, not a measurement
+        while len(lines(out)) < 2 and first.poll() is None and time.monotonic() < guard:
+            time.sleep(0.05)
+        assert first.poll() is None, "the first run ended before it could be interrupted"
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.wait(timeout=30)
+    before = [Episode.model_validate_json(line) for line in lines(out) if line.endswith("}")]
+    assert 2 <= len(before) < 8
+
+    fake_llm.reset()
+    script_canonical(fake_llm, IDS)
+    second = subprocess.run(argv, env=env(sandbox_image), capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+
+    after = [Episode.model_validate_json(line) for line in lines(out)]
+    pairs = [(e.config.strategy, e.task.id) for e in after]
+    assert len(pairs) == len(set(pairs)) == 8
+    assert [e.id for e in after[: len(before)]] == [e.id for e in before]  # kept, not rerun
+    asked = {r.last_user.split("`")[1] for r in fake_llm.requests}
+    rerun_tasks = {e.task.entry_point for e in after[len(before):]}
+    assert asked == rerun_tasks
+    assert len(fake_llm.requests) == 8 - len(before)
+
+    report = json.loads((out / "report.json").read_text())
+    assert report["run"]["episodes_resumed"] == len(before)
+    assert report["run"]["episodes_run"] == 8 - len(before)
+    assert report["strategies"]["reflexion"]["accuracy_by_trial"] == [1.0, 1.0, 1.0]
+    assert report["strategies"]["single"]["problems"] == 4
+
+
+@pytest.mark.timeout(600)
+def test_the_budget_stops_new_problems_and_a_rerun_finishes_them(
+    fake_llm: FakeLLMServer, tmp_path: Path, sandbox_image: str
+) -> None:
+    out = tmp_path / "run"
+    ids = IDS[:3]
+    script_canonical(fake_llm, ids)
+    argv = bench_argv(fake_llm, out, "--ids", ",".join(ids), "--strategy", "single", "--concurrency", "1")
+    stopped = subprocess.run([*argv, "--budget-tokens", "1"], env=env(sandbox_image), capture_output=True,
+                             text=True, timeout=300)
+    assert stopped.returncode == 0, stopped.stderr[-2000:]
+    assert "budget exceeded: 2" in stopped.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["run"]["budget"]["exceeded"] is True
+    assert report["run"]["budget"]["skipped_pairs"] == ["single:HumanEval/1", "single:HumanEval/3"]
+    assert report["run"]["complete"] is False
+    assert report["strategies"]["single"]["problems"] == 1
+    assert "**budget exceeded**" in (out / "report.md").read_text()
+    assert len(fake_llm.requests) == 1
+
+    finished = subprocess.run(argv, env=env(sandbox_image), capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["run"]["complete"] is True and report["strategies"]["single"]["problems"] == 3
+    assert report["run"]["episodes_resumed"] == 1 and len(fake_llm.requests) == 3
+
+    clash = subprocess.run([*argv, "--strategy", "single", "--max-trials", "2", "--feedback", "oracle"],
+                           env=env(sandbox_image), capture_output=True, text=True, timeout=300)
+    assert clash.returncode == 2
+    assert clash.stderr.count("\n") == 1 and "other settings" in clash.stderr
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--strategy", "reflexion,magic"], "unknown magic"),
+    (["--ids", "HumanEval/0,HumanEval/999"], "unknown problem id(s): HumanEval/999"),
+    (["--limit", "0"], "--limit must be at least 1"),
+    (["--budget-cost", "-1"], "--budget-cost must be positive"),
+    (["--concurrency", "0"], "--concurrency must be between 1 and 64"),
+    (["--dataset", "/nonexistent/problems.jsonl"], "cannot read /nonexistent/problems.jsonl"),
+    (["--max-trials", "0"], "max-trials"),
+])
+def test_bad_input_is_one_line_on_stderr(tmp_path: Path, extra: list[str], message: str) -> None:
+    argv = [RFX, "bench", "humaneval", "--out", str(tmp_path / "x"), "--base-url", "http://127.0.0.1:9/v1",
+            "--model", "m", *extra]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "x").exists()
+
