@@ -39,6 +39,7 @@ class ModelEntry(BaseModel):
     api_key: SecretStr | None = None
     timeout_s: float | None = Field(default=None, gt=0, le=3600)
     max_retries: int | None = Field(default=None, ge=0, le=10)
+    deadline_s: float | None = Field(default=None, gt=0, le=24 * 3600)
     price_input_per_1m: float | None = Field(default=None, ge=0)
     price_output_per_1m: float | None = Field(default=None, ge=0)
     extra_headers: dict[str, str] = Field(default_factory=dict)

@@ -10,7 +10,6 @@ test thread can share it safely.
 from __future__ import annotations
 
 import fnmatch
-import math
 import re
 import threading
 import time
@@ -18,12 +17,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.llm.tokens import approx_tokens
+
+__all__ = ["FaultKind", "ReceivedRequest", "Reply", "Rule", "Script", "ScriptState", "approx_tokens"]
+
 FaultKind = Literal["rate_limit", "server_error", "hang", "malformed", "no_choices", "empty", "truncated"]
-
-
-def approx_tokens(text: str) -> int:
-    """About four characters per token: close enough for usage accounting in tests and benchmarks."""
-    return math.ceil(len(text) / 4) if text else 0
 
 
 class Reply(BaseModel):

@@ -2,22 +2,24 @@
 
 The SDK does the transport work that is easy to get wrong: per-attempt timeout, retries with
 exponential backoff and jitter on 429/408/409/5xx and connection errors, honouring `Retry-After`.
-This adapter adds what the loop needs on top: it never raises for an LLM fault (it returns a
-Completion whose `outcome` and `error` say what happened), it counts tokens and cost, and it lets
+This adapter adds what the loop needs on top: an optional deadline for the whole call (retries and
+Retry-After waits included); it never raises for an LLM fault (it returns a Completion whose
+`outcome` and `error` say what happened); it counts tokens and cost; and it lets
 asyncio.CancelledError through so a cancelled episode stops at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import openai
 
 from app.llm.config import ProviderConfig
-from app.llm.fake_script import approx_tokens
 from app.llm.pricing import cost_usd
 from app.llm.replies import MalformedReply, parse_chat_body
+from app.llm.tokens import approx_tokens
 from app.reflexion.models import ChatMessage, Completion, Usage
 
 # Local servers ignore the key, but the SDK refuses to start without one; a placeholder also keeps
@@ -72,10 +74,13 @@ class OpenAIChatModel:
         wire_messages: Any = [{"role": m.role, "content": m.content} for m in messages]
         started = time.monotonic()
         try:
-            raw = await self._client.chat.completions.with_raw_response.create(
-                model=self.config.model, messages=wire_messages, **params
-            )
+            async with asyncio.timeout(self.config.deadline_s):
+                raw = await self._client.chat.completions.with_raw_response.create(
+                    model=self.config.model, messages=wire_messages, **params
+                )
             body = raw.http_response.content
+        except TimeoutError:  # our deadline; an outside cancellation stays a CancelledError
+            return self._failed(started, f"deadline: no usable reply within {self.config.deadline_s:g}s")
         except openai.APITimeoutError:
             attempts = self.config.max_retries + 1
             return self._failed(started, f"timeout: no reply within {self.config.timeout_s:g}s "

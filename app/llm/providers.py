@@ -215,6 +215,8 @@ class ModelRegistry:
             fields["timeout_s"] = entry.timeout_s
         if entry.max_retries is not None:
             fields["max_retries"] = entry.max_retries
+        if entry.deadline_s is not None:
+            fields["deadline_s"] = entry.deadline_s
         self._models[name] = _config(source, **fields)
         self._missing_key.pop(name, None)
         if entry.api_key is None and key_env is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from app.llm.fake_script import Reply, Rule
@@ -105,6 +106,36 @@ def test_hang_outlasts_a_client_timeout(fake_llm: FakeLLMServer) -> None:
         httpx.post(f"{fake_llm.base_url}/chat/completions", timeout=0.3,
                    json={"model": "m", "messages": [{"role": "user", "content": "slow"}]})
     assert content(chat(fake_llm, "fast")) == "quick"  # the hung request blocks nobody else
+
+
+def test_injected_latency_per_rule_per_reply_and_per_script(fake_llm: FakeLLMServer) -> None:
+    fake_llm.script(
+        Rule(pattern="slow-rule", replies=["late"], latency_s=5),
+        Rule(pattern="slow-reply", replies=[Reply(text="late", latency_s=5)]),
+        default="fast",
+    )
+    url = f"{fake_llm.base_url}/chat/completions"
+    for text in ("slow-rule", "slow-reply"):
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url, timeout=0.3, json={"model": "m", "messages": [{"role": "user", "content": text}]})
+    assert content(chat(fake_llm, "other")) == "fast"
+    fake_llm.script(default="fast", latency_s=5)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(url, timeout=0.3, json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
+
+
+def test_the_openai_sdk_reads_the_stream(fake_llm: FakeLLMServer) -> None:
+    fake_llm.script(Rule(model="streamer", replies=["def f():\n    return 42\n"]))
+    client = openai.OpenAI(base_url=fake_llm.base_url, api_key="k", max_retries=0)
+    stream = client.chat.completions.create(
+        model="streamer", messages=[{"role": "user", "content": "go"}], stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "def f():\n    return 42\n"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 6
+    client.close()
 
 
 def test_request_log_records_what_the_model_was_shown(fake_llm: FakeLLMServer) -> None:

@@ -100,6 +100,16 @@ async def test_a_hung_endpoint_times_out_per_attempt(fake_llm: FakeLLMServer) ->
     await model.aclose()
 
 
+async def test_the_deadline_bounds_the_whole_call_including_retries(fake_llm: FakeLLMServer) -> None:
+    fake_llm.script(Rule(replies=[Reply.rate_limit(retry_after=30)]))
+    model = OpenAIChatModel(fake_llm.provider("m", max_retries=5, deadline_s=0.5))
+    completion = await model.complete(MESSAGES)
+    assert completion.outcome == "error"
+    assert completion.error is not None and "deadline" in completion.error
+    assert len(fake_llm.requests) == 1  # gave up during the 30 s Retry-After wait, not after it
+    await model.aclose()
+
+
 async def test_unreachable_endpoint_is_an_error_outcome() -> None:
     port = free_port()  # nothing listens there
     model = OpenAIChatModel(FakeLLMServer(port=port).provider("m", max_retries=0))
