@@ -53,8 +53,8 @@ def wheel_cache(data_dir: Path) -> Path:
 
 
 def _cached_wheel(data_dir: Path) -> Path | None:
-    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
-    found = sorted(wheel_cache(data_dir).glob(f"llama_cpp_python-{RUNTIME_VERSION}-{tag}-*.whl"))
+    # The bindings load libllama through ctypes, so the wheel is tagged py3-none-<platform>.
+    found = sorted(wheel_cache(data_dir).glob(f"llama_cpp_python-{RUNTIME_VERSION}-*.whl"))
     return found[-1] if found else None
 
 
