@@ -44,6 +44,16 @@ class RunResult:
         return self.outcome != "ok" or not self.clean
 
 
+def host_pids_limit(limits: JudgeLimits, runtime: Runtime) -> int:
+    """The pids cgroup limit Docker applies on the host.
+
+    Under gVisor the cgroup counts the sandbox kernel's own host threads, not the submission's
+    processes (a limit of 64 starves the Go runtime and the sandbox dies); there the submission's
+    process count is enforced inside, with RLIMIT_NPROC of gVisor's kernel (see harness._set_limits).
+    """
+    return limits.pids if runtime == "runc" else max(512, limits.pids * 4)
+
+
 def hardening_args(limits: JudgeLimits, runtime: Runtime) -> list[str]:
     """The isolation flags of issue 4, item 2, for one container."""
     memory = f"{limits.memory_mb + RUNNER_HEADROOM_MB}m"
@@ -59,7 +69,7 @@ def hardening_args(limits: JudgeLimits, runtime: Runtime) -> list[str]:
         "--shm-size", "1m",
         "--memory", memory,
         "--memory-swap", memory,
-        "--pids-limit", str(limits.pids),
+        "--pids-limit", str(host_pids_limit(limits, runtime)),
         "--cpus", str(limits.cpus),
         "--ulimit", "core=0",
         "--hostname", "sandbox",
@@ -92,6 +102,8 @@ class SandboxContainer:
         args.append(self.image)
         if self.fresh:
             args.append("--fresh")
+        if self.runtime == "runsc":
+            args.append(f"--nproc={self.limits.pids}")
         return args
 
     @property

@@ -14,7 +14,6 @@ import math
 import operator
 import os
 import resource
-import select
 import signal
 import time
 from typing import Any
@@ -166,7 +165,7 @@ class Session:
             if remaining <= 0:
                 self.kill()
                 raise Fatal("timeout", "time limit reached")
-            ready, _, _ = select.select([self.rep_r, *self.open_streams], [], [], remaining)
+            ready = wire.readable([self.rep_r, *self.open_streams], remaining)
             for fd in ready:
                 if fd == self.rep_r:
                     chunk = os.read(fd, 1 << 20)
@@ -188,7 +187,7 @@ class Session:
             remaining = end - time.monotonic()
             if remaining <= 0:
                 break
-            ready, _, _ = select.select(list(self.open_streams), [], [], remaining)
+            ready = wire.readable(list(self.open_streams), remaining)
             for fd in ready:
                 self._drain(fd)
         self.kill()
@@ -512,6 +511,9 @@ def _set_limits(limits: dict[str, Any]) -> None:
         vsize = 64 * 1024 * 1024
     address_space = vsize + int(limits.get("memory_mb", 256)) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    nproc = int(limits.get("nproc", 0))
+    if nproc:  # only under gVisor, whose kernel counts the sandbox's own processes per uid
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
 def _spawn_candidate(limits: dict[str, Any]) -> tuple[int, int, int, int, int]:
@@ -589,7 +591,7 @@ def _collect_after_kill(session: Session) -> None:
     """Read what the killed candidate had already written, without waiting on its children."""
     end = time.monotonic() + 0.05
     while session.open_streams and time.monotonic() < end:
-        ready, _, _ = select.select(list(session.open_streams), [], [], max(0.0, end - time.monotonic()))
+        ready = wire.readable(list(session.open_streams), max(0.0, end - time.monotonic()))
         if not ready:
             break
         for fd in ready:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import ctypes
 import gc
 import os
-import select
 import signal
 import sys
 import time
@@ -140,8 +139,23 @@ def _remove_sysv_ipc() -> None:
                 remove(int(fields[1]))
 
 
+def _stdin_pollable() -> bool:
+    """Whether stdin can be polled (it can on runc and gVisor; checked rather than assumed)."""
+    try:
+        wire.readable([0], 0)
+        return True
+    except OSError:
+        return False
+
+
+_STDIN_POLLABLE = True
+_NPROC = 0  # --nproc=N (gVisor only): RLIMIT_NPROC for the submission, counted inside the sandbox
+
+
 def run_one(header: dict[str, Any]) -> None:
     limits = dict(header.get("limits") or {})
+    if _NPROC:
+        limits["nproc"] = _NPROC
     body_len = int(header.get("body_len", 0))
     timeout = float(limits.get("timeout_s", 10))
     result_r, result_w = os.pipe()
@@ -168,8 +182,8 @@ def run_one(header: dict[str, Any]) -> None:
         if remaining <= 0:
             outcome, detail = "timeout", "wall-clock limit reached (the runner stopped the run)"
             break
-        watch = [result_r, 0] if stdin_free else [result_r]
-        ready, _, _ = select.select(watch, [], [], remaining)
+        watch = [result_r, 0] if stdin_free and _STDIN_POLLABLE else [result_r]
+        ready = wire.readable(watch, remaining)
         if 0 in ready:  # the host closed our stdin (or broke protocol) mid-run: stop everything
             aborted = True
             break
@@ -227,7 +241,11 @@ def run_one(header: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    global _NPROC, _STDIN_POLLABLE
     fresh = "--fresh" in sys.argv[1:]
+    for arg in sys.argv[1:]:
+        if arg.startswith("--nproc=") and arg[8:].isdigit():
+            _NPROC = int(arg[8:])
     dumpable_off = set_nondumpable()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.signal(signal.SIGINT, lambda *_: os._exit(0))
@@ -240,6 +258,7 @@ def main() -> None:
             except ImportError:
                 pass
         from rfx_sandbox import harness  # noqa: F401  (warm for every fork)
+    _STDIN_POLLABLE = _stdin_pollable()
     gc.collect()
     gc.freeze()  # forked children then share these pages instead of copying them on first GC
     wire.write_frame(1, {"op": "ready", "protocol": PROTOCOL, "pid": os.getpid(), "uid": os.getuid(),

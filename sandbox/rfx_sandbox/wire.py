@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
 import struct
 
 HEADER = struct.Struct(">I")
@@ -74,6 +75,15 @@ def read_frame(fd: int, limit: int = MAX_FRAME) -> object:
         return json.loads(data)
     except (ValueError, RecursionError) as exc:
         raise WireError(f"bad JSON frame: {exc}") from None
+
+
+def readable(fds: list[int], timeout_s: float) -> list[int]:
+    """The fds ready to read (or at EOF/error). poll(), not select(): gVisor refuses select()."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+    events = poller.poll(max(0, int(timeout_s * 1000 + 0.999)))
+    return [fd for fd, _ in events]
 
 
 # ---- values -----------------------------------------------------------------------------------
