@@ -31,11 +31,11 @@ model: venv
 	@$(RFX) model install
 
 demo: host venv sandbox model
-	@scripts/demo
+	@$(PY) scripts/demo.py
 
 lint: venv
-	$(VENV)/bin/ruff check app tests bench clients/python
-	$(VENV)/bin/ruff format --check app tests bench clients/python
+	$(VENV)/bin/ruff check app tests bench scripts clients/python
+	$(VENV)/bin/ruff format --check app tests bench scripts clients/python
 
 types: venv
 	$(VENV)/bin/mypy app
