@@ -265,15 +265,22 @@ class ModelRegistry:
         model = fields.model or (preset.model if preset else None)
         if model is None:
             raise ConfigError(f"RFX_{upper}_MODEL is required (the model id served at {base_url})")
-        self._models[model] = _config(
+        config = _config(
             f"RFX_{upper}_*", name=model, base_url=base_url, model=model, api_key=fields.api_key,
             provider=fields.provider, **self._transport(),
             max_tokens_param=preset.max_tokens_param if preset else "max_tokens",
         )
-        self._missing_key.pop(model, None)
+        name = model
+        if role == "reflector" and name in self._models and self._models[name] != config:
+            # same model id on another endpoint (or with another key) than the actor's: both must stay
+            # selectable, and callers that cache clients by name must not mix them up
+            name = f"reflector:{model}"
+            config = config.model_copy(update={"name": name})
+        self._models[name] = config
+        self._missing_key.pop(name, None)
         if fields.api_key is None and preset is not None and preset.api_key_env is not None:
-            self._missing_key[model] = preset.api_key_env
-        return model
+            self._missing_key[name] = preset.api_key_env
+        return name
 
 
 def build_chat_models(

@@ -100,6 +100,16 @@ def test_reflector_on_another_endpoint_never_inherits_the_actors_key() -> None:
     assert reflector.api_key is None
 
 
+def test_same_model_id_on_two_endpoints_stays_two_models() -> None:
+    reg = registry(actor_base_url="http://127.0.0.1:7000/v1", actor_model="m",
+                   reflector_base_url="http://127.0.0.1:7001/v1")
+    actor, reflector = reg.actor(), reg.reflector()
+    assert (actor.name, actor.base_url) == ("m", "http://127.0.0.1:7000/v1")
+    assert (reflector.name, reflector.model, reflector.base_url) == (
+        "reflector:m", "m", "http://127.0.0.1:7001/v1")
+    assert reg.names() == ["local", "m", "reflector:m"]
+
+
 def test_hosted_preset_takes_its_key_from_the_environment() -> None:
     reg = registry(env={"OPENAI_API_KEY": "sk-env"}, actor_provider="openai", actor_model="gpt-4o-mini")
     actor = reg.actor()
