@@ -64,6 +64,13 @@ def oom_kills() -> int | None:
 
 def kill_everything() -> bool:
     """SIGKILL every other process in the container and reap them; False if some would not go."""
+    try:
+        return _kill_everything()
+    except Exception:
+        return False
+
+
+def _kill_everything() -> bool:
     deadline = time.monotonic() + 2.0
     while True:
         try:
@@ -91,31 +98,64 @@ def _other_pids() -> list[int]:
 
 
 def wipe_scratch() -> bool:
-    """Empty every writable place a submission could leave a trace in; False if something stuck."""
+    """Empty every writable place a submission could leave a trace in; False if something stuck.
+
+    Never raises: a hostile tree (thousands of levels, mode 000 directories, names near
+    PATH_MAX) must make the container "unclean" (recycled), not kill PID 1.
+    """
     clean = True
     for root in SCRATCH:
         try:
-            entries = list(os.scandir(root))
-        except OSError:
-            continue
-        for entry in entries:
-            clean = _remove(entry.path) and clean
-    _remove_sysv_ipc()
+            clean = _empty_dir(root) and clean
+        except Exception:
+            clean = False
+    try:
+        _remove_sysv_ipc()
+    except Exception:
+        clean = False
     return clean
 
 
-def _remove(path: str) -> bool:
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_WIPE_STEPS = 1_000_000
+
+
+def _empty_dir(root: str) -> bool:
+    """Remove everything below `root`, iteratively and relative to directory fds (no recursion,
+    no long paths, one fd open at a time: the way back up is `..` and a stack of names)."""
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o700)
-            for entry in os.scandir(path):
-                _remove(entry.path)
-            os.rmdir(path)
-        else:
-            os.unlink(path)
+        fd = os.open(root, _DIR_FLAGS)
+    except FileNotFoundError:
         return True
     except OSError:
         return False
+    names: list[str] = []
+    try:
+        for _ in range(_WIPE_STEPS):
+            sub = None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        sub = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+            if sub is not None:
+                os.chmod(sub, 0o700, dir_fd=fd)
+                child = os.open(sub, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd, _ = child, names.append(sub)
+                continue
+            if not names:
+                return True
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+        return False
+    except Exception:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _remove_sysv_ipc() -> None:
@@ -272,7 +312,13 @@ def main() -> None:
             os._exit(0)
         op = header.get("op")
         if op == "run":
-            run_one(header)
+            try:
+                run_one(header)
+            except Exception as exc:  # a bug or a trap we did not foresee: report it, get recycled
+                kill_everything()
+                failure = {"op": "result", "outcome": "runner_error", "clean": False, "report_len": 0,
+                           "detail": f"runner failure: {type(exc).__name__}: {exc}"[:500], "duration_ms": 0}
+                wire.write_all(1, wire.frame(wire.dumps(failure)) + wire.HEADER.pack(0))
         elif op == "ping":
             wire.write_frame(1, {"op": "pong", "clean": not _other_pids()})
         else:
