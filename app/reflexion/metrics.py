@@ -81,9 +81,11 @@ def first_answer(episode: Episode) -> Attempt | None:
 
 
 def trial_budget(episode: Episode) -> int:
-    """How many trials (samples for best_of_n) the episode was allowed."""
+    """How many trials (samples for best_of_n) the episode was allowed; `single` has one."""
     if episode.config.strategy in SAMPLING_STRATEGIES:
         return episode.config.samples
+    if episode.config.strategy == "single":
+        return 1
     return episode.config.max_trials
 
 

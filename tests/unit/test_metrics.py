@@ -190,3 +190,7 @@ def test_an_attempt_without_code_does_not_replace_the_last_answer() -> None:
     ep = episode("reflexion", [True, False])
     ep.attempts[1].code = ""  # e.g. a reply with no code block: the last answer with code stands
     assert metrics.accuracy_by_trial([ep]) == [1.0, 1.0, 1.0]
+
+
+def test_single_has_a_one_point_curve_whatever_max_trials_says() -> None:
+    assert metrics.accuracy_by_trial([episode("single", [True], max_trials=3)]) == [1.0]
