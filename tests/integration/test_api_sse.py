@@ -1,0 +1,66 @@
+"""SSE resume: a client that disconnects and reconnects with Last-Event-ID gets every event once, in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.integration.apiserver import (
+    parse_sse,
+    running_app,
+    running_worker,
+    script_fail_then_fix,
+    service_settings,
+    task_body,
+    wait_terminal,
+)
+
+
+async def read_frames(client: httpx.AsyncClient, path: str, last_id: str | None,
+                      limit: int | None) -> list[dict[str, str]]:
+    """Read up to `limit` events (all when None), then drop the connection."""
+    headers = {"Last-Event-ID": last_id} if last_id else {}
+    frames: list[dict[str, str]] = []
+    async with client.stream("GET", path, headers=headers) as stream:
+        assert stream.status_code == 200
+        block: list[str] = []
+        async for line in stream.aiter_lines():
+            if line:
+                block.append(line)
+                continue
+            frames += parse_sse("\n".join(block) + "\n\n")
+            block = []
+            if limit is not None and len(frames) >= limit:
+                break  # leaving the context closes the connection mid-stream
+    return frames
+
+
+async def test_reconnect_with_last_event_id_gets_each_event_once_in_order(
+    redis_url: str, key_prefix: str, fake_llm: Any, judge_factory: Any, sandbox_image: str
+) -> None:
+    script_fail_then_fix(fake_llm, latency_s=0.3, always_fail=True)  # 3 trials: 11 events, a few seconds
+    settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
+    judge = await judge_factory(mode="pooled")
+    async with running_app(settings) as base, running_worker(settings, judge), \
+            httpx.AsyncClient(base_url=base, timeout=60) as client:
+        episode_id = (await client.post("/v1/episodes", json=task_body(max_trials=3))).json()["id"]
+        path = f"/v1/episodes/{episode_id}/events"
+        received: list[dict[str, str]] = []
+        received += await read_frames(client, path, None, limit=2)
+        mid_run = (await client.get(f"/v1/episodes/{episode_id}")).json()["status"]
+        received += await read_frames(client, path, received[-1]["id"], limit=3)
+        received += await read_frames(client, path, received[-1]["id"], limit=None)
+        await wait_terminal(client, episode_id)
+        everything = await read_frames(client, path, None, limit=None)
+        # the same stream resumed through ?after= for clients that cannot set headers
+        tail = await read_frames(client, f"{path}?after={everything[4]['id']}", None, limit=None)
+
+    assert mid_run == "running", "the first reconnect happened while the episode was live"
+    assert [f["id"] for f in received] == [f["id"] for f in everything]
+    assert [f["event"] for f in everything] == (
+        ["episode.started"] + ["attempt.generated", "attempt.judged", "reflection.created"] * 2
+        + ["attempt.generated", "attempt.judged", "episode.finished"]
+    )
+    assert [f["data"] for f in received] == [f["data"] for f in everything]
+    assert [f["id"] for f in tail] == [f["id"] for f in everything[5:]]
