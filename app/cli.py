@@ -49,7 +49,9 @@ def fail(message: str, code: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="rfx", standalone_mode=False)
+        code = command.main(args=argv, prog_name="rfx", standalone_mode=False)
+        if isinstance(code, int) and code != 0:  # click returns (not raises) typer.Exit's code here
+            raise SystemExit(code)
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except typer.Abort:

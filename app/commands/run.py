@@ -1,9 +1,170 @@
-"""`rfx run` (placeholder until its issue lands)."""
+"""`rfx run`: one episode without the HTTP server.
+
+Progress (trial, verdicts, lesson) goes to stderr, styled when stderr is a terminal, so stdout stays
+clean for `--json`, which prints the final Episode record. The exit code says whether the episode
+succeeded (0) or not (1); bad input and unreachable dependencies are one-line errors (exit 2 / 3).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from enum import StrEnum
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+
+from app.llm import ModelOverrides
+from app.reflexion.loop import run_episode
+from app.reflexion.models import Episode, EpisodeConfig, EventType, Task, Verdict
+from app.reflexion.ports import ChatModel
+from app.settings import Settings, get_settings
+from app.wiring import build_models, close_models, episode_config, load_task, open_adapters
+
+
+class StrategyChoice(StrEnum):
+    reflexion = "reflexion"
+    self_refine = "self_refine"
+    best_of_n = "best_of_n"
+    single = "single"
+
+
+class FeedbackChoice(StrEnum):
+    visible = "visible"
+    oracle = "oracle"
+    self_tests = "self_tests"
+    none = "none"
+
+
+class MemoryChoice(StrEnum):
+    none = "none"
+    episode = "episode"
+    task = "task"
+
+
+class ProgressSink:
+    """An EventSink that tells a person what the episode is doing, one short line per step."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    async def emit(self, episode: Episode, type: EventType, data: dict[str, object]) -> None:
+        say = self.console.print
+        if type == "episode.started":
+            say(f"[bold]episode {episode.id}[/] task {escape(episode.task.id)}: strategy {data['strategy']}, "
+                f"feedback {data['feedback']}, actor {escape(episode.actor_model)}, "
+                f"reflector {escape(episode.reflector_model)}")
+        elif type == "attempt.generated":
+            outcome = "" if data["llm_outcome"] == "ok" else f" [red]({data['llm_outcome']})[/]"
+            code = "code" if data["has_code"] else "[yellow]no code[/]"
+            say(f"trial {data['trial']}: {code}, {data['tokens']} tokens, {data['latency_ms']} ms{outcome}")
+        elif type == "attempt.judged":
+            attempt = episode.attempts[-1]
+            feedback, hidden = _verdict(attempt.feedback), _verdict(attempt.hidden)
+            say(f"trial {data['trial']}: feedback {feedback}, hidden {hidden}")
+            for test in attempt.feedback.failing()[:3] if attempt.feedback else []:
+                message = f" -- {escape(test.message)}" if test.message else ""
+                say(f"  [red]x[/] {escape(test.name)}{message}")
+        elif type == "reflection.created":
+            say(f"trial {data['trial']} {data['kind']}: [italic]{escape(str(data['text']))}[/]")
+        elif type == "episode.finished":
+            colour = "green" if data["status"] == "succeeded" else "red"
+            error = f" -- {escape(str(data['error']))}" if data.get("error") else ""
+            say(f"[bold {colour}]{data['status']}[/] (stop: {data['stop_reason']}), answer from trial "
+                f"{data['final_trial']}, {data['trials']} trials, {data['tokens']} tokens{error}")
+
+
+def _verdict(verdict: Verdict | None) -> str:
+    if verdict is None:
+        return "-"
+    colour = "green" if verdict.passed else "red"
+    failing = len(verdict.failing())
+    counts = f" {len(verdict.tests) - failing}/{len(verdict.tests)}" if verdict.tests else ""
+    return f"[{colour}]{verdict.status}{counts}[/]"
+
+
+async def execute(
+    settings: Settings, task: Task, config: EpisodeConfig, actor: ChatModel, reflector: ChatModel,
+    console: Console,
+) -> Episode:
+    try:
+        async with open_adapters(settings, need_memory=config.memory != "none") as adapters:
+            return await run_episode(
+                task, config, actor, reflector, adapters.judge, adapters.memory, ProgressSink(console),
+                prompts=adapters.prompts,
+            )
+    finally:
+        await close_models(actor, reflector)
+
+
+Opt = typer.Option
+TaskOpt = Annotated[str, Opt("--task", help="JSON file with a Task, or humaneval:HumanEval/N.")]
+ModelOpt = Annotated[str | None, Opt("--model", help="Actor model: configured name, or id at --base-url.")]
+UrlOpt = Annotated[str | None, Opt("--base-url", help="Actor endpoint (OpenAI-compatible API root).")]
+KeyOpt = Annotated[str | None, Opt("--api-key", help="Actor API key.")]
+RModelOpt = Annotated[str | None, Opt("--reflector-model", help="Reflector model (default: the actor's).")]
+RUrlOpt = Annotated[str | None, Opt("--reflector-base-url", help="Reflector endpoint.")]
+RKeyOpt = Annotated[str | None, Opt("--reflector-api-key", help="Reflector API key.")]
+StrategyOpt = Annotated[StrategyChoice, Opt("--strategy", help="How the trials are spent.")]
+FeedbackOpt = Annotated[FeedbackChoice | None, Opt(
+    "--feedback", help="Source of the model's test feedback [default: visible if the task has visible tests, "
+    "else oracle].")]
+TrialsOpt = Annotated[int | None, Opt("--max-trials", help="Trials (reflexion, self_refine) [default: 3].")]
+SamplesOpt = Annotated[int | None, Opt("--samples", help="Samples for best_of_n [default: 5].")]
+TempOpt = Annotated[float | None, Opt("--temperature", help="Temperature [default: 0, best_of_n 0.8].")]
+SeedOpt = Annotated[int | None, Opt("--seed", help="Sampling seed, where the endpoint supports it.")]
+BudgetOpt = Annotated[int | None, Opt("--budget-tokens", help="Stop once this many tokens are spent.")]
+TimeoutOpt = Annotated[float | None, Opt("--timeout", help="Wall-clock limit of the episode in seconds.")]
+MemoryOpt = Annotated[MemoryChoice, Opt(
+    "--memory", help="Lessons kept per episode, per task (start from earlier lessons of the same task id), "
+    "or only in this episode's record.")]
+WindowOpt = Annotated[int | None, Opt("--memory-window", help="Lessons shown to the actor [default: 3].")]
+JsonOpt = Annotated[bool, Opt("--json", help="Print the final episode record as JSON on stdout.")]
+
+
+def run(
+    task: TaskOpt,
+    model: ModelOpt = None,
+    base_url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    reflector_model: RModelOpt = None,
+    reflector_base_url: RUrlOpt = None,
+    reflector_api_key: RKeyOpt = None,
+    strategy: StrategyOpt = StrategyChoice.reflexion,
+    feedback: FeedbackOpt = None,
+    max_trials: TrialsOpt = None,
+    samples: SamplesOpt = None,
+    temperature: TempOpt = None,
+    seed: SeedOpt = None,
+    budget_tokens: BudgetOpt = None,
+    timeout: TimeoutOpt = None,
+    memory: MemoryOpt = MemoryChoice.episode,
+    memory_window: WindowOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Run one episode: the actor writes code, the sandbox judges it, the reflector writes lessons."""
+    settings = get_settings()
+    the_task = load_task(task)
+    config = episode_config(
+        strategy=strategy.value, feedback=feedback.value if feedback else None, max_trials=max_trials,
+        samples=samples, temperature=temperature, seed=seed, budget_tokens=budget_tokens,
+        timeout_s=timeout, memory=memory.value, memory_window=memory_window,
+    )
+    actor, reflector = build_models(
+        settings,
+        ModelOverrides(model=model, base_url=base_url, api_key=api_key),
+        ModelOverrides(model=reflector_model, base_url=reflector_base_url, api_key=reflector_api_key),
+    )
+    console = Console(stderr=True, highlight=False)
+    episode = asyncio.run(execute(settings, the_task, config, actor, reflector, console))
+    if json_output:
+        sys.stdout.write(episode.model_dump_json(indent=2) + "\n")
+        sys.stdout.flush()
+    raise typer.Exit(0 if episode.status == "succeeded" else 1)
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the `rfx` app."""
+    app.command("run")(run)

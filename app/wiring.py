@@ -1,0 +1,127 @@
+"""Building the episode's adapters from settings, for the `rfx` CLI (and any other host process).
+
+The domain (app/reflexion) only knows ports; this module is where concrete adapters are chosen:
+models from configuration plus command-line overrides, the Docker judge, Redis memory, the prompt
+files. Failures to reach a dependency surface as app.errors exceptions (one line on the CLI).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.bench.datasets import humaneval_task
+from app.bench.visible_tests import with_visible_tests
+from app.errors import ConfigError, InvalidInput
+from app.llm import ModelOverrides, ModelRegistry, build_chat_models
+from app.memory.redis_memory import RedisMemory
+from app.prompts import default_prompt_book
+from app.reflexion.models import EpisodeConfig, Task
+from app.reflexion.ports import ChatModel, Judge, PromptBook
+from app.settings import Settings
+
+HUMANEVAL_SCHEME = "humaneval:"
+
+
+def load_task(spec: str) -> Task:
+    """A Task from `humaneval:HumanEval/N` or from a JSON file holding one Task object.
+
+    HumanEval tasks get visible tests derived from their docstring examples, so that by default the
+    model learns from tests it may see, never from the hidden grading tests.
+    """
+    if spec.startswith(HUMANEVAL_SCHEME):
+        return with_visible_tests(humaneval_task(spec.removeprefix(HUMANEVAL_SCHEME)))
+    path = Path(spec)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read task file {spec}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"task file {spec}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"task file {spec}: expected a JSON object with id, prompt, entry_point, tests")
+    try:
+        return Task.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(f"task file {spec}: {first_error(exc)}") from None
+
+
+def episode_config(**fields: Any) -> EpisodeConfig:
+    """EpisodeConfig from command-line values (None means "use the default")."""
+    try:
+        return EpisodeConfig(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        raise InvalidInput(first_error(exc, prefix="--")) from None
+
+
+def first_error(exc: ValidationError, prefix: str = "") -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"]).replace("_", "-" if prefix else "_")
+    return f"{prefix}{where}: {error['msg']}" if where else str(error["msg"])
+
+
+def resolve_default_models(settings: Settings, actor: ModelOverrides) -> ModelOverrides:
+    """The actor's overrides once it is known that some actor model exists.
+
+    This is the hook where the bundled local model takes over when nothing is configured; until then
+    the absence of any model is a configuration error with the three ways out.
+    """
+    if not actor.empty() or ModelRegistry.from_settings(settings).is_configured():
+        return actor
+    raise ConfigError(
+        "no model configured: set RFX_ACTOR_BASE_URL/RFX_ACTOR_MODEL or pass --base-url/--model, "
+        "or run `rfx model install`"
+    )
+
+
+def build_models(
+    settings: Settings, actor: ModelOverrides, reflector: ModelOverrides
+) -> tuple[ChatModel, ChatModel]:
+    actor = resolve_default_models(settings, actor)
+    return build_chat_models(settings, actor_overrides=actor, reflector_overrides=reflector)
+
+
+@dataclass
+class Adapters:
+    """The non-model ports of one host process, opened together and closed together."""
+
+    judge: Judge
+    memory: RedisMemory
+    prompts: PromptBook
+
+
+@contextlib.asynccontextmanager
+async def open_adapters(settings: Settings, *, need_memory: bool = True) -> AsyncIterator[Adapters]:
+    """Redis memory (checked first: it is the cheapest to find missing) and the Docker judge."""
+    from app.judge import DockerJudge  # the judge pulls in the Docker client: import it only when used
+
+    memory = RedisMemory.from_settings(settings)
+    try:
+        if need_memory:
+            await memory.ping()
+        judge = DockerJudge.from_settings(settings)
+        await judge.start()
+        try:
+            yield Adapters(judge=judge, memory=memory, prompts=default_prompt_book())
+        finally:
+            await judge.aclose()
+    finally:
+        await memory.aclose()
+
+
+async def close_models(*models: ChatModel) -> None:
+    """Close the HTTP pools of the models that have one (each distinct model once)."""
+    seen: set[int] = set()
+    for model in models:
+        closer = getattr(model, "aclose", None)
+        if closer is not None and id(model) not in seen:
+            seen.add(id(model))
+            await closer()
