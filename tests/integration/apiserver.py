@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 
@@ -122,3 +123,31 @@ def parse_sse(text: str) -> list[dict[str, str]]:
         if "data" in fields:
             frames.append(fields)
     return frames
+
+
+def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The `RFX_` environment a `rfx worker` subprocess needs to join the test's service."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RFX_", "OPENAI_"))}
+    env.update({
+        "RFX_REDIS_URL": settings.redis_url, "RFX_KEY_PREFIX": settings.key_prefix,
+        "RFX_ACTOR_BASE_URL": settings.actor_base_url or "", "RFX_ACTOR_MODEL": settings.actor_model or "",
+        "RFX_LLM_MAX_RETRIES": str(settings.llm_max_retries),
+        "RFX_LLM_TIMEOUT_S": str(settings.llm_timeout_s),
+        "RFX_JUDGE_IMAGE": settings.judge_image or "", "RFX_LEASE_S": str(settings.lease_s),
+    })
+    env.update(extra)
+    return env
+
+
+def start_worker_process(env: dict[str, str], name: str, concurrency: int, log_path: str) -> Any:
+    """A real `rfx worker` process (its stderr goes to `log_path` for post-mortems)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rfx = Path(sys.executable).with_name("rfx")
+    log = open(log_path, "wb")  # noqa: SIM115 - owned by the process for its lifetime
+    return subprocess.Popen([str(rfx), "worker", "--concurrency", str(concurrency), "--name", name],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
