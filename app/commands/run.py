@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 
 from app.llm import ModelOverrides
 from app.reflexion.loop import run_episode
@@ -45,12 +46,21 @@ class MemoryChoice(StrEnum):
 
 
 class ProgressSink:
-    """An EventSink that tells a person what the episode is doing, one short line per step."""
+    """An EventSink that tells a person what the episode is doing, one short line per step.
 
-    def __init__(self, console: Console) -> None:
+    On a terminal a spinner line also says what the episode is waiting for (the model or the judge).
+    """
+
+    def __init__(self, console: Console, status: Status | None = None) -> None:
         self.console = console
+        self.status = status
 
     async def emit(self, episode: Episode, type: EventType, data: dict[str, object]) -> None:
+        self._print(episode, type, data)
+        if self.status is not None:
+            self.status.update(_waiting_for(episode, type))
+
+    def _print(self, episode: Episode, type: EventType, data: dict[str, object]) -> None:
         say = self.console.print
         if type == "episode.started":
             say(f"[bold]episode {episode.id}[/] task {escape(episode.task.id)}: strategy {data['strategy']}, "
@@ -76,6 +86,21 @@ class ProgressSink:
                 f"{data['final_trial']}, {data['trials']} trials, {data['tokens']} tokens{error}")
 
 
+def _waiting_for(episode: Episode, type: EventType) -> str:
+    trial = len(episode.attempts)
+    if type == "episode.finished":
+        return "done"
+    if type == "attempt.generated":
+        return f"trial {trial}: judging in the sandbox"
+    last = episode.attempts[-1] if episode.attempts else None
+    solved = last is not None and last.feedback is not None and last.feedback.passed
+    if type == "attempt.judged" and episode.config.strategy == "reflexion" and not solved:
+        return f"trial {trial}: reflecting on the failure"
+    if type == "attempt.judged" and episode.config.strategy == "self_refine":
+        return f"trial {trial}: the actor reviews its own code"
+    return f"trial {trial + 1}: waiting for the actor"
+
+
 def _verdict(verdict: Verdict | None) -> str:
     if verdict is None:
         return "-"
@@ -91,10 +116,11 @@ async def execute(
 ) -> Episode:
     try:
         async with open_adapters(settings, need_memory=config.memory != "none") as adapters:
-            return await run_episode(
-                task, config, actor, reflector, adapters.judge, adapters.memory, ProgressSink(console),
-                prompts=adapters.prompts,
-            )
+            with console.status("starting the episode") as status:
+                return await run_episode(
+                    task, config, actor, reflector, adapters.judge, adapters.memory,
+                    ProgressSink(console, status), prompts=adapters.prompts,
+                )
     finally:
         await close_models(actor, reflector)
 

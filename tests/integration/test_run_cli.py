@@ -159,6 +159,16 @@ def test_unreachable_redis_is_one_line(fake_llm: FakeLLMServer, task_file: Path,
     assert fake_llm.requests == []
 
 
+def test_unreachable_docker_is_one_line(
+    fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]
+) -> None:
+    no_docker = env | {"DOCKER_HOST": f"unix://{task_file.parent}/no-docker.sock"}
+    args = ["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "m"]
+    result = rfx(args, no_docker)
+    one_line_error(result, 3, "Docker engine is not reachable")
+    assert fake_llm.requests == []
+
+
 def test_no_model_configured_is_one_line(task_file: Path, env: dict[str, str]) -> None:
     one_line_error(rfx(["run", "--task", str(task_file)], env), 2, "no model configured")
 
