@@ -76,8 +76,9 @@ def extract_code(reply: str, entry_point: str, prompt: str = "") -> str | None:
             code = _attach_body(prompt, entry_point, body)
         elif body is not None:  # a body with no signature to attach it to: let the judge say so
             code = _dedent(body).strip("\n")
-        else:
-            code = _sanitize(_dedent(blocks[0]).strip("\n"))
+        else:  # code for something else (a misnamed function?): the first block that compiles
+            runnable = (_sanitize(_dedent(b).strip("\n")) for b in blocks if _parse(_dedent(b)) is not None)
+            code = next((c for c in runnable if c.strip()), "")
     if not code.strip():
         return None
     return _add_missing_imports(code, prompt)
@@ -121,22 +122,37 @@ def extract_test_asserts(reply: str, limit: int = 50) -> list[str]:
 # -- finding candidate blocks ------------------------------------------------------------------------
 
 def _candidate_blocks(reply: str, *, keep_asserts_only: bool = False) -> list[str]:
+    """Fenced python blocks; if there are none, code-looking runs of the text outside fences."""
     text = _THINK.sub("", reply.replace("\r\n", "\n"))
-    fenced = _fenced_blocks(text)
-    if fenced is not None:
-        return [b for lang, b in fenced if lang in _PY_LANGS and b.strip()]
+    fenced, outside = _split_fences(text)
+    blocks = [b for lang, b in fenced if lang in _PY_LANGS and b.strip()]
     if keep_asserts_only:
-        return [text]
-    return [b for b in _unfenced_segments(text) if b.strip()]
+        return [*blocks, outside]
+    code_blocks = [b for b in blocks if _looks_like_code(b)]
+    if code_blocks:
+        return code_blocks
+    return [b for b in _unfenced_segments(outside) if b.strip()]
 
 
-def _fenced_blocks(text: str) -> list[tuple[str, str]] | None:
-    """(language, content) of every fenced block; None when the text has no fence at all.
+def _looks_like_code(block: str) -> bool:
+    """Not prose or program output that happens to sit in a fence."""
+    if any(_CODE_START.match(line) for line in block.split("\n")) or _is_body(block):
+        return True
+    tree = _parse(_dedent(block))
+    return tree is not None and any(
+        not (isinstance(n, ast.Expr) and isinstance(n.value, (ast.Name, ast.Constant))) for n in tree.body
+    )
 
-    A block left open at the end (a reply cut by max_tokens) keeps what arrived. Content is shifted
-    left by the fence's own indentation, as Markdown does inside lists.
+
+def _split_fences(text: str) -> tuple[list[tuple[str, str]], str]:
+    """(language, content) of every fenced block, and the text outside all fences.
+
+    A block left open at the end (a reply cut by max_tokens, or a stray closing fence taken for an
+    opening one) keeps what arrived. Content is shifted left by the fence's own indentation, as
+    Markdown does inside lists.
     """
     blocks: list[tuple[str, str]] = []
+    outside: list[str] = []
     opened: tuple[str, str, int] | None = None
     lines: list[str] = []
     for line in text.split("\n"):
@@ -145,6 +161,8 @@ def _fenced_blocks(text: str) -> list[tuple[str, str]] | None:
             if match:
                 opened = (match.group(2), match.group(3).lower(), len(match.group(1).expandtabs()))
                 lines = []
+            else:
+                outside.append(line)
             continue
         fence, lang, indent = opened
         stripped = line.strip()
@@ -155,7 +173,7 @@ def _fenced_blocks(text: str) -> list[tuple[str, str]] | None:
         lines.append(_unindent(line, indent))
     if opened is not None:
         blocks.append((opened[1], "\n".join(lines)))
-    return blocks if blocks or opened is not None else None
+    return blocks, "\n".join(outside)
 
 
 def _unindent(line: str, width: int) -> str:

@@ -199,6 +199,18 @@ def test_windows_line_endings() -> None:
     assert code == "def add(a, b):\n    return a + b"
 
 
+def test_code_before_a_stray_closing_fence() -> None:
+    reply = "def add(a, b):\n    return a + b\n```\nThat's all."
+    assert extract_code(reply, "add") == "def add(a, b):\n    return a + b"
+
+
+def test_doctest_and_output_blocks_are_not_code() -> None:
+    session = fenced(">>> add(1, 2)\n3")
+    assert extract_code(session, "add") is None
+    assert extract_code(session + "\n" + fenced("def add(a, b):\n    return a + b"), "add") == (
+        "def add(a, b):\n    return a + b")
+
+
 def test_code_under_another_name_is_still_code() -> None:
     plus = "def plus(a, b):\n    return a + b"
     assert extract_code(fenced(plus), "add") == plus
