@@ -66,6 +66,16 @@ async def test_rate_limit_then_success_waits_for_retry_after(fake_llm: FakeLLMSe
     await model.aclose()
 
 
+async def test_a_retry_after_beyond_two_minutes_is_not_waited_for(fake_llm: FakeLLMServer) -> None:
+    fake_llm.script(Rule(replies=[Reply.rate_limit(retry_after=600), "never reached"]))
+    model = OpenAIChatModel(fake_llm.provider("m", max_retries=3))
+    completion = await model.complete(MESSAGES)
+    assert completion.outcome == "error"
+    assert completion.error is not None and "HTTP 429" in completion.error
+    assert len(fake_llm.requests) == 1
+    await model.aclose()
+
+
 async def test_server_errors_past_the_retry_budget_end_as_error(fake_llm: FakeLLMServer) -> None:
     fake_llm.script(Rule(replies=[Reply.server_error(500)]))
     model = OpenAIChatModel(fake_llm.provider("m", max_retries=2))
