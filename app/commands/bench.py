@@ -120,8 +120,27 @@ def humaneval(
         "actor_model": actor.name, "reflector_model": reflector.name,
         "configs": {s: c.model_dump(mode="json") for s, c in configs.items()},
     }
-    asyncio.run(execute(settings, tasks, configs, out, run_meta, actor, reflector,
-                        concurrency=concurrency, budget=Budget(tokens=budget_tokens, cost_usd=budget_cost)))
+    try:
+        budget = Budget(tokens=budget_tokens, cost_usd=budget_cost)
+        asyncio.run(execute(settings, tasks, configs, out, run_meta, actor, reflector,
+                            concurrency=concurrency, budget=budget))
+    except KeyboardInterrupt:
+        write_partial_report(out, tasks, configs, run_meta)
+        raise
+
+
+def write_partial_report(
+    out: Path, tasks: Sequence[Task], configs: dict[str, EpisodeConfig], run_meta: dict[str, Any]
+) -> None:
+    """After Ctrl-C: a report of the episodes finished so far (rerun with the same --out to finish)."""
+    from app.bench.report import write_report
+    from app.bench.store import EpisodeLog
+
+    planned = {(s, t.id) for t in tasks for s in configs}
+    episodes = [e for e in EpisodeLog(out).read() if (e.config.strategy, e.task.id) in planned]
+    if episodes:
+        run_meta.update({"complete": False, "interrupted": True, "finished_at": utcnow().isoformat()})
+        write_report(out, episodes, strategies=list(configs), run=run_meta)
 
 
 async def execute(

@@ -139,3 +139,33 @@ def test_bad_input_is_one_line_on_stderr(tmp_path: Path, extra: list[str], messa
     assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "x").exists()
 
+
+
+@pytest.mark.timeout(600)
+def test_ctrl_c_leaves_a_partial_report_and_a_resumable_directory(
+    fake_llm: FakeLLMServer, tmp_path: Path, sandbox_image: str
+) -> None:
+    out = tmp_path / "run"
+    script_canonical(fake_llm, IDS, latency_s=0.4)
+    argv = bench_argv(fake_llm, out, "--ids", ",".join(IDS), "--strategy", "single", "--concurrency", "1")
+    first = subprocess.Popen(argv, env=env(sandbox_image), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    guard = time.monotonic() + 300  # a guard against hanging, not a measurement
+    while len(lines(out)) < 1 and first.poll() is None and time.monotonic() < guard:
+        time.sleep(0.05)
+    assert first.poll() is None, "the first run ended before it could be interrupted"
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 130 and "Traceback" not in err
+    partial = json.loads((out / "report.json").read_text())
+    finished = len(lines(out))
+    assert partial["run"]["interrupted"] is True and partial["run"]["complete"] is False
+    assert partial["strategies"]["single"]["problems"] == finished < 4
+
+    fake_llm.reset()
+    script_canonical(fake_llm, IDS)
+    second = subprocess.run(argv, env=env(sandbox_image), capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["run"]["complete"] is True and report["strategies"]["single"]["accuracy"] == 1.0
+    assert len(fake_llm.requests) == 4 - finished
