@@ -1,0 +1,123 @@
+"""Pure parts of the judge: the plain-data codec, the assert rewrite and the verdict rules."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import pytest
+
+from app.judge.verdicts import humaneval_result, truncate, verdict_from_report
+from app.paths import sandbox_dir
+from app.reflexion.models import TestResult, Verdict
+
+sys.path.insert(0, str(sandbox_dir()))
+from rfx_sandbox import wire  # noqa: E402
+from rfx_sandbox.rewrite import AssertSite, free_names, rewrite_assert_line, rewrite_module  # noqa: E402
+
+OK = {"outcome": "ok"}
+
+
+@pytest.mark.parametrize("value", [
+    None, True, 0, -5, 2**80, -(2**70), 1.5, math.inf, "héllo\udcff", b"\x00\xff", 3 + 4j,
+    [1, [2, (3, 4)]], (1,), {"a": 1, 2: [3]}, {1, 2}, frozenset({"x"}), {(1, 2): {"k": None}}, [],
+])
+def test_codec_round_trips_plain_data_exactly(value: object) -> None:
+    decoded = wire.decode(wire.dumps(wire.encode(value)))
+    assert decoded == value
+    assert type(decoded) is type(value)
+
+
+def test_codec_refuses_objects_that_could_fake_equality() -> None:
+    class AlwaysEqual:
+        def __eq__(self, other: object) -> bool:
+            return True
+
+    with pytest.raises(TypeError, match="AlwaysEqual"):
+        wire.encode(AlwaysEqual())
+    with pytest.raises(TypeError):
+        wire.encode([1, AlwaysEqual()])
+
+
+def test_codec_turns_subclasses_into_plain_types() -> None:
+    class Sneaky(int):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = int.__hash__
+
+    decoded = wire.decode(wire.dumps(wire.encode(Sneaky(3))))
+    assert type(decoded) is int and decoded == 3 and decoded != 4
+
+
+@pytest.mark.parametrize("raw", [b'{"x": 1}', b'{"t": 1}', b'{"d": [[1]]}', b"[", b'{"i": "zz"}', b'{"s": [[1]]}'])
+def test_decoder_rejects_malformed_values(raw: bytes) -> None:
+    with pytest.raises(wire.WireError):
+        wire.decode(raw)
+
+
+def test_rewrite_names_each_assert_by_its_source() -> None:
+    sites: list[AssertSite] = []
+    tests = "def check(candidate):\n    assert candidate(1) == 2\n    for i in range(3):\n        assert candidate(i) > 0, 'msg'\n"
+    rewrite_module(tests, sites, "<tests>")
+    assert [s.name for s in sites] == ["assert candidate(1) == 2", "assert candidate(i) > 0, 'msg'"]
+    assert sites[0].op == "==" and sites[0].left_src == "candidate(1)" and sites[0].left_is_call
+    assert sites[1].op == ">"
+
+
+def test_rewrite_leaves_walrus_asserts_alone_but_still_compiles() -> None:
+    sites: list[AssertSite] = []
+    rewrite_module("def check(c):\n    assert (y := c(1)) == 1\n    assert y\n", sites, "<tests>")
+    assert [s.name for s in sites] == ["assert y"]
+
+
+def test_visible_line_must_be_one_assert() -> None:
+    with pytest.raises(SyntaxError):
+        rewrite_assert_line("x = f(1)", [])
+    with pytest.raises(SyntaxError):
+        rewrite_assert_line("assert f(1) ==", [])
+    sites: list[AssertSite] = []
+    rewrite_assert_line("assert  f(2) == 3  ", sites)
+    assert sites[0].name == "assert f(2) == 3"
+
+
+def test_free_names_are_what_the_tests_need_from_the_program() -> None:
+    tests = "import math\nX = 1\ndef check(candidate):\n    assert math.fabs(poly(X, candidate(2))) < 1\n"
+    assert free_names([tests, "assert helper(1) == len([])"]) == ["helper", "poly"]
+
+
+def test_passed_needs_complete_positive_evidence() -> None:
+    passing = {"status": "passed", "complete": True, "tests": [{"name": "t", "passed": True}]}
+    assert verdict_from_report(passing, OK, 1.0).status == "passed"
+    for forged in (
+        {**passing, "complete": False},
+        {**passing, "tests": []},
+        {**passing, "tests": [{"name": "t", "passed": True}, {"name": "u", "passed": False}]},
+        {**passing, "tests": [{"name": "t", "passed": "yes"}]},
+    ):
+        assert verdict_from_report(forged, OK, 1.0).status == "sandbox_error"
+
+
+@pytest.mark.parametrize(("outcome", "status"), [("timeout", "timeout"), ("memory", "memory"), ("crashed", "error")])
+def test_runner_observations_override_the_report(outcome: str, status: str) -> None:
+    passing = {"status": "passed", "complete": True, "tests": [{"name": "t", "passed": True}]}
+    verdict = verdict_from_report(passing, {"outcome": outcome, "detail": "x"}, 5.0)
+    assert verdict.status == status and not verdict.passed
+
+
+def test_unknown_status_is_not_believed() -> None:
+    assert verdict_from_report({"status": "great"}, OK, 1.0).status == "sandbox_error"
+
+
+def test_humaneval_result_strings() -> None:
+    assert humaneval_result(Verdict(status="passed")) == "passed"
+    assert humaneval_result(Verdict(status="timeout")) == "timed out"
+    failing = Verdict(status="failed", tests=[TestResult(name="a", passed=False, message="f(1) returned 2, expected 3")])
+    assert humaneval_result(failing) == "failed: f(1) returned 2, expected 3"
+    assert humaneval_result(Verdict(status="error", detail="boom")) == "failed: boom"
+
+
+def test_truncate_says_how_much_was_cut() -> None:
+    assert truncate("abc", 10) == "abc"
+    cut = truncate("x" * 100, 10)
+    assert cut.startswith("x" * 10) and "truncated 90" in cut
