@@ -2,7 +2,8 @@
 
 Progress (trial, verdicts, lesson) goes to stderr, styled when stderr is a terminal, so stdout stays
 clean for `--json`, which prints the final Episode record. The exit code says whether the episode
-succeeded (0) or not (1); bad input and unreachable dependencies are one-line errors (exit 2 / 3).
+succeeded (0), did not (1) or was interrupted with Ctrl-C (130, after the cancelled record is
+printed); bad input and unreachable dependencies are one-line errors (exit 2 / 3).
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ class ProgressSink:
     def __init__(self, console: Console, status: Status | None = None) -> None:
         self.console = console
         self.status = status
+        self.episode: Episode | None = None
 
     async def emit(self, episode: Episode, type: EventType, data: dict[str, object]) -> None:
+        self.episode = episode
         self._print(episode, type, data)
         if self.status is not None:
             self.status.update(_waiting_for(episode, type))
@@ -114,13 +117,20 @@ async def execute(
     settings: Settings, task: Task, config: EpisodeConfig, actor: ChatModel, reflector: ChatModel,
     console: Console,
 ) -> Episode:
+    """Run the episode; on Ctrl-C the loop records it as cancelled, and that record is returned."""
     try:
         async with open_adapters(settings, need_memory=config.memory != "none") as adapters:
             with console.status("starting the episode") as status:
-                return await run_episode(
-                    task, config, actor, reflector, adapters.judge, adapters.memory,
-                    ProgressSink(console, status), prompts=adapters.prompts,
-                )
+                sink = ProgressSink(console, status)
+                try:
+                    return await run_episode(
+                        task, config, actor, reflector, adapters.judge, adapters.memory, sink,
+                        prompts=adapters.prompts,
+                    )
+                except asyncio.CancelledError:
+                    if sink.episode is not None and sink.episode.status == "cancelled":
+                        return sink.episode  # the top-level task: nothing above it awaits the cancel
+                    raise
     finally:
         await close_models(actor, reflector)
 
@@ -188,7 +198,7 @@ def run(
     if json_output:
         sys.stdout.write(episode.model_dump_json(indent=2) + "\n")
         sys.stdout.flush()
-    raise typer.Exit(0 if episode.status == "succeeded" else 1)
+    raise typer.Exit({"succeeded": 0, "cancelled": 130}.get(episode.status, 1))
 
 
 def register(app: typer.Typer) -> None:
