@@ -26,7 +26,9 @@ def humaneval(code: str, tests: str = CHECK_ADD, entry_point: str = "add") -> Su
 
 
 class TestJudgeContract:
-    async def test_correct_solution_passes_with_one_result_per_assert(self, sandbox_judge: DockerJudge) -> None:
+    async def test_correct_solution_passes_with_one_result_per_assert(
+        self, sandbox_judge: DockerJudge
+    ) -> None:
         verdict = await sandbox_judge.judge(humaneval(ADD))
         assert verdict.status == "passed", verdict
         assert [t.name for t in verdict.tests] == [
@@ -35,7 +37,9 @@ class TestJudgeContract:
         assert all(t.passed for t in verdict.tests)
         assert verdict.duration_ms > 0
 
-    async def test_wrong_answer_fails_and_says_expected_vs_actual(self, sandbox_judge: DockerJudge) -> None:
+    async def test_wrong_answer_fails_and_says_expected_vs_actual(
+        self, sandbox_judge: DockerJudge
+    ) -> None:
         verdict = await sandbox_judge.judge(humaneval(WRONG_ADD))
         assert verdict.status == "failed"
         failing = verdict.failing()
@@ -45,7 +49,8 @@ class TestJudgeContract:
 
     async def test_visible_asserts_are_reported_one_by_one(self, sandbox_judge: DockerJudge) -> None:
         code = "def f(x):\n    return x + 2\n"
-        verdict = await sandbox_judge.judge(Submission(code=code, asserts=["assert f(2) == 3", "assert f(1) == 3"]))
+        asserts = ["assert f(2) == 3", "assert f(1) == 3"]
+        verdict = await sandbox_judge.judge(Submission(code=code, asserts=asserts))
         assert verdict.status == "failed"
         assert [(t.name, t.passed, t.message) for t in verdict.tests] == [
             ("assert f(2) == 3", False, "f(2) returned 4, expected 3"),
@@ -53,7 +58,8 @@ class TestJudgeContract:
         ]
 
     async def test_program_mode_passes_when_it_runs_to_the_end(self, sandbox_judge: DockerJudge) -> None:
-        verdict = await sandbox_judge.judge(Submission(code="print('hello')\nimport sys\nprint('oops', file=sys.stderr)"))
+        code = "print('hello')\nimport sys\nprint('oops', file=sys.stderr)"
+        verdict = await sandbox_judge.judge(Submission(code=code))
         assert verdict.status == "passed"
         assert verdict.stdout == "hello\n" and verdict.stderr == "oops\n"
         assert [t.name for t in verdict.tests] == ["program runs to the end"]
@@ -92,7 +98,8 @@ class TestJudgeContract:
         assert 0 < len(verdict.stdout) < 10_000  # truncated for the verdict
 
     async def test_objects_with_fake_equality_cannot_pass(self, sandbox_judge: DockerJudge) -> None:
-        code = "class Yes:\n    def __eq__(self, other):\n        return True\ndef add(a, b):\n    return Yes()\n"
+        code = ("class Yes:\n    def __eq__(self, other):\n        return True\n"
+                "def add(a, b):\n    return Yes()\n")
         verdict = await sandbox_judge.judge(humaneval(code))
         assert verdict.status == "error"
         assert "unsupported value of type Yes" in verdict.tests[0].message
@@ -108,14 +115,17 @@ class TestJudgeContract:
         # runner (1), harness and candidate: nothing left of the planted process or file
         assert verdict.stdout == "[] 3\n"
 
-    async def test_sandbox_has_no_network_no_privileges_and_a_read_only_root(self, sandbox_judge: DockerJudge) -> None:
+    async def test_sandbox_has_no_network_no_privileges_and_a_read_only_root(
+        self, sandbox_judge: DockerJudge
+    ) -> None:
         probe = (
             "import os, socket\n"
             "print(os.getuid(), os.getgid())\n"
             "root = [ln.split() for ln in open('/proc/self/mounts') if ln.split()[1] == '/'][-1]\n"
             "print('root', root[3].split(',')[0])\n"
             "s = socket.socket()\n"
-            "try:\n    s.connect(('127.0.0.1', 9))\nexcept OSError as e:\n    print('net', type(e).__name__)\n"
+            "try:\n    s.connect(('127.0.0.1', 9))\n"
+            "except OSError as e:\n    print('net', type(e).__name__)\n"
             "print(sorted(k for k in os.environ))\n"
             "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
         )

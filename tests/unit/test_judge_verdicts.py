@@ -12,8 +12,8 @@ from app.paths import sandbox_dir
 from app.reflexion.models import TestResult, Verdict
 
 sys.path.insert(0, str(sandbox_dir()))
-from rfx_sandbox import wire  # noqa: E402
-from rfx_sandbox.rewrite import AssertSite, free_names, rewrite_assert_line, rewrite_module  # noqa: E402
+from rfx_sandbox import wire
+from rfx_sandbox.rewrite import AssertSite, free_names, rewrite_assert_line, rewrite_module
 
 OK = {"outcome": "ok"}
 
@@ -50,7 +50,10 @@ def test_codec_turns_subclasses_into_plain_types() -> None:
     assert type(decoded) is int and decoded == 3 and decoded != 4
 
 
-@pytest.mark.parametrize("raw", [b'{"x": 1}', b'{"t": 1}', b'{"d": [[1]]}', b"[", b'{"i": "zz"}', b'{"s": [[1]]}'])
+BAD_VALUES = [b'{"x": 1}', b'{"t": 1}', b'{"d": [[1]]}', b"[", b'{"i": "zz"}', b'{"s": [[1]]}']
+
+
+@pytest.mark.parametrize("raw", BAD_VALUES)
 def test_decoder_rejects_malformed_values(raw: bytes) -> None:
     with pytest.raises(wire.WireError):
         wire.decode(raw)
@@ -58,7 +61,8 @@ def test_decoder_rejects_malformed_values(raw: bytes) -> None:
 
 def test_rewrite_names_each_assert_by_its_source() -> None:
     sites: list[AssertSite] = []
-    tests = "def check(candidate):\n    assert candidate(1) == 2\n    for i in range(3):\n        assert candidate(i) > 0, 'msg'\n"
+    tests = ("def check(candidate):\n    assert candidate(1) == 2\n"
+             "    for i in range(3):\n        assert candidate(i) > 0, 'msg'\n")
     rewrite_module(tests, sites, "<tests>")
     assert [s.name for s in sites] == ["assert candidate(1) == 2", "assert candidate(i) > 0, 'msg'"]
     assert sites[0].op == "==" and sites[0].left_src == "candidate(1)" and sites[0].left_is_call
@@ -98,7 +102,8 @@ def test_passed_needs_complete_positive_evidence() -> None:
         assert verdict_from_report(forged, OK, 1.0).status == "sandbox_error"
 
 
-@pytest.mark.parametrize(("outcome", "status"), [("timeout", "timeout"), ("memory", "memory"), ("crashed", "error")])
+@pytest.mark.parametrize(("outcome", "status"),
+                         [("timeout", "timeout"), ("memory", "memory"), ("crashed", "error")])
 def test_runner_observations_override_the_report(outcome: str, status: str) -> None:
     passing = {"status": "passed", "complete": True, "tests": [{"name": "t", "passed": True}]}
     verdict = verdict_from_report(passing, {"outcome": outcome, "detail": "x"}, 5.0)
@@ -112,7 +117,8 @@ def test_unknown_status_is_not_believed() -> None:
 def test_humaneval_result_strings() -> None:
     assert humaneval_result(Verdict(status="passed")) == "passed"
     assert humaneval_result(Verdict(status="timeout")) == "timed out"
-    failing = Verdict(status="failed", tests=[TestResult(name="a", passed=False, message="f(1) returned 2, expected 3")])
+    message = "f(1) returned 2, expected 3"
+    failing = Verdict(status="failed", tests=[TestResult(name="a", passed=False, message=message)])
     assert humaneval_result(failing) == "failed: f(1) returned 2, expected 3"
     assert humaneval_result(Verdict(status="error", detail="boom")) == "failed: boom"
 
