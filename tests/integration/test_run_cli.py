@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -141,6 +143,29 @@ def test_llm_fault_is_recorded_not_a_traceback(fake_llm: FakeLLMServer, task_fil
     episode = Episode.model_validate_json(result.stdout)
     assert (episode.status, episode.stop_reason) == ("failed", "llm_error")
     assert episode.error is not None and "HTTP 500" in episode.error
+
+
+def test_ctrl_c_records_the_episode_as_cancelled(
+    fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]
+) -> None:
+    fake_llm.script(Rule(replies=[Reply.hang(60)]))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "run", "--task", str(task_file), "--base-url", fake_llm.base_url,
+         "--model", "m", "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
+    )
+    assert process.stderr is not None
+    started = process.stderr.readline()  # the episode has started once this line is out
+    assert started.startswith("episode ep_"), started
+    while not fake_llm.requests:  # and the actor's request is in flight
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    episode = Episode.model_validate_json(out)
+    assert (episode.status, episode.stop_reason) == ("cancelled", "cancelled")
+    assert "cancelled" in err and "Traceback" not in err
 
 
 def test_memory_none_needs_no_redis(fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]) -> None:
