@@ -295,7 +295,8 @@ async function submitTask(event) {
       id: form.get("id"), prompt: form.get("prompt"), entry_point: form.get("entry_point"),
       tests: form.get("tests"), visible_tests: visible,
     },
-    config: { strategy: form.get("strategy"), max_trials: Number(form.get("max_trials")) },
+    strategy: form.get("strategy"),
+    max_trials: Number(form.get("max_trials")),
   };
   try {
     const ep = await api("POST", "/v1/episodes", body, { "Idempotency-Key": randomKey() });

@@ -52,13 +52,12 @@ def submit_body(
     actor_model: str | None,
     reflector_model: str | None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"task": dump(task)}
-    if config:
-        body["config"] = dict(config)
+    """The POST /v1/episodes body: the task, the episode options beside it, models chosen by name."""
+    body: dict[str, Any] = {**(config or {}), "task": dump(task)}
     if actor_model:
-        body["actor_model"] = actor_model
+        body["actor"] = {"model": actor_model}
     if reflector_model:
-        body["reflector_model"] = reflector_model
+        body["reflector"] = {"model": reflector_model}
     return body
 
 
@@ -74,12 +73,12 @@ def judge_body(
     asserts: list[str] | None,
     limits: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    submission: dict[str, Any] = {"code": code, "tests": tests}
+    """The POST /v1/judge body: the submission's fields, plus optional sandbox limits."""
+    body: dict[str, Any] = {"code": code, "tests": tests}
     if entry_point:
-        submission["entry_point"] = entry_point
+        body["entry_point"] = entry_point
     if asserts:
-        submission["asserts"] = list(asserts)
-    body: dict[str, Any] = {"submission": submission}
+        body["asserts"] = list(asserts)
     if limits:
         body["limits"] = dict(limits)
     return body

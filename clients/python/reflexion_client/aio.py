@@ -116,7 +116,7 @@ class AsyncClient:
 
     async def cancel(self, episode_id: str) -> Episode:
         path = f"{_core.episode_path(episode_id)}/cancel"
-        return _core.parse(Episode, await self._request("POST", path, retry=False))
+        return _core.parse(Episode, await self._request("POST", path, retry=True))  # idempotent
 
     async def delete(self, episode_id: str) -> None:
         _core.raise_for_problem(await self._request("DELETE", _core.episode_path(episode_id), retry=True))
@@ -178,6 +178,9 @@ class AsyncClient:
                                 return
             except httpx.TransportError as exc:
                 reason = str(exc) or type(exc).__name__
+            else:
+                if reason.startswith("stream ended") and (await self.get(episode_id)).terminal:
+                    return  # resumed after the last event of a finished episode: nothing more will come
             failures += 1
             if failures > max_reconnects:
                 raise TransportError(f"event stream of {episode_id} lost {failures} times: {reason}")

@@ -113,7 +113,7 @@ class Client:
 
     def cancel(self, episode_id: str) -> Episode:
         path = f"{_core.episode_path(episode_id)}/cancel"
-        return _core.parse(Episode, self._request("POST", path, retry=False))
+        return _core.parse(Episode, self._request("POST", path, retry=True))  # idempotent
 
     def delete(self, episode_id: str) -> None:
         _core.raise_for_problem(self._request("DELETE", _core.episode_path(episode_id), retry=True))
@@ -167,6 +167,9 @@ class Client:
                                 return
             except httpx.TransportError as exc:
                 reason = str(exc) or type(exc).__name__
+            else:
+                if reason.startswith("stream ended") and (self.get(episode_id)).terminal:
+                    return  # resumed after the last event of a finished episode: nothing more will come
             failures += 1
             if failures > max_reconnects:
                 raise TransportError(f"event stream of {episode_id} lost {failures} times: {reason}")
