@@ -1,0 +1,107 @@
+"""Fixtures of the adversarial suite: one small judge per variant, the host tripwires, durations.
+
+Each variant (pooled/fresh x runc/runsc) gets ONE judge for the whole module, with `workers=1`, so
+in pooled mode every run lands in the same container as the run before it: exactly the case where
+state could leak from a hostile run into the next judgement. Limits are small (2 s, 128 MiB) to
+keep the suite fast on a shared 2-core machine.
+"""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import pytest
+
+from app.reflexion.models import JudgeLimits
+from tests.security.host import HostGuard, open_guard
+
+VARIANTS = [("pooled", "runc"), ("fresh", "runc"), ("pooled", "runsc"), ("fresh", "runsc")]
+VARIANT_IDS = [f"{mode}-{runtime}" for mode, runtime in VARIANTS]
+VARIANT_LABEL = "rfx.security-variant"
+
+LIMITS = JudgeLimits(timeout_s=2.0, memory_mb=128, pids=64, output_bytes=64 * 1024, tmpfs_mb=16, cpus=1.0)
+
+
+@dataclass
+class Durations:
+    """Wall time of probes, per variant: baseline (clean judge) and after each hostile run."""
+
+    baseline: dict[str, list[float]] = field(default_factory=dict)
+    after: dict[str, list[float]] = field(default_factory=dict)
+    hostile: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+
+    def summary(self) -> list[str]:
+        lines = []
+        for variant in VARIANT_IDS:
+            base, after = self.baseline.get(variant), self.after.get(variant)
+            if not base or not after:
+                continue
+            b, a = statistics.median(base), statistics.median(after)
+            lines.append(
+                f"{variant}: probe median {b:.0f} ms on a clean judge, {a:.0f} ms right after a hostile "
+                f"run (ratio {a / b:.2f}, worst {max(after):.0f} ms, n={len(after)})"
+            )
+        return lines
+
+
+_DURATIONS = Durations()
+
+
+@pytest.fixture(scope="session")
+def durations() -> Durations:
+    return _DURATIONS
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    lines = _DURATIONS.summary()
+    if lines:
+        terminalreporter.section("sandbox judge: next judgement after a hostile run")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def host_guard() -> Iterator[HostGuard]:
+    yield from open_guard()
+
+
+@dataclass
+class VariantJudge:
+    """A started judge plus what the tests need to know about it."""
+
+    judge: Any  # app.judge.DockerJudge
+    mode: str
+    runtime: str
+    labels: dict[str, str]
+
+    @property
+    def id(self) -> str:
+        return f"{self.mode}-{self.runtime}"
+
+
+@pytest.fixture(scope="session", params=VARIANTS, ids=VARIANT_IDS)
+async def variant_judge(
+    request: pytest.FixtureRequest,
+    host_guard: HostGuard,  # the guard exists (and its env canary is set) before the judge starts
+    test_labels: dict[str, str],
+    docker_client: docker.DockerClient,
+    sandbox_image: str,
+) -> AsyncIterator[VariantJudge]:
+    from app.judge import DockerJudge
+    from app.judge.config import JudgeConfig
+
+    mode, runtime = request.param
+    labels = {**test_labels, VARIANT_LABEL: f"{mode}-{runtime}-{uuid.uuid4().hex[:6]}"}
+    config = JudgeConfig(mode=mode, runtime=runtime, workers=1, image=sandbox_image, limits=LIMITS,
+                         labels=labels)
+    judge = DockerJudge(config)
+    await judge.start()
+    try:
+        yield VariantJudge(judge=judge, mode=mode, runtime=runtime, labels=labels)
+    finally:
+        await judge.aclose()
