@@ -5,7 +5,9 @@ Why it is built this way:
   a budget stops the run) the strategies have been compared on the same problems as far as possible.
 - `concurrency` workers pull pairs from that list; each pair is one `run_episode`, whose finished
   Episode is appended (and fsynced) to DIR/episodes.jsonl before the pair counts as done. A restarted
-  run skips the pairs already in the file; an episode cut short by the interruption runs again.
+  run skips the pairs already in the file; an episode cut short by the interruption runs again, and so
+  does one that ended on a sandbox failure (`judge_error`: the infrastructure's fault, not the model's;
+  the later line of a pair wins).
 - The budget (tokens and/or USD for the whole run) is checked before each new pair, against the usage
   recorded in the finished episodes (those of earlier runs of DIR included). Episodes in flight finish,
   so a run can overshoot by at most `concurrency` episodes; the report says the budget stopped it.
@@ -20,13 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.bench.memory import InProcessMemory
-from app.bench.store import EpisodeLog
+from app.bench.store import EpisodeLog, latest_per_pair
 from app.errors import InvalidInput
 from app.reflexion.loop import run_episode
 from app.reflexion.models import Episode, EpisodeConfig, EventType, Task, Usage
 from app.reflexion.ports import ChatModel, Judge, PromptBook
 
 BENCH_TENANT = "bench"
+RETRIED = frozenset({"judge_error"})
 
 
 @dataclass
@@ -92,7 +95,8 @@ async def run_bench(
         raise InvalidInput(f"--concurrency must be at least 1, got {concurrency}")
     budget = budget or Budget()
     planned = {(s, t.id) for t in tasks for s in configs}
-    existing = [e for e in log.read() if (e.config.strategy, e.task.id) in planned]
+    existing = [e for e in latest_per_pair(log.read())
+                if (e.config.strategy, e.task.id) in planned and e.stop_reason not in RETRIED]
     check_resumable(existing, configs)
     done = {(e.config.strategy, e.task.id) for e in existing}
     outcome = BenchOutcome(episodes=list(existing), resumed=len(existing))
@@ -118,8 +122,8 @@ async def run_bench(
                 task, configs[strategy], actor, reflector, judge, memory, sink,
                 prompts=prompts, tenant=BENCH_TENANT,
             )
-            async with lock:
-                log.append(episode)
+            async with lock:  # one writer at a time: append also repairs a torn last line
+                await asyncio.to_thread(log.append, episode)
                 outcome.episodes.append(episode)
                 outcome.spent = outcome.spent + episode.usage
                 outcome.ran += 1

@@ -73,3 +73,9 @@ def read_episodes_dir(directory: Path) -> list[Episode]:
     if not log.path.exists():
         raise InvalidInput(f"{directory} has no {EPISODES_FILE}: not a benchmark run directory")
     return log.read()
+
+
+def latest_per_pair(episodes: list[Episode]) -> list[Episode]:
+    """One episode per (strategy, task): the last one written (a rerun after a sandbox failure wins)."""
+    latest = {(e.config.strategy, e.task.id): e for e in episodes}
+    return list(latest.values())

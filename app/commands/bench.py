@@ -134,10 +134,11 @@ def write_partial_report(
 ) -> None:
     """After Ctrl-C: a report of the episodes finished so far (rerun with the same --out to finish)."""
     from app.bench.report import write_report
-    from app.bench.store import EpisodeLog
+    from app.bench.store import EpisodeLog, latest_per_pair
 
     planned = {(s, t.id) for t in tasks for s in configs}
-    episodes = [e for e in EpisodeLog(out).read() if (e.config.strategy, e.task.id) in planned]
+    logged = latest_per_pair(EpisodeLog(out).read())
+    episodes = [e for e in logged if (e.config.strategy, e.task.id) in planned]
     if episodes:
         run_meta.update({"complete": False, "interrupted": True, "finished_at": utcnow().isoformat()})
         write_report(out, episodes, strategies=list(configs), run=run_meta)

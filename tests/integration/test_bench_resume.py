@@ -169,3 +169,28 @@ def test_ctrl_c_leaves_a_partial_report_and_a_resumable_directory(
     report = json.loads((out / "report.json").read_text())
     assert report["run"]["complete"] is True and report["strategies"]["single"]["accuracy"] == 1.0
     assert len(fake_llm.requests) == 4 - finished
+
+
+@pytest.mark.timeout(600)
+def test_an_episode_lost_to_a_sandbox_failure_runs_again_on_resume(
+    fake_llm: FakeLLMServer, tmp_path: Path, sandbox_image: str
+) -> None:
+    out = tmp_path / "run"
+    ids = IDS[:2]
+    script_canonical(fake_llm, ids)
+    argv = bench_argv(fake_llm, out, "--ids", ",".join(ids), "--strategy", "single", "--concurrency", "1")
+    assert subprocess.run(argv, env=env(sandbox_image), capture_output=True, timeout=300).returncode == 0
+    first, second = (Episode.model_validate_json(line) for line in lines(out))
+    broken = first.model_copy(update={"stop_reason": "judge_error", "status": "failed"})
+    (out / "episodes.jsonl").write_text(broken.model_dump_json() + "\n" + second.model_dump_json() + "\n")
+
+    fake_llm.reset()
+    script_canonical(fake_llm, ids)
+    done = subprocess.run(argv, env=env(sandbox_image), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [r.last_user.split("`")[1] for r in fake_llm.requests] == [first.task.entry_point]
+    rerun = Episode.model_validate_json(lines(out)[-1])
+    assert len(lines(out)) == 3 and rerun.task.id == first.task.id and rerun.id != first.id
+    report = json.loads((out / "report.json").read_text())
+    assert {row["episode_id"] for row in report["rows"]} == {rerun.id, second.id}
+    assert report["strategies"]["single"]["stop_reasons"] == {"solved": 2}
