@@ -70,6 +70,12 @@ def render(report: dict[str, Any]) -> str:
                             f"{c['episodes']} / {c['episodes_solved']}"])
     out += table(["strategy", "feedback", "attempts (false / feedback passed)",
                   "episodes (false / stopped solved)"], fp_rows)
+    oracle = {n: s["feedback"].get("oracle", 0) for n, s in strategies.items() if s["feedback"].get("oracle")}
+    if oracle:
+        where = ", ".join(f"{n} on {c} problems" for n, c in oracle.items())
+        out += ["", "Note: with `oracle` feedback the model saw the results of the hidden tests (problems "
+                f"without visible tests fall back to it): {where}. Those problems measure repair with the "
+                "answer key, not self-correction."]
 
     out += ["", "## Cost", ""]
     out += table(["strategy", "attempts", "LLM failures", "tokens", "cost (USD)", "wall s", "stop reasons"],

@@ -51,6 +51,7 @@ def test_report_files_hold_the_expected_figures(tmp_path: Path) -> None:
                                                                                "best_of_n"}
 
     md = (tmp_path / "report.md").read_text()
+    assert "reflexion on 2 problems, best_of_n on 2 problems" in md  # oracle feedback is called out
     assert "![accuracy by trial](accuracy_by_trial.png)" in md and "![flips](flips.png)" in md
     assert "| reflexion | 2 | 2 | 100.0% | 50.0% |" in md
     assert "| self_refine | 50.0% | 0.0% | 0.0% |" in md
