@@ -54,14 +54,29 @@ def host_pids_limit(limits: JudgeLimits, runtime: Runtime) -> int:
     return limits.pids if runtime == "runc" else max(512, limits.pids * 4)
 
 
+def _identity(runtime: Runtime) -> list[str]:
+    """Who PID 1 is.
+
+    runc: nobody with no capabilities at all; the kernel's PR_SET_DUMPABLE keeps the candidate
+    (same uid) out of the runner's and harness's /proc entries and ptrace.
+    runsc: this gVisor release does not honour PR_SET_DUMPABLE for /proc/<pid>/fd, so a same-uid
+    candidate could write into the runner's stdout (the host channel). There the runner starts as
+    gVisor's uid 0 with only SETUID, SETGID and KILL, and the harness and the candidate drop to two
+    other uids (no capabilities); the candidate still runs as nobody, and uid checks keep it out.
+    """
+    if runtime == "runc":
+        return ["--user", "65534:65534", "--cap-drop", "ALL"]
+    return ["--user", "0:0", "--cap-drop", "ALL", "--cap-add", "SETUID", "--cap-add", "SETGID",
+            "--cap-add", "KILL"]
+
+
 def hardening_args(limits: JudgeLimits, runtime: Runtime) -> list[str]:
     """The isolation flags of issue 4, item 2, for one container."""
     memory = f"{limits.memory_mb + RUNNER_HEADROOM_MB}m"
     return [
         "--runtime", runtime,
         "--network", "none",
-        "--user", "65534:65534",
-        "--cap-drop", "ALL",
+        *_identity(runtime),
         "--security-opt", "no-new-privileges",
         "--read-only",
         "--tmpfs", f"/tmp:rw,nosuid,nodev,noexec,size={limits.tmpfs_mb}m,mode=1777",

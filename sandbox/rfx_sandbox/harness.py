@@ -516,6 +516,20 @@ def _set_limits(limits: dict[str, Any]) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
+CANDIDATE_UID = 65534  # nobody: the code under test
+HARNESS_UID = 65533  # the tests, in split-uid mode only
+
+
+def become(uid: int) -> None:
+    """Drop to `uid` for good (split-uid mode): all capabilities go with uid 0, and a different uid
+    is what keeps the candidate out of the harness's and runner's /proc entries under gVisor."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise OSError("could not change uid")
+
+
 def _spawn_candidate(limits: dict[str, Any]) -> tuple[int, int, int, int, int]:
     req_r, req_w = os.pipe()
     rep_r, rep_w = os.pipe()
@@ -532,6 +546,8 @@ def _spawn_candidate(limits: dict[str, Any]) -> tuple[int, int, int, int, int]:
             for target, fd in zip((1, 2, candidate.REQUEST_FD, candidate.REPLY_FD), high, strict=True):
                 os.dup2(fd, target)
             os.closerange(candidate.REPLY_FD + 1, 65536)
+            if limits.get("split_uid"):
+                become(CANDIDATE_UID)
             try:
                 with open("/proc/self/oom_score_adj", "w") as handle:
                     handle.write("1000")
@@ -551,6 +567,9 @@ def main(limits: dict[str, Any], body_len: int, result_fd: int) -> int:
     started = time.monotonic()
     deadline = started + float(limits.get("timeout_s", 10))
     pid, req_w, rep_r, out_r, err_r = _spawn_candidate(limits)
+    if limits.get("split_uid"):
+        become(HARNESS_UID)
+        _nondumpable()
     body = wire.read_exact(0, body_len) if body_len else b"{}"
     os.close(0)
     wire.write_all(result_fd, b"B")  # stdin is free again: the runner may watch it for an abort
@@ -575,6 +594,16 @@ def main(limits: dict[str, Any], body_len: int, result_fd: int) -> int:
     report["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
     wire.write_all(result_fd, wire.dumps(report))
     return 0
+
+
+def _nondumpable() -> None:
+    """A uid change resets the dumpable flag: set it again."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _partial(session: Session, detail: str) -> list[dict[str, Any]]:

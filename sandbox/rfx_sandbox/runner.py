@@ -116,6 +116,26 @@ def wipe_scratch() -> bool:
     return clean
 
 
+def wipe_as_candidate() -> bool:
+    """Split-uid mode: the runner has no CAP_FOWNER, so a helper with the candidate's uid (the
+    owner of everything it could create) wipes the scratch space."""
+    try:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                from rfx_sandbox.harness import CANDIDATE_UID, become
+
+                become(CANDIDATE_UID)
+                code = 0 if wipe_scratch() else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    except Exception:
+        return False
+
+
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _WIPE_STEPS = 1_000_000
 
@@ -190,12 +210,17 @@ def _stdin_pollable() -> bool:
 
 _STDIN_POLLABLE = True
 _NPROC = 0  # --nproc=N (gVisor only): RLIMIT_NPROC for the submission, counted inside the sandbox
+# Split-uid mode (gVisor only, where PR_SET_DUMPABLE does not guard /proc/<pid>/fd): the runner is
+# uid 0 with only SETUID/SETGID/KILL, the harness and the candidate drop to two other uids.
+_SPLIT_UID = False
 
 
 def run_one(header: dict[str, Any]) -> None:
     limits = dict(header.get("limits") or {})
     if _NPROC:
         limits["nproc"] = _NPROC
+    if _SPLIT_UID:
+        limits["split_uid"] = True
     body_len = int(header.get("body_len", 0))
     timeout = float(limits.get("timeout_s", 10))
     result_r, result_w = os.pipe()
@@ -265,7 +290,7 @@ def run_one(header: dict[str, Any]) -> None:
     if outcome == "ok" and (status_text or used == 0):
         outcome, detail = "crashed", f"the harness {status_text or 'ended without a report'}"
     clean = kill_everything()
-    clean = wipe_scratch() and clean
+    clean = (wipe_as_candidate() if _SPLIT_UID else wipe_scratch()) and clean
     oom_after = oom_kills()
     if oom_before is not None and oom_after is not None and oom_after > oom_before:
         outcome, detail = "memory", "a process was killed by the container's memory limit"
@@ -281,8 +306,11 @@ def run_one(header: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    global _NPROC, _STDIN_POLLABLE
+    global _NPROC, _STDIN_POLLABLE, _SPLIT_UID
     fresh = "--fresh" in sys.argv[1:]
+    _SPLIT_UID = os.getuid() == 0
+    if _SPLIT_UID:
+        os.setgroups([])
     for arg in sys.argv[1:]:
         if arg.startswith("--nproc=") and arg[8:].isdigit():
             _NPROC = int(arg[8:])
