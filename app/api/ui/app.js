@@ -240,14 +240,16 @@ async function follow(id, signal) {
           lastId = msg.id || event.id;
           failures = 0;
           logEvent(event);
-          const ep = await refreshEpisode(id);
-          if (event.type === "episode.finished" || TERMINAL.has(ep.status)) {
+          await refreshEpisode(id);
+          if (event.type === "episode.finished") {
             live.textContent = "";
             loadList();
             return;
           }
         }
       }
+      // The stream ended without episode.finished: done if the episode is over, else resume.
+      if (TERMINAL.has((await refreshEpisode(id)).status)) { live.textContent = ""; loadList(); return; }
     } catch (err) {
       if (signal.aborted) return;
       if (err instanceof ApiError && err.status < 500) { live.textContent = `stream error: ${err.message}`; return; }
