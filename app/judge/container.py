@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,6 +173,7 @@ class SandboxContainer:
         header = json.dumps({"op": "run", "limits": limits.model_dump(mode="json"), "body_len": len(body)},
                             separators=(",", ":")).encode()
         self.runs += 1
+        since = time.time() - 1
         try:
             self.proc.stdin.write(HEADER.pack(len(header)) + header + body)
             await self.proc.stdin.drain()
@@ -189,6 +191,11 @@ class SandboxContainer:
             raise ContainerGone(self._why(f"the sandbox connection failed ({type(exc).__name__})")) from None
         except ContainerGone:
             await self.kill()
+            if await self.was_oom_killed(since):
+                # gVisor's sandbox is one host process: a memory bomb spread over many
+                # processes gets the whole container OOM-killed. That is the submission's verdict.
+                return RunResult("memory", "the sandbox was killed by its memory limit", False,
+                                 (time.time() - since - 1) * 1000, None)
             raise
         report: dict[str, Any] | None = None
         if raw:
@@ -206,6 +213,15 @@ class SandboxContainer:
             duration_ms=float(result.get("duration_ms", 0.0)),
             report=report,
         )
+
+    async def was_oom_killed(self, since: float) -> bool:
+        """Whether Docker recorded an OOM kill for this container since `since` (unix time)."""
+        code, out, _ = await docker_cli(
+            self.docker, "events", "--since", f"{since:.3f}", "--until", f"{time.time() + 0.5:.3f}",
+            "--filter", f"container={self.name}", "--filter", "event=oom", "--format", "{{.Action}}",
+            timeout_s=10,
+        )
+        return code == 0 and "oom" in out.split()
 
     async def close(self, wait_s: float = 5.0) -> None:
         """Ask the runner to exit (stdin EOF); the container removes itself (`--rm`)."""

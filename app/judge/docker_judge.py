@@ -205,6 +205,8 @@ class DockerJudge:
         except Exception as exc:  # a bug here must still be a verdict, not a crashed episode
             elapsed = (time.monotonic() - started) * 1000
             return sandbox_error(f"judge failure: {type(exc).__name__}: {exc}", elapsed)
+        if result.outcome == "memory" and result.report is None:
+            return Verdict(status="memory", detail=result.detail, duration_ms=round(result.duration_ms, 3))
         if result.outcome == "runner_error" or (result.report is None and result.outcome == "ok"):
             return sandbox_error(result.detail or "the sandbox returned no report", result.duration_ms)
         return verdict_from_report(result.report or {}, _runner_view(result), result.duration_ms)
