@@ -70,8 +70,9 @@ def test_run_prints_the_episode_as_json(
 ) -> None:
     script_actor(fake_llm)
     result = rfx(["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "actor-m",
-                  "--max-trials", "3", "--json"], env)
+                  "--api-key", "key-from-flag", "--max-trials", "3", "--json"], env)
     assert result.returncode == 0, result.stderr
+    assert {r.api_key for r in fake_llm.requests} == {"key-from-flag"}
     episode = Episode.model_validate_json(result.stdout)
     assert (episode.status, episode.stop_reason, episode.final_trial) == ("succeeded", "solved", 2)
     raw = json.loads(result.stdout)
@@ -131,6 +132,52 @@ def test_humaneval_task(fake_llm: FakeLLMServer, env: dict[str, str]) -> None:
     assert episode.config.resolved_feedback(episode.task) == "visible"  # derived from the docstring
     assert (episode.status, episode.stop_reason) == ("succeeded", "solved")
     assert episode.task.visible_tests and "check(" not in fake_llm.requests[0].text
+
+
+def test_sampling_options_reach_the_model(
+    fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]
+) -> None:
+    fake_llm.script(Rule(replies=[WRONG, WRONG, RIGHT]))
+    result = rfx(["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "m",
+                  "--strategy", "best_of_n", "--samples", "3", "--seed", "40", "--temperature", "0.5",
+                  "--json"], env)
+    assert result.returncode == 0, result.stderr
+    episode = Episode.model_validate_json(result.stdout)
+    assert (episode.stop_reason, episode.final_trial, len(episode.attempts)) == ("solved", 3, 3)
+    assert [(r.params.get("seed"), r.params.get("temperature")) for r in fake_llm.requests] == [
+        (40, 0.5), (41, 0.5), (42, 0.5)]
+
+
+def test_budget_and_timeout_options(fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]) -> None:
+    script_actor(fake_llm)
+    base = ["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "actor-m", "--json"]
+    result = rfx([*base, "--budget-tokens", "1"], env)
+    assert result.returncode == 1, result.stderr
+    episode = Episode.model_validate_json(result.stdout)
+    assert (episode.status, episode.stop_reason, len(episode.attempts)) == ("failed", "budget", 1)
+
+    fake_llm.reset()
+    fake_llm.script(Rule(replies=[Reply.hang(60)]))
+    result = rfx([*base, "--timeout", "1"], env)
+    assert result.returncode == 1, result.stderr
+    episode = Episode.model_validate_json(result.stdout)
+    assert (episode.status, episode.stop_reason) == ("timed_out", "timeout")
+
+
+def test_memory_task_starts_a_rerun_from_earlier_lessons(
+    fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]
+) -> None:
+    script_actor(fake_llm)
+    base = ["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "actor-m"]
+    assert rfx([*base, "--memory", "task"], env).returncode == 0
+    fake_llm.reset()
+    fake_llm.script(Rule(replies=[RIGHT]))
+    assert rfx([*base, "--memory", "task"], env).returncode == 0
+    assert LESSON in fake_llm.requests[0].last_user
+    fake_llm.reset()
+    fake_llm.script(Rule(replies=[RIGHT]))
+    assert rfx([*base, "--memory", "episode"], env).returncode == 0
+    assert LESSON not in fake_llm.requests[0].last_user
 
 
 def test_llm_fault_is_recorded_not_a_traceback(fake_llm: FakeLLMServer, task_file: Path,
