@@ -31,6 +31,8 @@ RUN useradd --system --uid 10001 --user-group --home-dir /srv/rfx --shell /usr/s
  && mkdir -p /var/lib/rfx && chown rfx:rfx /var/lib/rfx
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /srv/rfx /srv/rfx
+# The judge drives sandboxes with `docker run -i`; DOCKER_HOST points it at the filtering proxy.
+COPY build/bin/docker /usr/local/bin/docker
 ENV PATH=/opt/venv/bin:$PATH LANG=C.UTF-8 PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     RFX_DATA_DIR=/var/lib/rfx RFX_HOST=0.0.0.0 RFX_PORT=8000
 WORKDIR /srv/rfx

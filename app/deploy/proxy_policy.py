@@ -39,6 +39,7 @@ EXEC_OP = re.compile(rf"^{_VERSION}/exec/(?P<id>{_ID})/(?P<op>start|json|resize)
 _HOST_NAMESPACE_KEYS = ("PidMode", "IpcMode", "UTSMode", "UsernsMode", "CgroupnsMode")
 _FORBIDDEN_SECURITY = ("unconfined", "label=disable", "label:disable")
 ROOT_USERS = frozenset({"0", "root", "0:0", "root:root"})
+GVISOR_RUNNER_CAPS = frozenset({"SETUID", "SETGID", "KILL"})
 
 
 class Denied(Exception):
@@ -118,12 +119,23 @@ def check_create(policy: Policy, body: bytes) -> bytes:
     image = str(spec.get("Image") or "")
     if not image.startswith(policy.allowed_image_prefixes):
         raise Denied(f"image {image!r} is not a sandbox image ({', '.join(policy.allowed_image_prefixes)})")
-    user = str(spec.get("User") or "")
-    if user in ROOT_USERS:
-        raise Denied("sandbox containers may not run as root")
     host = spec.get("HostConfig") or {}
     if not isinstance(host, dict):
         raise Denied("HostConfig must be an object")
+    runtime = str(host.get("Runtime") or "")
+    if runtime not in policy.allowed_runtimes:
+        raise Denied(f"runtime {runtime!r} is not allowed")
+    user = str(spec.get("User") or "")
+    cap_add = {str(c).upper().removeprefix("CAP_") for c in host.get("CapAdd") or []}
+    if runtime == "runsc" and user in ROOT_USERS:
+        # gVisor's root is the sandbox kernel's, and the judge's runner needs these three to drop
+        # the harness and the candidate to other uids (see app/judge/container.py).
+        if not cap_add <= GVISOR_RUNNER_CAPS:
+            raise Denied(f"capabilities {sorted(cap_add - GVISOR_RUNNER_CAPS)} are not allowed")
+    elif user in ROOT_USERS:
+        raise Denied("sandbox containers may not run as root")
+    elif cap_add:
+        raise Denied("HostConfig.CapAdd is not allowed")
     if host.get("NetworkMode") != "none":
         raise Denied("sandbox containers need NetworkMode none")
     if spec.get("NetworkingConfig"):
@@ -167,9 +179,6 @@ def check_create(policy: Policy, body: bytes) -> bytes:
         raise Denied("sandbox containers need a memory limit")
     if not int(host.get("PidsLimit") or 0) > 0:
         raise Denied("sandbox containers need a pids limit")
-    runtime = str(host.get("Runtime") or "")
-    if runtime not in policy.allowed_runtimes:
-        raise Denied(f"runtime {runtime!r} is not allowed")
     labels = spec.get("Labels") or {}
     if not isinstance(labels, dict):
         raise Denied("Labels must be an object")
