@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import __version__
 from app.api import health, metrics, problems
 from app.api.auth import ApiKeys
-from app.api.catalog import RegistryCatalog
+from app.api.catalog import RegistryCatalog, document_models
 from app.api.deps import Services
 from app.api.judge_gate import JudgeGate
 from app.api.limits import BodyLimit
@@ -131,6 +131,14 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(ui.router)
     for module in (episodes, events, judge, memory):
         app.include_router(module.router, prefix="/v1")
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_models(base_openapi(), services.models.names())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTimer)
     return app

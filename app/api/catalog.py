@@ -7,6 +7,8 @@ can never point the service at an address of its choosing (no SSRF).
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.errors import ConfigError, Unavailable
 from app.llm.providers import ModelRegistry
 
@@ -21,8 +23,22 @@ class RegistryCatalog:
         except ConfigError as exc:  # the server's configuration, not the caller's input
             raise Unavailable(f"this server cannot run episodes yet: {exc.detail}") from None
 
+    def names(self) -> list[str]:
+        return self.registry.names()
+
     def reflector(self, name: str | None) -> str:
         try:
             return self.registry.reflector(name).name
         except ConfigError as exc:
             raise Unavailable(f"this server cannot run episodes yet: {exc.detail}") from None
+
+
+def document_models(openapi: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """Name the configured models in the OpenAPI schema, so clients (and fuzzers) see the choices."""
+    schema = openapi.get("components", {}).get("schemas", {}).get("ModelRef")
+    if schema is not None and names:
+        schema["properties"]["model"] = {
+            "anyOf": [{"type": "string", "enum": names}, {"type": "null"}],
+            "title": "Model", "description": "a model this server is configured with; null: its default",
+        }
+    return openapi

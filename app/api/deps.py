@@ -25,6 +25,8 @@ class ModelCatalog(Protocol):
 
     def reflector(self, name: str | None) -> str: ...
 
+    def names(self) -> list[str]: ...
+
 
 @dataclass
 class Services:

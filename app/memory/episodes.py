@@ -26,7 +26,8 @@ from app.memory.keys import Keys
 from app.queue import stats
 from app.reflexion.models import Episode, Event, EventType, utcnow
 
-EPISODE_ID_RE = re.compile(r"^ep_[0-9a-f]{20}$")
+EPISODE_ID_PATTERN = r"^ep_[0-9a-f]{20}$"
+EPISODE_ID_RE = re.compile(EPISODE_ID_PATTERN)
 IDEMPOTENCY_TTL_S = 24 * 3600
 
 _CREATE = """

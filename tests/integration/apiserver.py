@@ -151,3 +151,35 @@ def start_worker_process(env: dict[str, str], name: str, concurrency: int, log_p
     log = open(log_path, "wb")  # noqa: SIM115 - owned by the process for its lifetime
     return subprocess.Popen([str(rfx), "worker", "--concurrency", str(concurrency), "--name", name],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+class ThreadedApp:
+    """The app under uvicorn in a background thread, for synchronous clients (schemathesis, benchmarks)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import threading
+
+        self.port = free_port()
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="error",
+                                lifespan="on", timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="api", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ThreadedApp:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the API did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)

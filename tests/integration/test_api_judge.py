@@ -9,12 +9,19 @@ import httpx
 
 from tests.integration.apiserver import running_app, service_settings
 
+
+def judged(metrics: str) -> float:
+    line = next(ln for ln in metrics.splitlines() if ln.startswith("rfx_api_judge_seconds_count "))
+    return float(line.split()[1])
+
+
 TESTS = "def check(candidate):\n    assert candidate(2, 3) == 5\n"
 
 
 async def test_judge_gives_verdicts(redis_url: str, key_prefix: str, sandbox_image: str) -> None:
     settings = service_settings(redis_url, key_prefix, judge_image=sandbox_image)
     async with running_app(settings) as base, httpx.AsyncClient(base_url=base, timeout=60) as client:
+        before = judged((await client.get("/metrics")).text)
         ok = await client.post("/v1/judge", json={"code": "def add(a, b):\n    return a + b\n",
                                                   "tests": TESTS, "entry_point": "add"})
         wrong = await client.post("/v1/judge", json={"code": "def add(a, b):\n    return a * b\n",
@@ -28,7 +35,7 @@ async def test_judge_gives_verdicts(redis_url: str, key_prefix: str, sandbox_ima
     assert wrong.json()["status"] == "failed"
     results = asserts.json()["tests"]
     assert [t["passed"] for t in results] == [True, False]
-    assert "rfx_api_judge_seconds_count 3.0" in metrics
+    assert judged(metrics) == before + 3
 
 
 async def test_judge_rate_limit_and_saturation(redis_url: str, key_prefix: str, sandbox_image: str) -> None:

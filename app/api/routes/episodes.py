@@ -10,12 +10,13 @@ from fastapi import APIRouter, Header, Query, Response
 from app.api.deps import ServicesDep, TenantDep
 from app.api.schemas import PROBLEM, EpisodeCreate, EpisodePage, EpisodeStatusFilter
 from app.errors import InvalidInput
-from app.memory.episodes import new_episode_id, request_fingerprint
+from app.memory.episodes import EPISODE_ID_PATTERN, new_episode_id, request_fingerprint
 from app.reflexion.models import Episode
 
 router = APIRouter(prefix="/episodes", tags=["episodes"])
 
-IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
+IDEMPOTENCY_PATTERN = r"^[!-~]{0,200}$"  # visible ASCII; empty: none
+IDEMPOTENCY_RE = re.compile(IDEMPOTENCY_PATTERN)
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: PROBLEM, 404: PROBLEM, 409: PROBLEM, 413: PROBLEM, 422: PROBLEM, 429: PROBLEM, 503: PROBLEM,
 }
@@ -28,9 +29,9 @@ async def create_episode(
     response: Response,
     services: ServicesDep,
     tenant: TenantDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str, Header(max_length=200, pattern=IDEMPOTENCY_PATTERN)] = "",
 ) -> Episode:
-    if idempotency_key is not None and not IDEMPOTENCY_RE.match(idempotency_key):
+    if not IDEMPOTENCY_RE.match(idempotency_key):
         raise InvalidInput("Idempotency-Key must be 1-200 visible ASCII characters")
     actor = services.models.actor(body.actor.model)
     reflector = services.models.reflector(body.reflector.model)
@@ -38,7 +39,8 @@ async def create_episode(
                       actor_model=actor, reflector_model=reflector)
     episode_id, created = await services.store.create(
         episode, quota=services.settings.quota_episodes, queue_max=services.settings.queue_max,
-        idempotency_key=idempotency_key, fingerprint=request_fingerprint(body.model_dump(mode="json")),
+        idempotency_key=idempotency_key or None,
+        fingerprint=request_fingerprint(body.model_dump(mode="json")),
     )
     response.headers["Location"] = f"/v1/episodes/{episode_id}"
     if not created:
@@ -52,7 +54,8 @@ async def list_episodes(
     services: ServicesDep,
     tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    after: Annotated[str | None, Query(max_length=64, description="`next` of the previous page")] = None,
+    after: Annotated[str | None, Query(pattern=EPISODE_ID_PATTERN,
+                                       description="`next` of the previous page")] = None,
     status: EpisodeStatusFilter | None = None,
 ) -> EpisodePage:
     page = await services.store.list_page(tenant, limit=limit, after=after, status=status)

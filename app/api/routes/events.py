@@ -23,7 +23,8 @@ from app.reflexion.models import Event
 
 router = APIRouter(prefix="/episodes", tags=["events"])
 
-STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
+STREAM_ID_PATTERN = r"^([0-9]{1,20}-[0-9]{1,20})?$"  # empty: from the start
+STREAM_ID_RE = re.compile(STREAM_ID_PATTERN)
 BLOCK_MS = 5000
 
 
@@ -70,11 +71,11 @@ async def stream_events(
     episode_id: str,
     services: ServicesDep,
     tenant: TenantDep,
-    last_event_id: Annotated[str | None, Header(max_length=50)] = None,
-    after: Annotated[str | None, Query(max_length=50, description="same as Last-Event-ID")] = None,
+    last_event_id: Annotated[str, Header(pattern=STREAM_ID_PATTERN)] = "",
+    after: Annotated[str, Query(pattern=STREAM_ID_PATTERN, description="same as Last-Event-ID")] = "",
 ) -> Any:
     start = last_event_id or after or "0"
-    if start != "0" and not STREAM_ID_RE.match(start):
+    if not STREAM_ID_RE.match(start) and start != "0":
         raise InvalidInput("Last-Event-ID must be an event id received from this stream "
                            "(like 1700000000000-0)")
     await services.store.get(tenant, episode_id)  # 404 for unknown ids and other tenants' episodes

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from app.api.deps import ServicesDep, TenantDep
 from app.api.schemas import PROBLEM, JudgeRequest
 from app.errors import InvalidInput
+from app.judge import submission_problem
 from app.reflexion.models import Submission, Verdict
 
 router = APIRouter(tags=["judge"])
@@ -16,13 +17,14 @@ router = APIRouter(tags=["judge"])
              responses={401: PROBLEM, 413: PROBLEM, 422: PROBLEM, 429: PROBLEM, 503: PROBLEM},
              summary="Judge a submission in the sandbox and return the verdict")
 async def judge(body: JudgeRequest, services: ServicesDep, tenant: TenantDep) -> Verdict:
-    if not body.code.strip() and not body.tests.strip() and not body.asserts:
+    submission = Submission.model_validate(body.model_dump(exclude={"limits"}))
+    if not (submission.code.strip() or submission.tests.strip() or submission.asserts):
         raise InvalidInput("nothing to judge: give code with tests (and entry_point) or asserts")
-    if body.tests.strip() and not body.entry_point:
-        raise InvalidInput("entry_point is required with tests (the function check(candidate) receives)")
+    problem = submission_problem(submission)
+    if problem:
+        raise InvalidInput(problem)
     gate = services.judge_gate
     await gate.check_rate(tenant)
-    submission = Submission.model_validate(body.model_dump(exclude={"limits"}))
     async with gate.slot() as judge_:
         verdict: Verdict = await judge_.judge(submission, body.limits)
     services.extras["observe_judge"](verdict)
