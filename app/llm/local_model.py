@@ -93,7 +93,7 @@ def ensure_running(
     size: str | None = None, port: int | None = None, *, data_dir: Path | None = None
 ) -> LocalServer:
     """A server for this model answering on loopback: reused if already up, else started detached."""
-    return _ensure_running(_size(size), _data_dir(data_dir), _port(port))
+    return _ensure_running(_size(size), _data_dir(data_dir), _port(port), get_settings().local_model_threads)
 
 
 def serve(
@@ -104,7 +104,9 @@ def serve(
     data_dir: Path | None = None,
 ) -> int:
     """Serve in the foreground until Ctrl-C or SIGTERM; the server stops with the call."""
-    return serve_foreground(_size(size), _data_dir(data_dir), _port(port), on_ready)
+    return serve_foreground(
+        _size(size), _data_dir(data_dir), _port(port), on_ready, get_settings().local_model_threads
+    )
 
 
 def stop(port: int | None = None, *, data_dir: Path | None = None) -> int | None:

@@ -83,8 +83,15 @@ def served_models(port: int, timeout: float = 2.0) -> list[str] | None:
         ) from None
 
 
-def server_command(spec: WeightSpec, model: Path, port: int) -> list[str]:
-    threads = max(1, os.cpu_count() or 1)
+def default_threads() -> int:
+    """Half the cores (at least one): llama.cpp's threads spin-wait on each other at every step, so
+    when the judge, the service or a neighbour takes a core, a thread per core stalls them all
+    (on a busy 2-core host, 2 threads generated 0.4 tokens/s where 1 thread generated 3.8)."""
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def server_command(spec: WeightSpec, model: Path, port: int, threads: int | None = None) -> list[str]:
+    threads = threads or default_threads()
     return [
         sys.executable,
         "-m",
@@ -195,13 +202,15 @@ def _check_port_free_for(spec: WeightSpec, port: int) -> list[str] | None:
     return models
 
 
-def _spawn(spec: WeightSpec, data_dir: Path, port: int, *, detached: bool) -> subprocess.Popen[bytes]:
+def _spawn(
+    spec: WeightSpec, data_dir: Path, port: int, *, detached: bool, threads: int | None
+) -> subprocess.Popen[bytes]:
     model = _require_weights(spec, data_dir)
     log = log_file(data_dir, port)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as sink:
         return subprocess.Popen(
-            server_command(spec, model, port),
+            server_command(spec, model, port, threads),
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -210,12 +219,12 @@ def _spawn(spec: WeightSpec, data_dir: Path, port: int, *, detached: bool) -> su
         )
 
 
-def ensure_running(spec: WeightSpec, data_dir: Path, port: int) -> LocalServer:
+def ensure_running(spec: WeightSpec, data_dir: Path, port: int, threads: int | None = None) -> LocalServer:
     """Reuse the server answering on `port` with this model, or start a detached one and wait for it."""
     with _port_lock(data_dir, port):
         if _check_port_free_for(spec, port) is not None:
             return LocalServer(spec.size, spec.alias, port, _read_pid(data_dir, port), started=False)
-        process = _spawn(spec, data_dir, port, detached=True)
+        process = _spawn(spec, data_dir, port, detached=True, threads=threads)
         log = log_file(data_dir, port)
         _wait_ready(process, spec, port, log)
         _write_pid(data_dir, port, process.pid, spec)
@@ -250,7 +259,11 @@ def _is_alive(pid: int) -> bool:
 
 
 def serve_foreground(
-    spec: WeightSpec, data_dir: Path, port: int, on_ready: Callable[[LocalServer], None]
+    spec: WeightSpec,
+    data_dir: Path,
+    port: int,
+    on_ready: Callable[[LocalServer], None],
+    threads: int | None = None,
 ) -> int:
     """Run the server as our child until Ctrl-C / SIGTERM, then stop it cleanly; returns its exit code."""
     with _port_lock(data_dir, port):
@@ -258,7 +271,7 @@ def serve_foreground(
             raise Conflict(
                 f"{spec.alias} is already served on port {port}: use it, or 'rfx model stop --port {port}'"
             )
-        process = _spawn(spec, data_dir, port, detached=False)
+        process = _spawn(spec, data_dir, port, detached=False, threads=threads)
         _write_pid(data_dir, port, process.pid, spec)
 
     def on_term(signum: int, frame: object) -> None:
