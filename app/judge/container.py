@@ -135,6 +135,9 @@ class SandboxContainer:
         self._stderr_task = asyncio.create_task(self._collect_stderr())
         try:
             ready = json.loads(await asyncio.wait_for(self._read_frame(), timeout_s))
+        except asyncio.CancelledError:
+            await asyncio.shield(self.kill())
+            raise
         except (TimeoutError, ContainerGone, ValueError) as exc:
             await self.kill()
             why = self._why(f"the sandbox container did not start ({type(exc).__name__})")
@@ -270,7 +273,17 @@ async def docker_cli(docker: str, *args: str, timeout_s: float = 60.0) -> tuple[
     return proc.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
-async def force_remove(docker: str, names: list[str]) -> None:
-    """`docker rm -f`; a container already gone (or being removed by --rm) is fine."""
-    if names:
-        await docker_cli(docker, "rm", "-f", *names, timeout_s=30)
+async def force_remove(docker: str, names: list[str], wait_s: float = 15.0) -> None:
+    """`docker rm -f`, then wait until Docker no longer lists them: `rm -f` returns at once when
+    `--rm` auto-removal is already under way, and callers rely on "gone" meaning gone."""
+    if not names:
+        return
+    await docker_cli(docker, "rm", "-f", *names, timeout_s=30)
+    deadline = time.monotonic() + wait_s
+    filters = [arg for name in names for arg in ("--filter", f"name=^/?{name}$")]
+    while time.monotonic() < deadline:
+        code, out, _ = await docker_cli(docker, "ps", "-aq", *filters, timeout_s=10)
+        if code != 0 or not out.split():
+            return
+        await asyncio.sleep(0.05)
+        await docker_cli(docker, "rm", "-f", *out.split(), timeout_s=30)

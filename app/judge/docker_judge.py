@@ -149,6 +149,7 @@ class DockerJudge:
             await container.start(self.config.start_timeout_s)
         except BaseException:
             self._live.discard(container)
+            await asyncio.shield(container.kill())
             raise
         return container
 

@@ -1,0 +1,197 @@
+"""Pool behaviour on real containers: HumanEval, concurrency, cancellation, recycling, recovery, orphans."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import docker
+import pytest
+
+from app.bench.datasets import load_problems
+from app.judge import DockerJudge, JudgeConfig
+from app.judge.reaper import INSTANCE_LABEL, OWNER_LABEL
+from app.reflexion.models import JudgeLimits, Submission
+from tests.fixtures.judge import JudgeFactory
+from tests.fixtures.services import TEST_LABEL, TEST_RUN_ID
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SPIN = Submission(code="while True:\n    pass\n")
+LONG = JudgeLimits(timeout_s=60)
+
+
+def canonical() -> list[Submission]:
+    tasks = load_problems()
+    return [Submission(code=t.prompt + (t.canonical_solution or ""), tests=t.tests, entry_point=t.entry_point)
+            for t in tasks]
+
+
+def running_ids(client: docker.DockerClient, judge: DockerJudge) -> set[str]:
+    found = client.containers.list(all=True, filters={"label": f"{INSTANCE_LABEL}={judge.id}"})
+    return {c.id for c in found}
+
+
+async def test_all_humaneval_canonical_solutions_pass_in_the_pool(judge_factory: JudgeFactory) -> None:
+    judge = await judge_factory(mode="pooled", runtime="runc")
+    verdicts = await asyncio.gather(*(judge.judge(s) for s in canonical()))
+    failing = {i: (v.status, v.detail, v.failing()[:1]) for i, v in enumerate(verdicts) if not v.passed}
+    assert not failing
+    assert all(v.tests and all(t.passed for t in v.tests) for v in verdicts)
+
+
+@pytest.mark.parametrize(("mode", "runtime"), [("fresh", "runc"), ("pooled", "runsc"), ("fresh", "runsc")])
+async def test_humaneval_canonical_sample_passes_in_other_kinds(judge_factory: JudgeFactory, mode: str,
+                                                              runtime: str) -> None:
+    judge = await judge_factory(mode=mode, runtime=runtime)
+    sample = canonical()[::41]  # 4 problems spread over the set
+    verdicts = await asyncio.gather(*(judge.judge(s) for s in sample))
+    assert [v.status for v in verdicts] == ["passed"] * len(sample), [v.detail for v in verdicts]
+
+
+async def test_fifty_concurrent_submissions_each_get_their_own_verdict(judge_factory: JudgeFactory) -> None:
+    judge = await judge_factory(mode="pooled", runtime="runc")
+    subs = [Submission(code=f"def f(x):\n    return x * {i}\n",
+                       asserts=[f"assert f(3) == {3 * i if i % 3 else -1}"]) for i in range(50)]
+    verdicts = await asyncio.gather(*(judge.judge(s) for s in subs))
+    for i, verdict in enumerate(verdicts):
+        if i % 3:
+            assert verdict.status == "passed", (i, verdict)
+        else:
+            assert verdict.status == "failed"
+            assert verdict.tests[0].message == f"f(3) returned {3 * i}, expected -1"
+
+
+@pytest.mark.parametrize("mode", ["pooled", "fresh"])
+async def test_cancelling_a_judgement_stops_it_and_its_container(judge_factory: JudgeFactory,
+                                                                 docker_client: docker.DockerClient,
+                                                                 mode: str) -> None:
+    judge = await judge_factory(mode=mode, runtime="runc", workers=1)
+    before = running_ids(docker_client, judge)
+    task = asyncio.create_task(judge.judge(SPIN, LONG))
+    for _ in range(200):  # until the spinning run has its container
+        await asyncio.sleep(0.05)
+        during = running_ids(docker_client, judge)
+        if during:
+            break
+    serving = during if mode == "fresh" else before
+    assert serving
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not (running_ids(docker_client, judge) & serving)
+    # the judge still works afterwards
+    assert (await judge.judge(Submission(code="print(1)"))).status == "passed"
+
+
+async def test_pool_survives_a_killed_container(judge_factory: JudgeFactory,
+                                                docker_client: docker.DockerClient) -> None:
+    judge = await judge_factory(mode="pooled", runtime="runc", workers=1, recycle_after=1000)
+    assert (await judge.judge(Submission(code="print(1)"))).status == "passed"
+    (victim,) = running_ids(docker_client, judge)
+    docker_client.containers.get(victim).kill()
+    verdict = await judge.judge(Submission(code="print(2)"))
+    assert verdict.status == "passed" and verdict.stdout == "2\n"
+    assert victim not in running_ids(docker_client, judge)
+
+
+async def test_pool_survives_a_container_killed_mid_run(judge_factory: JudgeFactory,
+                                                        docker_client: docker.DockerClient) -> None:
+    judge = await judge_factory(mode="pooled", runtime="runc", workers=1, recycle_after=999)
+    await judge.judge(Submission(code="pass"))
+    (victim,) = running_ids(docker_client, judge)
+    task = asyncio.create_task(judge.judge(Submission(code="import time\ntime.sleep(1.5)\nprint('done')")))
+    await asyncio.sleep(0.5)
+    docker_client.containers.get(victim).kill()
+    verdict = await task  # retried once on a new container
+    assert verdict.status == "passed" and verdict.stdout == "done\n"
+
+
+async def test_containers_are_recycled_after_n_runs_and_after_trouble(
+    judge_factory: JudgeFactory, docker_client: docker.DockerClient
+) -> None:
+    judge = await judge_factory(mode="pooled", runtime="runc", workers=1, recycle_after=2)
+    await judge.judge(Submission(code="pass"))
+    first = running_ids(docker_client, judge)
+    await judge.judge(Submission(code="pass"))  # second run: recycled afterwards
+    await judge.judge(Submission(code="pass"))
+    second = running_ids(docker_client, judge)
+    assert first and second and not (first & second)
+    assert (await judge.judge(SPIN, JudgeLimits(timeout_s=1))).status == "timeout"  # trouble: recycled
+    await judge.judge(Submission(code="pass"))
+    assert not (running_ids(docker_client, judge) & second)
+
+
+async def test_calls_beyond_the_pool_queue_up(judge_factory: JudgeFactory,
+                                              docker_client: docker.DockerClient) -> None:
+    judge = await judge_factory(mode="pooled", runtime="runc", workers=1, recycle_after=1000)
+    code = "import time\ntime.sleep(0.3)\nprint(open('/proc/self/stat').read().split()[0])"
+    verdicts = await asyncio.gather(*(judge.judge(Submission(code=code)) for _ in range(4)))
+    assert [v.status for v in verdicts] == ["passed"] * 4
+    assert len(running_ids(docker_client, judge)) == 1
+
+
+ORPHAN_SCRIPT = textwrap.dedent("""
+    import asyncio, sys
+    from app.judge import DockerJudge, JudgeConfig
+    from app.reflexion.models import JudgeLimits, Submission
+
+    async def main():
+        judge = DockerJudge(JudgeConfig(mode=sys.argv[1], workers=2, image=sys.argv[2],
+                                        labels={sys.argv[3]: sys.argv[4]}))
+        await judge.start()
+        spin = Submission(code="while True: pass")
+        task = asyncio.create_task(judge.judge(spin, JudgeLimits(timeout_s=120)))
+        await asyncio.sleep(1.0)
+        print(judge.id, flush=True)
+        await task
+
+    asyncio.run(main())
+""")
+
+
+@pytest.mark.parametrize("mode", ["pooled", "fresh"])
+async def test_a_killed_judge_leaves_no_container_once_a_judge_restarts(
+    sandbox_image: str, docker_client: docker.DockerClient, tmp_path: Path, mode: str
+) -> None:
+    script = tmp_path / "judge_then_die.py"
+    await asyncio.to_thread(script.write_text, ORPHAN_SCRIPT)
+    command = [sys.executable, str(script), mode, sandbox_image, TEST_LABEL, TEST_RUN_ID]
+    proc = subprocess.Popen(command,  # noqa: ASYNC220  (a real, separate judge process to kill)
+                            stdout=subprocess.PIPE, cwd=REPO_ROOT)
+    assert proc.stdout is not None
+    dead_id = (await asyncio.to_thread(proc.stdout.readline)).decode().strip()
+    assert dead_id
+    owned = {"label": f"{INSTANCE_LABEL}={dead_id}"}
+    assert docker_client.containers.list(all=True, filters=owned)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    survivor = DockerJudge(JudgeConfig(mode="pooled", workers=1, image=sandbox_image,
+                                       labels={TEST_LABEL: TEST_RUN_ID}))
+    try:
+        await survivor.start()
+        assert not docker_client.containers.list(all=True, filters=owned)
+        # a live judge's containers are not orphans
+        assert docker_client.containers.list(filters={"label": f"{INSTANCE_LABEL}={survivor.id}"})
+    finally:
+        await survivor.aclose()
+    assert not docker_client.containers.list(all=True, filters={"label": f"{INSTANCE_LABEL}={survivor.id}"})
+    owner_tokens = {c.labels.get(OWNER_LABEL) for c in docker_client.containers.list(all=True, filters=owned)}
+    assert not owner_tokens
+
+
+async def test_judge_contract_helpers(judge_factory: JudgeFactory) -> None:
+    judge = await judge_factory(mode="pooled", runtime="runc")
+    bad = await judge.judge(Submission(code="x = 1", tests="def check(c):\n    pass\n"))
+    assert bad.status == "error" and bad.detail.startswith("invalid submission:")
+    missing = await judge.judge(Submission(code="x = 1", tests="def check(c):\n    assert c(1)\n",
+                                           entry_point="nope"))
+    assert missing.status == "error" and "does not define nope" in json.dumps(missing.model_dump())
