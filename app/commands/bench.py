@@ -65,7 +65,7 @@ def humaneval(
     samples: Annotated[int, Opt("--samples", help="Samples K for best_of_n (pass@1..K).")] = 5,
     concurrency: Annotated[int, Opt("--concurrency", help="Episodes run at the same time.")] = 2,
     dataset: Annotated[Path | None, Opt("--dataset", help="HumanEval-shaped .jsonl or .jsonl.gz "
-                                                          "[default: the bundled HumanEval].")] = None,
+                                                          "(default: the bundled HumanEval).")] = None,
     limit: Annotated[int | None, Opt("--limit", help="Run a seeded sample of this many problems.")] = None,
     ids: Annotated[str | None, Opt("--ids", help="Comma-separated ids (HumanEval/0,HumanEval/7).")] = None,
     seed: Annotated[int, Opt("--seed", help="Seed of the --limit sample.")] = 0,
