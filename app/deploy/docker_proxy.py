@@ -151,7 +151,10 @@ class DockerProxy:
             return status, None
 
     async def _container_owned(self, container_id: str) -> bool:
+        """True for the proxy's own containers, and for names that do not exist (the engine says 404)."""
         status, info = await self._engine_json("GET", f"/containers/{quote(container_id, safe='')}/json")
+        if status == 404:
+            return True
         return status == 200 and isinstance(info, dict) and owned((info.get("Config") or {}).get("Labels"))
 
     async def _check_ownership(self, decision: Decision) -> None:

@@ -138,8 +138,9 @@ def check_create(policy: Policy, body: bytes) -> bytes:
         raise Denied("HostConfig.CapAdd is not allowed")
     if host.get("NetworkMode") != "none":
         raise Denied("sandbox containers need NetworkMode none")
-    if spec.get("NetworkingConfig"):
-        raise Denied("NetworkingConfig is not allowed")
+    endpoints = (spec.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    if not isinstance(endpoints, dict) or set(endpoints) - {"none"}:
+        raise Denied("sandbox containers may join no network")
     if host.get("Privileged"):
         raise Denied("privileged containers are not allowed")
     if not host.get("ReadonlyRootfs"):
