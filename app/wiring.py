@@ -18,8 +18,9 @@ from pydantic import ValidationError
 
 from app.bench.datasets import humaneval_task
 from app.bench.visible_tests import with_visible_tests
-from app.errors import ConfigError, InvalidInput
+from app.errors import InvalidInput
 from app.llm import ModelOverrides, ModelRegistry, build_chat_models
+from app.llm.presets import LOCAL
 from app.memory.redis_memory import RedisMemory
 from app.prompts import default_prompt_book
 from app.reflexion.models import EpisodeConfig, Task
@@ -71,15 +72,19 @@ def first_error(exc: ValidationError, prefix: str = "") -> str:
 def resolve_default_models(settings: Settings, actor: ModelOverrides) -> ModelOverrides:
     """The actor's overrides once it is known that some actor model exists.
 
-    This is the hook where the bundled local model takes over when nothing is configured; until then
-    the absence of any model is a configuration error with the three ways out.
+    This is the hook where the bundled local model takes over when nothing is configured: it is
+    installed if needed and its server started (or reused) on demand, and the user is told so.
     """
-    if not actor.empty() or ModelRegistry.from_settings(settings).is_configured():
-        return actor
-    raise ConfigError(
-        "no model configured: set RFX_ACTOR_BASE_URL/RFX_ACTOR_MODEL or pass --base-url/--model, "
-        "or run `rfx model install`"
-    )
+    from app.commands.model import use_local_model  # the local model's CLI side: progress, messages
+
+    registry = ModelRegistry.from_settings(settings)
+    if actor.empty() and not registry.is_configured():
+        use_local_model(settings)
+        return ModelOverrides(model=LOCAL)
+    chosen = actor.model if not actor.empty() else registry.actor().name
+    if actor.base_url is None and chosen == LOCAL:  # `--model local` / RFX_ACTOR_MODEL=local
+        use_local_model(settings, "the local model is selected")
+    return actor
 
 
 def build_models(

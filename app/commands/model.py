@@ -24,9 +24,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from app.errors import ConfigError
 from app.llm import local_model
 from app.llm.local_model import LocalServer
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 
 model_app = typer.Typer(
     help="The bundled local model (Qwen2.5-Coder on llama.cpp): install, serve, stop.", no_args_is_help=True
@@ -125,6 +126,43 @@ def status(port: PortOption = None) -> None:
     Console().print(table)
     served = local_model.served_models(port or get_settings().local_model_port)
     typer.echo(f"{local_model.base_url(port)}: " + (", ".join(served) if served else "nothing running"))
+
+
+def use_local_model(settings: Settings, reason: str = "no model configured") -> LocalServer:
+    """Fall back to the bundled model when it is installed: start or reuse its server, and say so.
+
+    Called by `rfx run`, `rfx bench` and `rfx serve`/`rfx worker` when no actor endpoint is
+    configured, so that a user without an API key gets a real model. It says so on stderr, because
+    silently choosing a 0.5B model for someone who forgot a variable would mislead them. A model
+    that is not installed is not fetched here (a gigabyte and a compiler run are the user's call,
+    `rfx model install` or `make demo`): that stays a one-line configuration error.
+    """
+    size, port = settings.local_model_size, settings.local_model_port
+    alias = local_model.alias_for(size)
+    if not local_model.is_installed(size, data_dir=settings.data_dir):
+        raise ConfigError(
+            f"{reason}: set RFX_ACTOR_BASE_URL/RFX_ACTOR_MODEL or pass --base-url/--model, "
+            f"or run `rfx model install --size {size}` to use the bundled local model"
+        )
+    _err.print(
+        f"rfx: {reason}: using the bundled local model {alias} at {local_model.base_url(port)} "
+        "(set RFX_ACTOR_BASE_URL and RFX_ACTOR_MODEL, or --base-url/--model, to use another)",
+        highlight=False,
+    )
+    server = local_model.ensure_running(size, port, data_dir=settings.data_dir)
+    how = f"started (pid {server.pid}; 'rfx model stop' stops it)" if server.started else "already running"
+    _err.print(f"rfx: local model server {how}", highlight=False)
+    return server
+
+
+def configured_or_local(settings: Settings) -> Settings:
+    """The settings themselves when an actor is configured, else the same with the local model as actor."""
+    from app.llm import ModelRegistry
+
+    if ModelRegistry.from_settings(settings).is_configured():
+        return settings
+    use_local_model(settings)
+    return settings.model_copy(update={"actor_model": "local"})
 
 
 def register(app: typer.Typer) -> None:
