@@ -1,0 +1,226 @@
+"""Load benchmark of the service: orchestration overhead and POST latency (loopback only, bounded).
+
+Everything is real and local: a private redis-server (AOF everysec, as deployed), the fake
+OpenAI-compatible server answering every call after a fixed latency, `rfx serve` and one
+`rfx worker` as subprocesses, the Docker sandbox judge. Each episode is 3 failing trials with 2
+reflections (5 LLM calls, 3 judge runs with oracle feedback).
+
+Baseline (same run): the wall time of one such episode alone (median of 3). Load: N episodes
+submitted open-loop at R requests/s; per-episode time = finished_at - created_at (both stamped by
+the service on one host clock). Reported: overhead ratio = per-episode time / baseline (p50, max),
+batch wall time / baseline, POST latency p50/p99, and the judge's share of the work.
+
+    python bench/load.py [--episodes 200] [--rate 200] [--latency 2.0] [--judge-workers 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BAD = "```python\ndef add(a, b):\n    return a - b\n```"
+TASK = {
+    "id": "bench/add",
+    "prompt": 'def add(a, b):\n    """Return a + b."""\n',
+    "entry_point": "add",
+    "tests": "def check(candidate):\n    assert candidate(1, 2) == 3\n",
+}
+TERMINAL = {"succeeded", "failed", "cancelled", "timed_out"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: {url} did not come up")
+        time.sleep(0.1)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def seconds(episode: dict[str, Any]) -> float:
+    created = datetime.fromisoformat(episode["created_at"])
+    finished = datetime.fromisoformat(episode["finished_at"])
+    return (finished - created).total_seconds()
+
+
+class Stack:
+    """redis-server, fake LLM, API and one worker as child processes on loopback ports."""
+
+    def __init__(self, latency: float, judge_workers: int, concurrency: int, workdir: Path) -> None:
+        self.workdir = workdir
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.redis_port, self.llm_port, self.api_port = free_port(), free_port(), free_port()
+        script = {"rules": [{"pattern": "Complete the Python function", "replies": [BAD]}],
+                  "default": "I subtracted where the task asks to add: return a + b.", "latency_s": latency}
+        (workdir / "script.json").write_text(json.dumps(script))
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("RFX_", "OPENAI_"))}
+        self.env.update({
+            "RFX_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0", "RFX_KEY_PREFIX": "rfxbench",
+            "RFX_ACTOR_BASE_URL": f"http://127.0.0.1:{self.llm_port}/v1", "RFX_ACTOR_MODEL": "fake-actor",
+            "RFX_LLM_MAX_RETRIES": "0", "RFX_JUDGE_WORKERS": str(judge_workers), "RFX_JUDGE_MODE": "pooled",
+            "RFX_WORKER_CONCURRENCY": str(concurrency), "RFX_QUOTA_EPISODES": "100000",
+        })
+        self.concurrency = concurrency
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+        self.procs.append(subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                           cwd=ROOT))
+
+    def start(self) -> None:
+        redis_server = shutil.which("redis-server")
+        if redis_server is None:
+            raise SystemExit("bench: redis-server is not installed")
+        self._spawn("redis", [redis_server, "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+                              "--dir", str(self.workdir)])
+        self._spawn("fake-llm", [sys.executable, "-m", "app.llm.fake_server", "--port", str(self.llm_port),
+                                 "--script", str(self.workdir / "script.json")])
+        rfx = str(Path(sys.executable).with_name("rfx"))
+        self._spawn("api", [rfx, "serve", "--port", str(self.api_port)])
+        self._spawn("worker", [rfx, "worker", "--concurrency", str(self.concurrency)])
+        wait_http(f"http://127.0.0.1:{self.llm_port}/v1/models")
+        wait_http(f"{self.api}/healthz")
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+async def run_alone(client: httpx.AsyncClient, body: dict[str, Any]) -> float:
+    episode_id = (await client.post("/v1/episodes", json=body)).json()["id"]
+    while True:
+        episode = (await client.get(f"/v1/episodes/{episode_id}")).json()
+        if episode["status"] in TERMINAL:
+            assert episode["status"] == "failed" and len(episode["attempts"]) == 3, episode["status"]
+            return seconds(episode)
+        await asyncio.sleep(0.02)
+
+
+async def load(client: httpx.AsyncClient, body: dict[str, Any], episodes: int, rate: float
+               ) -> tuple[list[float], list[str], float]:
+    post_latency: list[float] = []
+    ids: list[str] = []
+
+    async def post() -> None:
+        started = time.perf_counter()
+        r = await client.post("/v1/episodes", json=body)
+        post_latency.append(time.perf_counter() - started)
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+
+    start = time.perf_counter()
+    tasks = []
+    for i in range(episodes):  # open loop: the schedule does not wait for answers
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(post()))
+    await asyncio.gather(*tasks)
+    while True:
+        metrics = (await client.get("/metrics")).text
+        active = next(float(ln.split()[1]) for ln in metrics.splitlines()
+                      if ln.startswith("rfx_episodes_active "))
+        if active == 0:
+            break
+        await asyncio.sleep(0.25)
+    return post_latency, ids, time.perf_counter() - start
+
+
+async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
+    body = {"task": TASK, "max_trials": 3, "feedback": "oracle", "memory": "episode"}
+    limits = httpx.Limits(max_connections=args.episodes + 50, max_keepalive_connections=args.episodes + 50)
+    async with httpx.AsyncClient(base_url=stack.api, timeout=120, limits=limits) as client:
+        await run_alone(client, body)  # warm-up: judge pool, connections, code paths
+        alone = [await run_alone(client, body) for _ in range(3)]
+        baseline = statistics.median(alone)
+        post_latency, ids, batch_wall = await load(client, body, args.episodes, args.rate)
+        records = []
+        for i in range(0, len(ids), 50):
+            page = await asyncio.gather(*(client.get(f"/v1/episodes/{x}") for x in ids[i:i + 50]))
+            records += [r.json() for r in page]
+    per_episode = [seconds(e) for e in records]
+    judge_ms = [v["duration_ms"] for e in records for a in e["attempts"] for v in (a["hidden"],) if v]
+    statuses = {s: sum(e["status"] == s for e in records) for s in {e["status"] for e in records}}
+    return {
+        "episodes": args.episodes, "rate_per_s": args.rate, "llm_latency_s": args.latency,
+        "judge_workers": args.judge_workers, "worker_concurrency": args.episodes, "cpus": os.cpu_count(),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),  # others' work on a shared host shows here
+        "statuses": statuses,
+        "baseline_alone_s": round(baseline, 3), "baseline_runs_s": [round(x, 3) for x in alone],
+        "per_episode_p50_s": round(percentile(per_episode, 0.5), 3),
+        "per_episode_max_s": round(max(per_episode), 3),
+        "overhead_ratio_p50": round(percentile(per_episode, 0.5) / baseline, 3),
+        "overhead_ratio_max": round(max(per_episode) / baseline, 3),
+        "batch_wall_s": round(batch_wall, 3), "batch_wall_ratio": round(batch_wall / baseline, 3),
+        "post_p50_ms": round(percentile(post_latency, 0.5) * 1000, 1),
+        "post_p99_ms": round(percentile(post_latency, 0.99) * 1000, 1),
+        "judge_runs": len(judge_ms), "judge_run_p50_ms": round(percentile(judge_ms, 0.5), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=200.0, help="POST /v1/episodes per second")
+    parser.add_argument("--latency", type=float, default=2.0, help="fake LLM latency per call, seconds")
+    parser.add_argument("--judge-workers", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    args = parser.parse_args()
+    if not (1 <= args.episodes <= 2000 and 1 <= args.rate <= 2000):
+        parser.error("--episodes and --rate must be within 1..2000")
+    with tempfile.TemporaryDirectory(prefix="rfx-bench-") as tmp:
+        stack = Stack(args.latency, args.judge_workers, args.episodes, Path(tmp))
+        try:
+            stack.start()
+            result = asyncio.run(bench(args, stack))
+        finally:
+            stack.stop()
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
