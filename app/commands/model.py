@@ -156,10 +156,14 @@ def use_local_model(settings: Settings, reason: str = "no model configured") -> 
 
 
 def configured_or_local(settings: Settings) -> Settings:
-    """The settings themselves when an actor is configured, else the same with the local model as actor."""
+    """For `rfx serve --with-worker` and `rfx worker`: the settings as they are when an actor is
+    configured or the local model is not installed (then episodes report the missing model, as
+    before); otherwise the same settings with the local model, started or reused, as the actor."""
     from app.llm import ModelRegistry
 
     if ModelRegistry.from_settings(settings).is_configured():
+        return settings
+    if not local_model.is_installed(settings.local_model_size, data_dir=settings.data_dir):
         return settings
     use_local_model(settings)
     return settings.model_copy(update={"actor_model": "local"})

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from app.api.auth import ApiKeys
+from app.commands.model import configured_or_local
 from app.settings import Settings, get_settings
 
 LOOPBACK = "127.0.0.1"
@@ -66,6 +67,8 @@ def serve(
     settings = get_settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"worker_concurrency": concurrency})
+    if with_worker:
+        settings = configured_or_local(settings)
     bind = bind_host(settings, host)
     _logging(verbose=True)
     app = create_app(settings, with_worker=with_worker)
@@ -82,7 +85,7 @@ def worker(
     """Run queued episodes until SIGTERM/SIGINT (then finish or hand back the running ones)."""
     from app.queue.runner import start_worker
 
-    settings = get_settings()
+    settings = configured_or_local(get_settings())
     _logging(verbose=True)
 
     async def main() -> None:
