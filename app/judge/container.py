@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.judge.config import Runtime
+from app.judge.seccomp import runsc_profile_path
 from app.reflexion.models import JudgeLimits, Submission
 
 HEADER = struct.Struct(">I")
@@ -68,7 +69,7 @@ def _identity(runtime: Runtime) -> list[str]:
     if runtime == "runc":
         return ["--user", "65534:65534", "--cap-drop", "ALL"]
     return ["--user", "0:0", "--cap-drop", "ALL", "--cap-add", "SETUID", "--cap-add", "SETGID",
-            "--cap-add", "KILL"]
+            "--cap-add", "KILL", "--security-opt", f"seccomp={runsc_profile_path()}"]
 
 
 def hardening_args(limits: JudgeLimits, runtime: Runtime) -> list[str]:
