@@ -128,8 +128,10 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory, fake_llm_session: FakeLL
     assert "report:" in done.stdout
     requests = len(fake.requests)
     unscripted = [r.last_user[:120] for r in fake.requests if r.rule is None]
+    batched = [r.params.get("n") for r in fake.requests if r.params.get("n", 1) != 1]
     fake.reset()
     assert unscripted == []
+    assert batched == []  # every sample is its own request
     yield out, requests
 
 

@@ -9,8 +9,10 @@ import matplotlib.image
 import pytest
 
 from app.bench.report import write_report
+from app.bench.runner import Budget
 from app.bench.store import EpisodeLog, read_episodes_dir
 from app.errors import InvalidInput
+from app.reflexion.models import Usage
 from tests.unit.test_metrics import episode
 
 
@@ -87,3 +89,11 @@ def test_a_corrupt_line_in_the_middle_is_a_clear_error(tmp_path: Path) -> None:
         log.read()
     with pytest.raises(InvalidInput, match="not a benchmark run directory"):
         read_episodes_dir(tmp_path / "nowhere")
+
+
+def test_run_budget_in_tokens_or_cost() -> None:
+    spent = Usage(prompt_tokens=60, completion_tokens=40, cost_usd=0.02)
+    assert not Budget().exceeded_by(spent)
+    assert Budget(tokens=100).exceeded_by(spent) and not Budget(tokens=101).exceeded_by(spent)
+    assert Budget(cost_usd=0.02).exceeded_by(spent) and not Budget(cost_usd=0.03).exceeded_by(spent)
+    assert Budget(tokens=1000, cost_usd=0.01).exceeded_by(spent)
