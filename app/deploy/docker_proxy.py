@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import signal
+import socket
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -29,6 +31,7 @@ log = logging.getLogger("rfx.docker-proxy")
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 64 * 1024 * 1024
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 HOP_HEADERS = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "content-length"}
 )
@@ -155,7 +158,11 @@ class DockerProxy:
         status, info = await self._engine_json("GET", f"/containers/{quote(container_id, safe='')}/json")
         if status == 404:
             return True
-        return status == 200 and isinstance(info, dict) and owned((info.get("Config") or {}).get("Labels"))
+        return (
+            status == 200
+            and isinstance(info, dict)
+            and owned((info.get("Config") or {}).get("Labels"), self.policy.label_value)
+        )
 
     async def _check_ownership(self, decision: Decision) -> None:
         container_id = decision.container_id
@@ -207,9 +214,21 @@ class DockerProxy:
                 await client_writer.drain()
             client_writer.close()
 
+    async def identify(self) -> None:
+        """Label sandboxes with this stack's compose project (read from the proxy's own container),
+        so that stopping one stack never sweeps another stack's sandboxes on the same engine."""
+        status, info = await self._engine_json(
+            "GET", f"/containers/{quote(socket.gethostname(), safe='')}/json"
+        )
+        if status == 200 and isinstance(info, dict):
+            labels = (info.get("Config") or {}).get("Labels") or {}
+            project = labels.get(COMPOSE_PROJECT_LABEL) if isinstance(labels, dict) else None
+            if project:
+                self.policy = dataclasses.replace(self.policy, label_value=str(project))
+
     async def sweep(self) -> int:
-        """Remove every container this proxy created (stack shutdown)."""
-        query = quote(json.dumps({"label": [PROXY_LABEL]}))
+        """Remove every container this proxy (this stack) created: at start (a crash's leftovers), at stop."""
+        query = quote(json.dumps({"label": [f"{PROXY_LABEL}={self.policy.label_value}"]}))
         status, listing = await self._engine_json("GET", f"/containers/json?all=1&filters={query}")
         removed = 0
         if status == 200 and isinstance(listing, list):
@@ -245,12 +264,22 @@ def _dechunk(body: bytes) -> bytes:
 
 
 async def serve(host: str, port: int, proxy: DockerProxy) -> None:
+    await proxy.identify()
+    leftovers = await proxy.sweep()
     server = await asyncio.start_server(proxy.handle, host, port, limit=MAX_HEAD)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("docker proxy on %s:%d -> %s", host, port, proxy.upstream)
+    log.info(
+        "docker proxy on %s:%d -> %s, label %s=%s (removed %d leftover sandboxes)",
+        host,
+        port,
+        proxy.upstream,
+        PROXY_LABEL,
+        proxy.policy.label_value,
+        leftovers,
+    )
     async with server:
         await stop.wait()
     removed = await proxy.sweep()

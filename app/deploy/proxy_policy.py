@@ -74,7 +74,7 @@ def decide(policy: Policy, method: str, path: str, query: str, body: bytes) -> D
     if method == "POST" and CONTAINER_CREATE.match(path):
         return Decision(body=check_create(policy, body))
     if method == "GET" and CONTAINER_LIST.match(path):
-        return Decision(query=label_filtered_query(query))
+        return Decision(query=label_filtered_query(query, policy.label_value))
     match = CONTAINER_OP.match(path)
     if match and match["id"] not in ("create", "json", "prune"):
         op = match["op"] or ""
@@ -195,7 +195,7 @@ def check_exec(body: bytes) -> None:
         raise Denied("exec as root is not allowed")
 
 
-def label_filtered_query(query: str) -> str:
+def label_filtered_query(query: str, label_value: str) -> str:
     """A container listing restricted to the proxy's own containers, whatever filters were asked for."""
     params = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "filters"]
     asked = dict(parse_qsl(query)).get("filters")
@@ -210,11 +210,11 @@ def label_filtered_query(query: str) -> str:
     labels = filters.get("label") or []
     if isinstance(labels, dict):  # the old map form {"k=v": true}
         labels = [k for k, v in labels.items() if v]
-    filters["label"] = [*labels, PROXY_LABEL]
+    filters["label"] = [*labels, f"{PROXY_LABEL}={label_value}"]
     params.append(("filters", json.dumps(filters)))
     return urlencode(params)
 
 
-def owned(labels: object) -> bool:
-    """Whether a container's labels (from inspect) say the proxy created it."""
-    return isinstance(labels, dict) and PROXY_LABEL in labels
+def owned(labels: object, label_value: str) -> bool:
+    """Whether a container's labels (from inspect) say this proxy (this stack) created it."""
+    return isinstance(labels, dict) and labels.get(PROXY_LABEL) == label_value
