@@ -37,6 +37,8 @@ def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("rfx").setLevel(logging.INFO)
+    for chatty in ("httpx", "httpx2", "openai"):  # one line per LLM request drowns the worker's own log
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def bind_host(settings: Settings, host: str | None) -> str:
