@@ -68,6 +68,18 @@ class JobStream:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    async def prune_consumers(self, idle_ms: int) -> int:
+        """Forget consumers of dead workers: nothing pending and silent for `idle_ms` (names never repeat)."""
+        removed = 0
+        consumers: Any = await self.redis.xinfo_consumers(self.stream, self.group)
+        for c in consumers:
+            name = _s(c.get("name"))
+            idle, pending = int(c.get("idle") or 0), int(c.get("pending") or 0)
+            if name != self.consumer and pending == 0 and idle > idle_ms:
+                await self.redis.xgroup_delconsumer(self.stream, self.group, name)
+                removed += 1
+        return removed
+
     async def read(self, count: int, block_ms: int) -> list[Job]:
         reply: Any = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"},
                                                  count=count, block=block_ms)

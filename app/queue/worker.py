@@ -33,6 +33,7 @@ log = logging.getLogger("rfx.worker")
 
 Runner = Callable[[Episode, EventSink], Awaitable[Episode]]
 StopReason = Literal["", "user", "handback", "lease"]
+PRUNE_IDLE_MS = 3600 * 1000  # a consumer silent this long with nothing pending belongs to a dead worker
 
 
 @dataclass
@@ -80,6 +81,8 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run jobs until `stop` is set; then drain (grace period) and hand back the rest."""
         await self._until_redis(self.jobs.ensure_group)
+        with contextlib.suppress(RedisError, OSError):
+            await self.jobs.prune_consumers(idle_ms=PRUNE_IDLE_MS)
         background = [asyncio.create_task(self._heartbeats()), asyncio.create_task(self._cancel_listener())]
         log.info("worker %s: concurrency %d, lease %.1fs", self.consumer, self.concurrency,
                  self.settings.lease_s)
