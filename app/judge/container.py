@@ -110,6 +110,7 @@ class SandboxContainer:
     proc: asyncio.subprocess.Process | None = field(default=None, repr=False)
     stderr_tail: bytearray = field(default_factory=bytearray, repr=False)
     _stderr_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _sent_first: bool = field(default=False, repr=False)
 
     def command(self) -> list[str]:
         args = [self.docker, "run", "-i", "--rm", "--name", self.name]
@@ -127,14 +128,21 @@ class SandboxContainer:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
 
-    async def start(self, timeout_s: float) -> dict[str, Any]:
-        """Start the container and wait for the runner's ready frame."""
+    async def start(self, timeout_s: float, first: bytes = b"") -> dict[str, Any]:
+        """Start the container and wait for the runner's ready frame.
+
+        `first` (fresh mode) is the request, written at once: the runner reads it as soon as it is
+        up, which saves a round trip on a path where every millisecond counts against `docker run`.
+        """
         self.proc = await asyncio.create_subprocess_exec(
             *self.command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=1 << 20,
         )
         self._stderr_task = asyncio.create_task(self._collect_stderr())
         try:
+            if first and self.proc.stdin is not None:
+                self.proc.stdin.write(first)
+                self._sent_first = True
             ready = json.loads(await asyncio.wait_for(self._read_frame(), timeout_s))
         except asyncio.CancelledError:
             await asyncio.shield(self.kill())
@@ -173,13 +181,12 @@ class SandboxContainer:
         """Send one submission and wait for the runner's result. Cancellation kills the container."""
         if not self.alive or self.proc is None or self.proc.stdin is None:
             raise ContainerGone("the sandbox container is not running")
-        body = json.dumps(submission.model_dump(mode="json"), separators=(",", ":")).encode()
-        header = json.dumps({"op": "run", "limits": limits.model_dump(mode="json"), "body_len": len(body)},
-                            separators=(",", ":")).encode()
         self.runs += 1
         since = time.time() - 1
         try:
-            self.proc.stdin.write(HEADER.pack(len(header)) + header + body)
+            if not self._sent_first:
+                self.proc.stdin.write(request_bytes(submission, limits))
+            self._sent_first = False
             await self.proc.stdin.drain()
             result = json.loads(await asyncio.wait_for(self._read_frame(), limits.timeout_s + ANSWER_SLACK_S))
             raw = await asyncio.wait_for(self._read_frame(), ANSWER_SLACK_S)
@@ -257,6 +264,14 @@ class SandboxContainer:
                 await asyncio.wait_for(asyncio.shield(self._stderr_task), 1)
             except (TimeoutError, asyncio.CancelledError):
                 self._stderr_task.cancel()
+
+
+def request_bytes(submission: Submission, limits: JudgeLimits) -> bytes:
+    """The runner's request: a header frame (limits, body length), then the submission's JSON."""
+    body = json.dumps(submission.model_dump(mode="json"), separators=(",", ":")).encode()
+    header = json.dumps({"op": "run", "limits": limits.model_dump(mode="json"), "body_len": len(body)},
+                        separators=(",", ":")).encode()
+    return HEADER.pack(len(header)) + header + body
 
 
 async def docker_cli(docker: str, *args: str, timeout_s: float = 60.0) -> tuple[int, str, str]:

@@ -17,7 +17,14 @@ from types import TracebackType
 
 from app.errors import SandboxError
 from app.judge.config import JudgeConfig
-from app.judge.container import ContainerGone, RunResult, SandboxContainer, docker_cli, force_remove
+from app.judge.container import (
+    ContainerGone,
+    RunResult,
+    SandboxContainer,
+    docker_cli,
+    force_remove,
+    request_bytes,
+)
 from app.judge.image import ensure_sandbox_image
 from app.judge.reaper import INSTANCE_LABEL, JUDGE_LABEL, OWNER_LABEL, owner_token, reap_orphans
 from app.judge.verdicts import sandbox_error, verdict_from_report
@@ -59,6 +66,7 @@ class DockerJudge:
         self._fresh_gate = asyncio.Semaphore(self.config.workers)
         self._live: set[SandboxContainer] = set()
         self._background: set[asyncio.Task[object]] = set()
+        self._closing: set[asyncio.Task[None]] = set()  # fresh containers on their way out
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> DockerJudge:
@@ -112,7 +120,7 @@ class DockerJudge:
             if slot.starting is not None:
                 slot.starting.cancel()
         await asyncio.gather(*self._background, *(s.starting for s in self._slots if s.starting),
-                             return_exceptions=True)
+                             *self._closing, return_exceptions=True)
         containers = list(self._live)
         await asyncio.gather(*(c.close(wait_s=3) for c in containers), return_exceptions=True)
         await force_remove(self.config.docker, [c.name for c in containers if c.alive])
@@ -136,7 +144,8 @@ class DockerJudge:
         return out.split() if code == 0 else []
 
     # -- containers -----------------------------------------------------------------------------
-    async def _new_container(self, limits: JudgeLimits, *, fresh: bool) -> SandboxContainer:
+    async def _new_container(self, limits: JudgeLimits, *, fresh: bool,
+                             first: bytes = b"") -> SandboxContainer:
         assert self.image is not None
         self._counter += 1
         container = SandboxContainer(
@@ -146,7 +155,7 @@ class DockerJudge:
         )
         self._live.add(container)
         try:
-            await container.start(self.config.start_timeout_s)
+            await container.start(self.config.start_timeout_s, first)
         except BaseException:
             self._live.discard(container)
             await asyncio.shield(container.kill())
@@ -245,12 +254,23 @@ class DockerJudge:
             self._idle.put_nowait(slot)
 
     async def _judge_fresh(self, submission: Submission, limits: JudgeLimits) -> RunResult:
-        container = await self._new_container(limits, fresh=True)
+        container = await self._new_container(limits, fresh=True, first=request_bytes(submission, limits))
         try:
             return await container.run(submission, limits)
         finally:
-            self._live.discard(container)
-            await asyncio.shield(container.close(wait_s=5))
+            # The verdict does not wait for Docker to remove the container; aclose() does.
+            self._closing_task(container)
+
+    def _closing_task(self, container: SandboxContainer) -> None:
+        async def close() -> None:
+            try:
+                await container.close(wait_s=10)
+            finally:
+                self._live.discard(container)
+
+        task = asyncio.ensure_future(close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
 
 def _fits_pool(limits: JudgeLimits, pool_limits: JudgeLimits) -> bool:

@@ -213,6 +213,7 @@ _NPROC = 0  # --nproc=N (gVisor only): RLIMIT_NPROC for the submission, counted 
 # Split-uid mode (gVisor only, where PR_SET_DUMPABLE does not guard /proc/<pid>/fd): the runner is
 # uid 0 with only SETUID/SETGID/KILL, the harness and the candidate drop to two other uids.
 _SPLIT_UID = False
+_FRESH = False  # --fresh: one run, then exit
 
 
 def run_one(header: dict[str, Any]) -> None:
@@ -289,8 +290,11 @@ def run_one(header: dict[str, Any]) -> None:
         status_text = f"exited with code {os.WEXITSTATUS(status)}"
     if outcome == "ok" and (status_text or used == 0):
         outcome, detail = "crashed", f"the harness {status_text or 'ended without a report'}"
-    clean = kill_everything()
-    clean = (wipe_as_candidate() if _SPLIT_UID else wipe_scratch()) and clean
+    if _FRESH:  # the container is discarded right after this result; no later run to protect
+        clean = True
+    else:
+        clean = kill_everything()
+        clean = (wipe_as_candidate() if _SPLIT_UID else wipe_scratch()) and clean
     oom_after = oom_kills()
     if oom_before is not None and oom_after is not None and oom_after > oom_before:
         outcome, detail = "memory", "a process was killed by the container's memory limit"
@@ -306,8 +310,8 @@ def run_one(header: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    global _NPROC, _STDIN_POLLABLE, _SPLIT_UID
-    fresh = "--fresh" in sys.argv[1:]
+    global _NPROC, _STDIN_POLLABLE, _SPLIT_UID, _FRESH
+    fresh = _FRESH = "--fresh" in sys.argv[1:]
     _SPLIT_UID = os.getuid() == 0
     if _SPLIT_UID:
         os.setgroups([])
@@ -342,6 +346,8 @@ def main() -> None:
         if op == "run":
             try:
                 run_one(header)
+                if _FRESH:  # one run per container: the container's end is the cleanup
+                    os._exit(0)
             except Exception as exc:  # a bug or a trap we did not foresee: report it, get recycled
                 kill_everything()
                 failure = {"op": "result", "outcome": "runner_error", "clean": False, "report_len": 0,
