@@ -1,0 +1,94 @@
+"""The store's guarantees on real Redis: fenced writes after a takeover, one terminal transition,
+an atomic accept, and concurrent cancel/claim races ending in exactly one episode.finished."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from app.memory.episodes import EpisodeStore, LeaseLost, new_episode_id
+from app.memory.keys import Keys
+from app.queue.stream import JobStream
+from app.reflexion.models import Episode, Task
+
+TASK = Task(id="t/1", prompt="def f():\n", entry_point="f", tests="def check(c):\n    pass\n")
+
+
+def new_episode(tenant: str = "acme") -> Episode:
+    return Episode(id=new_episode_id(), tenant=tenant, task=TASK)
+
+
+async def test_stale_worker_is_fenced_and_finish_happens_once(aredis_client: Any, key_prefix: str) -> None:
+    keys = Keys(key_prefix)
+    store = EpisodeStore(aredis_client, keys, ttl_s=600)
+    episode = new_episode()
+    await store.create(episode, quota=10, queue_max=10)
+
+    first = await store.claim(episode.id, "worker-a:1")
+    second = await store.claim(episode.id, "worker-b:1")  # A's lease lapsed; B took over
+    assert first.outcome == second.outcome == "claimed" and second.claims == 2
+    running = episode.model_copy(update={"status": "running"})
+    with pytest.raises(LeaseLost):
+        await store.save(running, "worker-a:1", "episode.started", {})
+    assert await store.save(running, "worker-b:1", "episode.started", {})
+
+    done = running.model_copy(update={"status": "succeeded", "stop_reason": "solved"})
+    with pytest.raises(LeaseLost):
+        await store.finish(done, token="worker-a:1", mode="owner")
+    assert await store.finish(done, token="worker-b:1", mode="owner") is not None
+    assert await store.finish(done, token="worker-b:1", mode="owner") is None  # already terminal
+    assert (await store.claim(episode.id, "worker-c:1")).outcome == "terminal"
+
+    events = await store.events(episode.id, "0")
+    assert [e.type for e in events] == ["episode.started", "episode.finished"]
+    assert await aredis_client.ttl(keys.episode(episode.id)) > 0  # terminal records expire
+    assert await aredis_client.ttl(keys.episode_events(episode.id)) > 0
+    assert await store.active_count() == 0
+
+
+async def test_cancel_racing_claims_ends_once(aredis_client: Any, key_prefix: str) -> None:
+    keys = Keys(key_prefix)
+    store = EpisodeStore(aredis_client, keys, ttl_s=600)
+    episodes = [new_episode() for _ in range(30)]
+    for e in episodes:
+        await store.create(e, quota=100, queue_max=100)
+
+    async def cancel(e: Episode) -> None:
+        await store.request_cancel(e.tenant, e.id)
+
+    async def worker_sees_cancel(e: Episode) -> None:
+        """What the worker does at claim time and again at each heartbeat: honour the cancel flag."""
+        token = f"w:{e.id}"
+        if (await store.claim(e.id, token)).outcome != "claimed":
+            return
+        while not await store.cancel_requested(e.id):
+            if (await store.get(e.tenant, e.id)).terminal:
+                return
+            await asyncio.sleep(0.01)
+        final = e.model_copy(update={"status": "cancelled", "stop_reason": "cancelled"})
+        await store.finish(final, token=token, mode="owner")
+
+    await asyncio.wait_for(
+        asyncio.gather(*(f(e) for e in episodes for f in (cancel, worker_sees_cancel))), 30)
+    for e in episodes:
+        types = [ev.type for ev in await store.events(e.id, "0")]
+        assert types.count("episode.finished") == 1, types
+        assert (await store.get(e.tenant, e.id)).status == "cancelled"
+
+
+async def test_accept_is_atomic_with_the_job_entry(aredis_client: Any, key_prefix: str) -> None:
+    keys = Keys(key_prefix)
+    store = EpisodeStore(aredis_client, keys, ttl_s=600)
+    jobs = JobStream(aredis_client, keys, "reader")
+    await jobs.ensure_group()
+    ids = [(await store.create(new_episode(), quota=5, queue_max=100))[0] for _ in range(5)]
+    with pytest.raises(Exception, match="quota"):
+        await store.create(new_episode(), quota=5, queue_max=100)
+    with pytest.raises(Exception, match="queue is full"):
+        await store.create(new_episode("other"), quota=5, queue_max=5)
+    delivered = await jobs.read(100, 10)
+    assert [j.episode_id for j in delivered] == ids  # one job per accepted episode, none for refused
+    assert await aredis_client.zcard(keys.tenant_episodes("acme")) == 5
+    assert await aredis_client.zcard(keys.tenant_episodes("other")) == 0
