@@ -10,7 +10,12 @@ problem, temperature 0, same max_tokens) sent to the same llama.cpp server
 Before each pair, one unmeasured direct call with the same prompt warms llama.cpp's prompt cache,
 so both arms pay the same (generation-only) work; the order inside each pair alternates so drift
 and contention on a shared host fall on both arms alike. Both arms must produce the same text
-(temperature 0), which the report checks. The figure is total service time / total direct time.
+(temperature 0), which the report checks. The first figure is total service time / total direct time.
+
+On a shared host one generation varies by tens of percent from call to call, which can drown a
+difference of milliseconds either way. So a second phase sends one-token replies to a cached prompt
+(`--probe-pairs`, same alternation): what remains is each path's per-call cost, and the median extra
+cost of the service path is reported as a share of the median full-length direct call.
 
 The server is started on a free loopback port for the run and stopped afterwards, unless --port
 names one already serving the model.
@@ -35,9 +40,9 @@ from app.bench.visible_tests import with_visible_tests
 from app.llm import local_model
 from app.llm.config import ProviderConfig
 from app.llm.openai_chat import OpenAIChatModel
-from app.prompts import default_prompt_book
+from app.prompts import FilePromptBook, default_prompt_book
 from app.reflexion.conversation import Conversation
-from app.reflexion.models import ChatMessage
+from app.reflexion.models import ChatMessage, Task
 
 
 def free_port() -> int:
@@ -66,7 +71,58 @@ async def through_service(
     return elapsed, completion.text, completion.usage.completion_tokens
 
 
-async def measure(base_url: str, alias: str, tasks: int, rounds: int, max_tokens: int) -> dict[str, Any]:
+async def fixed_cost_pairs(
+    client: httpx.AsyncClient,
+    url: str,
+    model: OpenAIChatModel,
+    task: Task,
+    book: FilePromptBook,
+    alias: str,
+    count: int,
+) -> list[tuple[float, float]]:
+    """(direct, service) seconds of one-token replies to a cached prompt: the per-call cost of each
+    path with generation taken out, so that contention noise (seconds) does not drown it (ms)."""
+    messages = Conversation(book, {}).actor_initial(task, task.visible_tests, [])
+    body = {
+        "model": alias,
+        "messages": [m.model_dump() for m in messages],
+        "temperature": 0.0,
+        "max_tokens": 1,
+    }
+    await direct(client, url, body)
+    probes: list[tuple[float, float]] = []
+    for index in range(count):
+        if index % 2:
+            s = await through_service(model, messages, 1)
+            d = await direct(client, url, body)
+        else:
+            d = await direct(client, url, body)
+            s = await through_service(model, messages, 1)
+        probes.append((d[0], s[0]))
+    return probes
+
+
+def summarize_probes(
+    probes: list[tuple[float, float]], typical_call_s: float, max_tokens: int
+) -> dict[str, Any]:
+    direct_ms = statistics.median(d for d, _ in probes) * 1000
+    service_ms = statistics.median(s for _, s in probes) * 1000
+    extra_ms = statistics.median((s - d) for d, s in probes) * 1000
+    return {
+        "what": "one-token replies to a cached prompt: per-call cost of each path without generation",
+        "pairs": len(probes),
+        "direct_median_ms": round(direct_ms, 2),
+        "service_median_ms": round(service_ms, 2),
+        "service_extra_median_ms": round(extra_ms, 2),
+        "typical_call_s": round(typical_call_s, 3),
+        "typical_call_max_tokens": max_tokens,
+        "overhead_pct_of_typical_call": round(100 * extra_ms / 1000 / typical_call_s, 3),
+    }
+
+
+async def measure(
+    base_url: str, alias: str, tasks: int, rounds: int, max_tokens: int, probe_pairs: int
+) -> dict[str, Any]:
     book = default_prompt_book()
     problems = [with_visible_tests(t) for t in load_problems()[:tasks]]
     config = ProviderConfig(name="local", base_url=base_url, model=alias, timeout_s=1800, max_retries=0)
@@ -104,6 +160,7 @@ async def measure(base_url: str, alias: str, tasks: int, rounds: int, max_tokens
                     }
                 )
                 print(json.dumps(pairs[-1]), flush=True)
+        probes = await fixed_cost_pairs(client, url, model, problems[0], book, alias, probe_pairs)
     await model.aclose()
     direct_total = sum(p["direct_s"] for p in pairs)
     service_total = sum(p["service_s"] for p in pairs)
@@ -121,6 +178,7 @@ async def measure(base_url: str, alias: str, tasks: int, rounds: int, max_tokens
         "overhead_pct": round(100 * (service_total / direct_total - 1), 2),
         "ratio_median_pair": round(statistics.median(ratios), 4),
         "same_text_pairs": sum(p["same_text"] for p in pairs),
+        "fixed_cost": summarize_probes(probes, statistics.median(p["direct_s"] for p in pairs), max_tokens),
         "same_tokens_pairs": sum(p["direct_tokens"] == p["service_tokens"] for p in pairs),
         "host": {"machine": platform.machine(), "python": platform.python_version()},
     }
@@ -131,6 +189,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=192)
+    parser.add_argument("--probe-pairs", type=int, default=30, help="one-token pairs for the fixed cost")
     parser.add_argument("--size", default="0.5b")
     parser.add_argument("--port", type=int, default=None, help="reuse a server already on this port")
     parser.add_argument("--out", type=Path, default=Path("bench/real_model/overhead.json"))
@@ -138,13 +197,18 @@ def main() -> None:
     port = args.port or free_port()
     server = local_model.ensure_running(args.size, port)
     try:
-        report = asyncio.run(measure(server.base_url, server.alias, args.tasks, args.rounds, args.max_tokens))
+        report = asyncio.run(
+            measure(server.base_url, server.alias, args.tasks, args.rounds, args.max_tokens, args.probe_pairs)
+        )
     finally:
         if server.started:
             local_model.stop(port)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
+    fixed = report["fixed_cost"]
     print(
+        f"per-call extra {fixed['service_extra_median_ms']} ms = {fixed['overhead_pct_of_typical_call']} % "
+        f"of a typical {fixed['typical_call_s']} s call; "
         f"service/direct = {report['ratio_total']} ({report['overhead_pct']:+.2f} %), "
         f"median pair {report['ratio_median_pair']}, "
         f"same text {report['same_text_pairs']}/{len(report['pairs'])}"
