@@ -119,6 +119,11 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput(f"--runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
         try:
             settings = Settings()
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = "RFX_" + ".".join(str(p) for p in first.get("loc", ())).upper()
+            raise InvalidInput(f"invalid {name}: {first.get('msg', 'bad value')}") from None
+        try:
             overrides: dict[str, object] = {}
             if workers is not None:
                 overrides["workers"] = workers
