@@ -36,14 +36,18 @@ Status of each behaviour (the adversarial suite in tests/security asserts these)
 |                                                                      | plain return value -> error |
 | writes garbage or forged frames to its harness pipe / any fd         | error (protocol violation)  |
 | closes its file descriptors (`os.closerange(0, 1024)`)               | error                       |
-| `os.kill(os.getppid(), 9)`, `os.kill(-1, 9)`, killing every pid it   | error (no evidence)         |
-|   can see                                                            |                             |
+| `os.kill(os.getppid(), 9)`, `os.kill(-1, 9)`, killing every pid it   | runc: error (the harness    |
+|   can see                                                            | dies, no evidence); runsc:  |
+|                                                                      | EPERM (other uid): error if |
+|                                                                      | uncaught, else no effect    |
 | `os.kill(1, 9)` (the runner)                                         | no effect: PID 1 ignores it |
 | ptrace attach / read `/proc/1/mem`, `/proc/<pid>/fd` of runner or    | fails (EPERM/EACCES,        |
 |   harness                                                            | non-dumpable) -> no effect  |
 | infinite loop, `time.sleep(10**6)`, CPU spin                         | timeout                     |
-| fork bomb (`while True: os.fork()`)                                  | error or timeout            |
-| allocates beyond the memory limit (`bytearray(2**34)`, huge lists)   | memory                      |
+| fork bomb (`while True: os.fork()`)                                  | runc: error or timeout;     |
+|                                                                      | runsc: memory               |
+| allocates beyond the memory limit (`bytearray(2**34)`, huge lists,  | memory                      |
+|   many children each allocating; the container OOM-killed)          |                             |
 | prints more than `output_bytes` (stdout + stderr)                    | output_limit                |
 | files left in /tmp, background processes, SysV IPC objects           | removed after the run;      |
 |                                                                      | never seen by a later run   |
@@ -53,6 +57,12 @@ Status of each behaviour (the adversarial suite in tests/security asserts these)
 
 "No effect" means the attempt fails and the verdict is whatever the rest of the code deserves
 (a wrong answer that also tries it is `failed`).
+
+Runtimes differ in who is who. runc: everything runs as nobody with no capabilities; the kernel's
+PR_SET_DUMPABLE=0 keeps the candidate out of the runner's and harness's /proc entries and ptrace.
+runsc: this gVisor release does not honour PR_SET_DUMPABLE for /proc/<pid>/fd, so PID 1 starts as
+gVisor's uid 0 with only SETUID/SETGID/KILL, the harness drops to uid 65533 and the candidate to
+65534 before either reads the submission; uid checks then keep the candidate out.
 """
 
 from __future__ import annotations
