@@ -151,7 +151,6 @@ def check_create(policy: Policy, body: bytes) -> bytes:
         "Devices",
         "DeviceRequests",
         "DeviceCgroupRules",
-        "CapAdd",
         "Links",
         "Sysctls",
     ):
