@@ -41,19 +41,24 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    """Async on purpose: FastAPI runs plain `def` dependencies in a thread pool, a hop per request."""
+    return services_of(request)
 
 
 bearer = HTTPBearer(auto_error=False, description="API key of a tenant (RFX_API_KEYS)")
 
 
-def get_tenant(
+async def get_tenant(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
-    services = get_services(request)
+    services = services_of(request)
     header = request.headers.get("authorization")
     return services.api_keys.tenant_for(header if credentials is not None or header else None)
 
