@@ -11,6 +11,8 @@ Why it is built this way:
 - The budget (tokens and/or USD for the whole run) is checked before each new pair, against the usage
   recorded in the finished episodes (those of earlier runs of DIR included). Episodes in flight finish,
   so a run can overshoot by at most `concurrency` episodes; the report says the budget stopped it.
+- Each strategy has its own in-process memory, so lessons never leak into another strategy's prompts
+  (with `--memory task`, single and best_of_n would otherwise read reflexion's lessons on the task).
 - Each model request is its own sample (best_of_n asks K times, never `n=K`), which is the engine's
   behaviour and what local servers support.
 """
@@ -103,7 +105,7 @@ async def run_bench(
     for episode in existing:
         outcome.spent = outcome.spent + episode.usage
     queue = [(s, t) for t in tasks for s in configs if (s, t.id) not in done]
-    memory = InProcessMemory()
+    memories = {s: InProcessMemory() for s in configs}  # `--memory task` must not leak across strategies
     sink = _QuietSink()
     lock = asyncio.Lock()
 
@@ -119,7 +121,7 @@ async def run_bench(
                     return
                 strategy, task = queue.pop(0)
             episode = await run_episode(
-                task, configs[strategy], actor, reflector, judge, memory, sink,
+                task, configs[strategy], actor, reflector, judge, memories[strategy], sink,
                 prompts=prompts, tenant=BENCH_TENANT,
             )
             async with lock:  # one writer at a time: append also repairs a torn last line
