@@ -76,7 +76,9 @@ async def test_judge_input_errors(redis_url: str, key_prefix: str) -> None:
     settings = service_settings(redis_url, key_prefix)
     async with running_app(settings) as base, httpx.AsyncClient(base_url=base) as client:
         for body in ({}, {"code": "def f(): pass", "tests": "def check(c): pass"},
-                     {"code": "x", "limits": {"timeout_s": 10_000}}, {"code": "x", "shell": True}):
+                     {"code": "x", "limits": {"timeout_s": 10_000}}, {"code": "x", "shell": True},
+                     {"code": "x = 1", "limits": {"timeout_s": 200}},  # valid, but past this server's 10 s
+                     {"code": "x = 1", "limits": {"memory_mb": 4096}}):
             r = await client.post("/v1/judge", json=body)
             assert r.status_code == 422, (body, r.text)
             assert r.headers["content-type"].startswith(PROBLEM)

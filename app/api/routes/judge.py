@@ -7,10 +7,23 @@ from fastapi import APIRouter
 from app.api.deps import ServicesDep, TenantDep
 from app.api.schemas import PROBLEM, JudgeRequest
 from app.errors import InvalidInput
-from app.judge import submission_problem
-from app.reflexion.models import Submission, Verdict
+from app.judge import JudgeConfig, submission_problem
+from app.reflexion.models import JudgeLimits, Submission, Verdict
+from app.settings import Settings
 
 router = APIRouter(tags=["judge"])
+
+
+def server_limits(settings: Settings) -> JudgeLimits:
+    return JudgeConfig.from_settings(settings).limits
+
+
+def check_limits(asked: JudgeLimits, server: JudgeLimits) -> None:
+    """A caller may tighten the sandbox's limits, never loosen them past the server's own (RFX_JUDGE_*)."""
+    for field in type(asked).model_fields:
+        wanted, allowed = getattr(asked, field), getattr(server, field)
+        if wanted > allowed:
+            raise InvalidInput(f"limits.{field}: at most {allowed} on this server (asked {wanted})")
 
 
 @router.post("/judge", response_model=Verdict,
@@ -23,6 +36,8 @@ async def judge(body: JudgeRequest, services: ServicesDep, tenant: TenantDep) ->
     problem = submission_problem(submission)
     if problem:
         raise InvalidInput(problem)
+    if body.limits is not None:
+        check_limits(body.limits, server_limits(services.settings))
     gate = services.judge_gate
     await gate.check_rate(tenant)
     async with gate.slot() as judge_:
