@@ -1,6 +1,6 @@
 """Fixtures of the adversarial suite: one small judge per variant, the host tripwires, durations.
 
-Each variant (pooled/fresh x runc/runsc) gets ONE judge for the whole module, with `workers=1`, so
+Each variant (pooled/fresh x runc/runsc) gets ONE judge for the session, with `workers=1`, so
 in pooled mode every run lands in the same container as the run before it: exactly the case where
 state could leak from a hostile run into the next judgement. Limits are small (2 s, 128 MiB) to
 keep the suite fast on a shared 2-core machine.
@@ -84,7 +84,13 @@ class VariantJudge:
         return f"{self.mode}-{self.runtime}"
 
 
-@pytest.fixture(scope="session", params=VARIANTS, ids=VARIANT_IDS)
+def on_variants(variants: list[tuple[str, str]] = VARIANTS) -> pytest.MarkDecorator:
+    """Run a test once per judge variant (indirect: the session-scoped judge is made once per variant)."""
+    return pytest.mark.parametrize("variant_judge", variants, ids=[f"{m}-{r}" for m, r in variants],
+                                   indirect=True)
+
+
+@pytest.fixture(scope="session")
 async def variant_judge(
     request: pytest.FixtureRequest,
     host_guard: HostGuard,  # the guard exists (and its env canary is set) before the judge starts

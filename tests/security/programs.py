@@ -11,7 +11,7 @@ Anything a program leaves behind is named with the prefix `hx_` for the follow-u
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from string import Template
 
 from app.reflexion.models import Submission, VerdictStatus
@@ -64,14 +64,21 @@ def _hx_wait_for_daemons(n):
 
 @dataclass(frozen=True)
 class Hostile:
+    """One hostile program. `expected` is one status, or {"runc": ..., "runsc": ...} where the two
+    runtimes document different outcomes (e.g. under runsc the candidate runs as another uid than
+    the harness, so it cannot signal it at all)."""
+
     id: str
     code: str
-    expected: VerdictStatus
+    expected: VerdictStatus | dict[str, VerdictStatus]
     shape: str = "humaneval"  # humaneval | visible | program
     stdout_has: tuple[str, ...] = ()
     heavy: bool = False
     notes: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    leak_ok_on: frozenset[str] = frozenset()  # runtimes where an `HX_LEAK:` line is accepted
+
+    def expected_for(self, runtime: str) -> VerdictStatus:
+        return self.expected if isinstance(self.expected, str) else self.expected[runtime]
 
     def submission(self, subs: dict[str, str]) -> Submission:
         # The wrong `solve` comes first so a hostile `solve` defined by the case replaces it.
@@ -127,7 +134,7 @@ while True:
     except OSError:
         pass
 """,
-        "timeout",
+        {"runc": "timeout", "runsc": "memory"},
         heavy=True,
     ),
     # --- processes that outlive the run ------------------------------------------------------------
@@ -517,7 +524,7 @@ for p in sorted(int(x) for x in os.listdir("/proc") if x.isdigit()):
     try:
         with open(f"/proc/{p}/maps") as fh:
             maps = fh.read().splitlines()
-        _esc(f"read /proc/{p}/maps")
+        print(f"HX_LEAK:/proc/{p}/maps", flush=True)
     except OSError:
         maps = []
     for line in maps[:50]:
@@ -532,16 +539,26 @@ for p in sorted(int(x) for x in os.listdir("/proc") if x.isdigit()):
                     break
         except (OSError, ValueError, OverflowError):
             pass
-    for f in ("environ", "auxv", "stack", "syscall"):
+    for f in ("stack", "syscall"):
         try:
             with open(f"/proc/{p}/{f}", "rb") as fh:
                 fh.read(1)
             _esc(f"read /proc/{p}/{f}")
         except OSError:
             pass
+    # Readable under gVisor (its procfs skips the ptrace read check): printed in full, so the test can
+    # see that they carry no secret; reported as a leak, which only the runtimes in `leak_ok_on` allow.
+    for f in ("environ", "auxv"):
+        try:
+            with open(f"/proc/{p}/{f}", "rb") as fh:
+                print(f"HX_LEAK:/proc/{p}/{f}:", fh.read(600), flush=True)
+        except OSError:
+            pass
 """),
         "failed",
         stdout_has=PROBE,
+        leak_ok_on=frozenset({"runsc"}),
+        notes="runsc: /proc/<runner|harness>/{maps,environ,auxv} are readable (environ is PATH/LANG/HOME)",
     ),
     Hostile(
         "open_foreign_fds",
@@ -619,7 +636,7 @@ for p in os.listdir("/proc"):
             pass
 time.sleep(0.5)
 """,
-        "error",
+        {"runc": "error", "runsc": "failed"},
     ),
     Hostile("kill_parent", "os.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(0.5)\n", "error"),
     # --- forgeries (issue point 4) ------------------------------------------------------------------
@@ -855,7 +872,7 @@ for fd in (4, 5, 6):
 while True:
     os.fork()
 """,
-        "error",
+        {"runc": "error", "runsc": "memory"},
         heavy=True,
     ),
     # --- the other submission shapes ----------------------------------------------------------------
@@ -864,3 +881,14 @@ while True:
     Hostile("program_os_exit0_midway", "print('half done')\nos._exit(0)\nprint('never')\n", "error",
             shape="program"),
 ]
+
+# The subset also run on the fresh-container judges: one or more of every kind in the issue's list.
+FRESH = frozenset({
+    "cpu_spin_module", "sleep_forever", "fork_bomb", "setsid_daemon_orphans", "memory_bomb",
+    "memory_bomb_in_children", "huge_stdout", "disk_fill", "deep_directory_tree", "network",
+    "read_env_and_proc1", "read_host_files", "symlink_tricks", "mount", "unshare_setns", "ptrace_runner",
+    "open_foreign_fds", "privileges", "segfault_ctypes", "input_at_eof", "kill_minus_1",
+    "os_exit0_before_tests", "print_success_then_exit", "forge_result_via_runner_stdout",
+    "close_channels", "write_channels_then_exit",
+})
+assert {case.id for case in HOSTILE} >= FRESH

@@ -6,16 +6,18 @@ The verdict table these statuses come from is the docstring of app/judge/verdict
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import docker
 import pytest
+from _pytest.mark import ParameterSet
 
 from app.reflexion.models import Verdict
-from tests.security.conftest import LIMITS, VARIANT_LABEL, Durations, VariantJudge
+from tests.security.conftest import LIMITS, VARIANT_LABEL, VARIANTS, Durations, VariantJudge, on_variants
 from tests.security.host import HostGuard
 from tests.security.probe import probe_submission
-from tests.security.programs import HOSTILE, Hostile
+from tests.security.programs import FRESH, HOSTILE, Hostile
 
 
 def describe(verdict: Verdict) -> str:
@@ -30,12 +32,24 @@ def labelled_running(client: docker.DockerClient, judge: VariantJudge) -> list[s
     return [str(c.name) for c in containers]
 
 
+async def settled_containers(client: docker.DockerClient, judge: VariantJudge, allowed: int) -> list[str]:
+    """The judge's running containers once at most `allowed` remain, or whatever is left after 30 s
+    (a deadline that turns a leak into a failure, not a timing assertion)."""
+    end = time.monotonic() + 30
+    while True:
+        running = labelled_running(client, judge)
+        if len(running) <= allowed or time.monotonic() > end:
+            return running
+        await asyncio.sleep(0.1)
+
+
 async def judge_probe(judge: VariantJudge) -> tuple[Verdict, float]:
     start = time.perf_counter()
     verdict = await judge.judge.judge(probe_submission(), LIMITS)
     return verdict, (time.perf_counter() - start) * 1000
 
 
+@on_variants()
 async def test_probe_passes_on_a_clean_judge(variant_judge: VariantJudge, durations: Durations) -> None:
     """The probe is a correct solution: it must pass before anything hostile ran (baseline)."""
     for _ in range(3):
@@ -45,7 +59,18 @@ async def test_probe_passes_on_a_clean_judge(variant_judge: VariantJudge, durati
         durations.baseline.setdefault(variant_judge.id, []).append(ms)
 
 
-@pytest.mark.parametrize("case", HOSTILE, ids=[c.id for c in HOSTILE])
+def cases() -> list[ParameterSet]:
+    """Every hostile program on both pooled judges; the FRESH subset on the fresh ones (a fresh
+    container per run costs 1-3 s here, and nothing can linger between fresh runs anyway)."""
+    return [
+        pytest.param((mode, runtime), case, id=f"{mode}-{runtime}-{case.id}")
+        for mode, runtime in VARIANTS
+        for case in HOSTILE
+        if mode == "pooled" or case.id in FRESH
+    ]
+
+
+@pytest.mark.parametrize(("variant_judge", "case"), cases(), indirect=["variant_judge"])
 async def test_hostile_program(
     case: Hostile,
     variant_judge: VariantJudge,
@@ -53,18 +78,21 @@ async def test_hostile_program(
     docker_client: docker.DockerClient,
     durations: Durations,
 ) -> None:
-    assert case.expected != "passed"
+    expected = case.expected_for(variant_judge.runtime)
+    assert expected != "passed"
     start = time.perf_counter()
     verdict = await variant_judge.judge.judge(case.submission(host_guard.substitutions()), LIMITS)
     durations.hostile.setdefault(variant_judge.id, []).append((case.id, (time.perf_counter() - start) * 1000))
 
     # 1. exactly the documented status
-    assert verdict.status == case.expected, describe(verdict)
+    assert verdict.status == expected, describe(verdict)
     # 2. nothing the sandbox must not reach shows up in what the judge returns
     returned = verdict.model_dump_json()
     for secret in host_guard.secrets():
         assert secret not in returned, "a host secret reached the sandbox"
     assert "HX_ESCAPED" not in returned, describe(verdict)
+    if variant_judge.runtime not in case.leak_ok_on:
+        assert "HX_LEAK" not in returned, describe(verdict)
     for needle in case.stdout_has:
         assert needle in verdict.stdout, f"{needle!r} missing: {describe(verdict)}"
 
@@ -76,8 +104,8 @@ async def test_hostile_program(
 
     # 4. the host is unaffected
     assert host_guard.problems() == []
-    running = labelled_running(docker_client, variant_judge)
-    if variant_judge.mode == "fresh":
-        assert running == [], f"fresh mode left containers running: {running}"
-    else:
-        assert len(running) <= 1, f"pool of 1 has {len(running)} containers: {running}"
+    # Containers: fresh ones go away (removal may finish just after the verdict), a pool of one
+    # settles back to one container (a retired one may still be being removed).
+    allowed = 0 if variant_judge.mode == "fresh" else 1
+    running = await settled_containers(docker_client, variant_judge, allowed)
+    assert len(running) <= allowed, f"{variant_judge.id} keeps {len(running)} containers: {running}"
