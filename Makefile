@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 sandbox: host venv
-	@$(RFX) sandbox build --quiet
+	@$(RFX) sandbox build >/dev/null
 
 model: venv
 	@$(RFX) model install
