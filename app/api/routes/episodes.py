@@ -26,11 +26,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
              summary="Submit an episode; it is stored and queued atomically")
 async def create_episode(
     body: EpisodeCreate,
-    response: Response,
     services: ServicesDep,
     tenant: TenantDep,
     idempotency_key: Annotated[str, Header(max_length=200, pattern=IDEMPOTENCY_PATTERN)] = "",
-) -> Episode:
+) -> Response:
     if not IDEMPOTENCY_RE.match(idempotency_key):
         raise InvalidInput("Idempotency-Key must be 1-200 visible ASCII characters")
     actor = services.models.actor(body.actor.model)
@@ -40,13 +39,15 @@ async def create_episode(
     episode_id, created = await services.store.create(
         episode, quota=services.settings.quota_episodes, queue_max=services.settings.queue_max,
         idempotency_key=idempotency_key or None,
-        fingerprint=request_fingerprint(body.model_dump(mode="json")),
+        fingerprint=request_fingerprint(body.model_dump(mode="json")) if idempotency_key else "",
     )
-    response.headers["Location"] = f"/v1/episodes/{episode_id}"
+    headers = {"Location": f"/v1/episodes/{episode_id}"}
     if not created:
-        response.headers["Idempotent-Replayed"] = "true"
-        return await services.store.get(tenant, episode_id)
-    return episode
+        headers["Idempotent-Replayed"] = "true"
+        episode = await services.store.get(tenant, episode_id)
+    # the record is already valid: serialize it once instead of letting FastAPI re-validate it
+    return Response(episode.model_dump_json(), status_code=202, headers=headers,
+                    media_type="application/json")
 
 
 @router.get("", response_model=EpisodePage, responses=ERRORS, summary="List episodes, newest first")
