@@ -22,9 +22,11 @@ COPY app ./app
 COPY prompts ./prompts
 COPY sandbox ./sandbox
 # Editable: prompts/ and sandbox/ stay beside app/ where app.paths looks for them.
+# Then drop what only building needed: pip, setuptools, wheel, and the libraries' own test suites.
 RUN /opt/venv/bin/pip install -q --no-index --no-build-isolation --no-deps -e . \
  && /opt/venv/bin/python -m compileall -q app \
- && find /opt/venv -name '__pycache__' -path '*/tests/*' -prune -exec rm -rf {} +
+ && /opt/venv/bin/pip uninstall -q -y pip setuptools wheel \
+ && find /opt/venv/lib -depth -type d -name tests -path '*/site-packages/*/tests' -exec rm -rf {} +
 
 FROM ${BASE_IMAGE} AS runtime
 RUN useradd --system --uid 10001 --user-group --home-dir /srv/rfx --shell /usr/sbin/nologin rfx \
@@ -34,7 +36,7 @@ COPY --from=builder /srv/rfx /srv/rfx
 # The judge drives sandboxes with `docker run -i`; DOCKER_HOST points it at the filtering proxy.
 COPY build/bin/docker /usr/local/bin/docker
 ENV PATH=/opt/venv/bin:$PATH LANG=C.UTF-8 PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
-    RFX_DATA_DIR=/var/lib/rfx RFX_HOST=0.0.0.0 RFX_PORT=8000
+    RFX_DATA_DIR=/var/lib/rfx RFX_HOST=0.0.0.0 RFX_PORT=8000 MPLCONFIGDIR=/tmp/matplotlib
 WORKDIR /srv/rfx
 USER 10001:10001
 EXPOSE 8000
