@@ -17,10 +17,12 @@ import typer
 
 from app.api.auth import ApiKeys
 from app.commands.model import configured_or_local
+from app.errors import InvalidInput
 from app.settings import Settings, get_settings
 
 LOOPBACK = "127.0.0.1"
 WITH_WORKER_HELP = "also run a queue worker in this process (one-process local setup)"
+PROCESSES_HELP = "API server processes sharing the port (stateless: all state is in Redis)"
 CONCURRENCY_HELP = "episodes a worker runs at once (default RFX_WORKER_CONCURRENCY)"
 
 
@@ -60,12 +62,16 @@ def serve(
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="port (default RFX_PORT, 8000)")] = None,
     with_worker: Annotated[bool, typer.Option("--with-worker", help=WITH_WORKER_HELP)] = False,
     concurrency: Annotated[int | None, typer.Option(min=1, max=1000, help=CONCURRENCY_HELP)] = None,
+    processes: Annotated[int, typer.Option(min=1, max=64, help=PROCESSES_HELP)] = 1,
 ) -> None:
     """Serve the HTTP API (/v1, /healthz, /readyz, /metrics, /ui)."""
     import uvicorn
 
     from app.main import create_app
 
+    if processes > 1 and with_worker:
+        raise InvalidInput("--processes > 1 serves the API only: run `rfx worker` beside it, "
+                           "not --with-worker")
     settings = get_settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"worker_concurrency": concurrency})
@@ -73,10 +79,15 @@ def serve(
         settings = configured_or_local(settings)
     bind = bind_host(settings, host)
     _logging(verbose=True)
-    app = create_app(settings, with_worker=with_worker)
     the_port = port or settings.port
     typer.echo(f"rfx serve: http://{bind}:{the_port}/v1 (docs at /docs)"
-               + (" with an in-process worker" if with_worker else ""), err=True)
+               + (" with an in-process worker" if with_worker else "")
+               + (f" in {processes} processes" if processes > 1 else ""), err=True)
+    if processes > 1:  # each process builds its app from the same RFX_ environment
+        uvicorn.run("app.main:create_app", factory=True, workers=processes, host=bind, port=the_port,
+                    log_level="warning", timeout_graceful_shutdown=5)
+        return
+    app = create_app(settings, with_worker=with_worker)
     uvicorn.run(app, host=bind, port=the_port, log_level="warning", timeout_graceful_shutdown=5)
 
 
