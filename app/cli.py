@@ -11,8 +11,8 @@ import sys
 
 import typer
 
-from app.commands import bench, episodes, export, judge, model, run, sandbox, serve
 from app import __version__
+from app.commands import bench, episodes, export, judge, model, run, sandbox, serve
 from app.errors import ReflexionError
 
 app = typer.Typer(

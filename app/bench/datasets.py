@@ -69,7 +69,9 @@ def humaneval_task(task_id: str) -> Task:
     for task in load_problems():
         if task.id == task_id:
             return task
-    raise InvalidInput(f"no HumanEval problem named {task_id!r} (ids look like 'HumanEval/0' .. 'HumanEval/163')")
+    raise InvalidInput(
+        f"no HumanEval problem named {task_id!r} (ids look like 'HumanEval/0' .. 'HumanEval/163')"
+    )
 
 
 def select_tasks(

@@ -33,7 +33,7 @@ class Strict(BaseModel):
 
 
 class Task(Strict):
-    """A coding task. `tests` defines `check(candidate)`; `visible_tests` are assert lines the model may see."""
+    """A coding task. `tests` defines `check(candidate)`; `visible_tests` are asserts the model may see."""
 
     id: str = Field(min_length=1, max_length=200)
     prompt: str = Field(max_length=100_000)
