@@ -76,7 +76,9 @@ def seconds(episode: dict[str, Any]) -> float:
 class Stack:
     """redis-server, fake LLM, API and one worker as child processes on loopback ports."""
 
-    def __init__(self, latency: float, judge_workers: int, concurrency: int, workdir: Path) -> None:
+    def __init__(self, latency: float, judge_workers: int, concurrency: int, workdir: Path,
+                 api_processes: int = 1) -> None:
+        self.api_processes = api_processes
         self.workdir = workdir
         self.procs: list[subprocess.Popen[bytes]] = []
         self.redis_port, self.llm_port, self.api_port = free_port(), free_port(), free_port()
@@ -111,10 +113,11 @@ class Stack:
         self._spawn("fake-llm", [sys.executable, "-m", "app.llm.fake_server", "--port", str(self.llm_port),
                                  "--script", str(self.workdir / "script.json")])
         rfx = str(Path(sys.executable).with_name("rfx"))
-        self._spawn("api", [rfx, "serve", "--port", str(self.api_port)])
+        self._spawn("api", [rfx, "serve", "--port", str(self.api_port),
+                            "--processes", str(self.api_processes)])
         self._spawn("worker", [rfx, "worker", "--concurrency", str(self.concurrency)])
         wait_http(f"http://127.0.0.1:{self.llm_port}/v1/models")
-        wait_http(f"{self.api}/healthz")
+        wait_http(f"{self.api}/healthz", timeout_s=120)
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -185,6 +188,7 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     return {
         "episodes": args.episodes, "rate_per_s": args.rate, "llm_latency_s": args.latency,
         "judge_workers": args.judge_workers, "worker_concurrency": args.episodes, "cpus": os.cpu_count(),
+        "api_processes": args.api_processes,
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),  # others' work on a shared host shows here
         "statuses": statuses,
         "baseline_alone_s": round(baseline, 3), "baseline_runs_s": [round(x, 3) for x in alone],
@@ -205,12 +209,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="POST /v1/episodes per second")
     parser.add_argument("--latency", type=float, default=2.0, help="fake LLM latency per call, seconds")
     parser.add_argument("--judge-workers", type=int, default=8)
+    parser.add_argument("--api-processes", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
     if not (1 <= args.episodes <= 2000 and 1 <= args.rate <= 2000):
         parser.error("--episodes and --rate must be within 1..2000")
     with tempfile.TemporaryDirectory(prefix="rfx-bench-") as tmp:
-        stack = Stack(args.latency, args.judge_workers, args.episodes, Path(tmp))
+        stack = Stack(args.latency, args.judge_workers, args.episodes, Path(tmp), args.api_processes)
         try:
             stack.start()
             result = asyncio.run(bench(args, stack))
