@@ -193,13 +193,14 @@ def _require_weights(spec: WeightSpec, data_dir: Path) -> Path:
     return weights_path(spec, data_dir)
 
 
-def _check_port_free_for(spec: WeightSpec, port: int) -> list[str] | None:
+def _already_serving(spec: WeightSpec, port: int) -> bool:
+    """True when our model answers on the port; Conflict when something else holds the port."""
     models = served_models(port)
     if models is not None and spec.alias not in models:
         raise Conflict(
             f"port {port} already serves {models}, not {spec.alias}: stop it or pick another --port"
         )
-    return models
+    return models is not None
 
 
 def _spawn(
@@ -222,7 +223,7 @@ def _spawn(
 def ensure_running(spec: WeightSpec, data_dir: Path, port: int, threads: int | None = None) -> LocalServer:
     """Reuse the server answering on `port` with this model, or start a detached one and wait for it."""
     with _port_lock(data_dir, port):
-        if _check_port_free_for(spec, port) is not None:
+        if _already_serving(spec, port):
             return LocalServer(spec.size, spec.alias, port, _read_pid(data_dir, port), started=False)
         process = _spawn(spec, data_dir, port, detached=True, threads=threads)
         log = log_file(data_dir, port)
@@ -267,7 +268,7 @@ def serve_foreground(
 ) -> int:
     """Run the server as our child until Ctrl-C / SIGTERM, then stop it cleanly; returns its exit code."""
     with _port_lock(data_dir, port):
-        if _check_port_free_for(spec, port) is not None:
+        if _already_serving(spec, port):
             raise Conflict(
                 f"{spec.alias} is already served on port {port}: use it, or 'rfx model stop --port {port}'"
             )
