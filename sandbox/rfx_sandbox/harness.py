@@ -9,6 +9,7 @@ runner), so the candidate, which shares its uid, cannot ptrace it or open its /p
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import math
 import operator
@@ -94,11 +95,10 @@ class Session:
 
     def kill(self) -> None:
         if self.alive:
-            for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
-                try:
-                    target()
-                except OSError:
-                    pass
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
 
     def _death(self) -> Fatal:
         """The reply channel closed: find out how the candidate ended."""
@@ -118,7 +118,8 @@ class Session:
             time.sleep(0.002)
         self.alive = False
         if os.WIFEXITED(status):
-            return Fatal("error", f"the program exited with code {os.WEXITSTATUS(status)} before the tests finished")
+            code = os.WEXITSTATUS(status)
+            return Fatal("error", f"the program exited with code {code} before the tests finished")
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             if sig == signal.SIGXCPU:
@@ -178,10 +179,8 @@ class Session:
     def finish(self) -> None:
         """Ask the candidate to exit and collect the rest of its output (briefly: children may hold it)."""
         if self.alive:
-            try:
+            with contextlib.suppress(OSError):
                 wire.write_all(self.req_w, wire.frame(wire.dumps(["exit"])))
-            except OSError:
-                pass
         end = min(self.deadline, time.monotonic() + 0.5)
         while self.open_streams:
             remaining = end - time.monotonic()
@@ -280,7 +279,8 @@ class Recorder:
         if isinstance(exc, CandidateValueError):
             message = str(exc)
         calls = self._calls()
-        self._record(index, False, f"{message}" + (f" (after {calls})" if calls and calls not in message else ""))
+        after = f" (after {calls})" if calls and calls not in message else ""
+        self._record(index, False, message + after)
 
     def cmp(self, index: int, left_fn: Any, right_fn: Any, msg_fn: Any) -> None:
         site = self.sites[index]
@@ -454,7 +454,8 @@ def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
         except Exception as exc:
             recorder.errored = True
             calls = "; ".join(session.calls[-3:])
-            text = str(exc) if isinstance(exc, CandidateError | CandidateValueError) else f"{type(exc).__name__}: {exc}"
+            plain = isinstance(exc, CandidateError | CandidateValueError)
+            text = str(exc) if plain else f"{type(exc).__name__}: {exc}"
             extra_tests.append({"name": shown, "passed": False,
                                 "message": text[:2000] + (f" (after {calls})" if calls else "")})
         else:
@@ -498,7 +499,7 @@ def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
 
 def _set_limits(limits: dict[str, Any]) -> None:
     timeout = float(limits.get("timeout_s", 10))
-    cpu = int(math.ceil(timeout)) + 1
+    cpu = math.ceil(timeout) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
@@ -600,10 +601,8 @@ def _nondumpable() -> None:
     """A uid change resets the dumpable flag: set it again."""
     import ctypes
 
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _partial(session: Session, detail: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ cleaned up after each run even though they share the runner's uid.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
@@ -73,10 +74,8 @@ def kill_everything() -> bool:
 def _kill_everything() -> bool:
     deadline = time.monotonic() + 2.0
     while True:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         try:
             while True:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -325,10 +324,8 @@ def main() -> None:
     os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"})
     if not fresh:
         for name in PRELOAD:
-            try:
+            with contextlib.suppress(ImportError):
                 __import__(name)
-            except ImportError:
-                pass
         from rfx_sandbox import harness  # noqa: F401  (warm for every fork)
     _STDIN_POLLABLE = _stdin_pollable()
     gc.collect()
