@@ -210,6 +210,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=2.0, help="fake LLM latency per call, seconds")
     parser.add_argument("--judge-workers", type=int, default=8)
     parser.add_argument("--api-processes", type=int, default=1)
+    parser.add_argument("--logs", type=Path, default=Path(tempfile.gettempdir()) / "rfx-bench-logs",
+                        help="where the processes' logs are kept afterwards")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
     if not (1 <= args.episodes <= 2000 and 1 <= args.rate <= 2000):
@@ -221,6 +223,8 @@ def main() -> None:
             result = asyncio.run(bench(args, stack))
         finally:
             stack.stop()
+            shutil.copytree(tmp, args.logs, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("*.aof*", "appendonly*"))
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

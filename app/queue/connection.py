@@ -15,13 +15,21 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from app.errors import ConfigError
 from app.settings import Settings
 
+# redis-py's default pool refuses the 101st concurrent command ("Too many connections"); a worker
+# with hundreds of episodes, or an API with many SSE followers (one blocking XREAD each), exceeds
+# that. A blocking pool makes a burst wait for a free connection instead of failing.
+MAX_CONNECTIONS = 1024
+POOL_WAIT_S = 30
+
 
 def redis_client(settings: Settings) -> aredis.Redis:
     try:
-        return aredis.Redis.from_url(
-            settings.redis_url, socket_connect_timeout=3, health_check_interval=30,
+        pool = aredis.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_S,
+            socket_connect_timeout=3, health_check_interval=30,
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=20),
             retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionResetError],
         )
     except ValueError as exc:
         raise ConfigError(f"RFX_REDIS_URL: {exc}") from None
+    return aredis.Redis(connection_pool=pool)

@@ -22,6 +22,7 @@ from typing import Literal
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
+from app.errors import Unavailable
 from app.memory.episodes import EpisodeStore, LeaseLost
 from app.memory.keys import Keys
 from app.queue.stream import Job, JobStream
@@ -169,9 +170,12 @@ class Worker:
                 await self._hand_back(r)
             elif r.reason != "lease":
                 raise
-        except (RedisError, OSError) as exc:
-            # Redis down for longer than the client's retries: leave the job pending; it is reclaimed.
-            log.warning("episode %s: redis error (%s); leaving it to be reclaimed", r.job.episode_id, exc)
+        except (RedisError, OSError, Unavailable) as exc:
+            # Redis (or memory on it) failed past the client's retries: give the job back for a retry
+            # now if Redis answers again, else its lease lapses and it is reclaimed later.
+            log.warning("episode %s: redis error (%s); handing it back", r.job.episode_id, exc)
+            with contextlib.suppress(RedisError, OSError):
+                await self._hand_back(r)
         except Exception as exc:
             log.exception("episode %s: unexpected error", r.job.episode_id)
             detail = f"internal error in the worker: {type(exc).__name__}: {exc}"
