@@ -137,3 +137,33 @@ class TestJudgeContract:
         assert lines[2] == "net ConnectionRefusedError" or lines[2].startswith("net ")
         assert lines[3] == "['HOME', 'LANG', 'PATH']"
         assert lines[4] == "0000000000000000"
+
+    async def test_the_candidate_cannot_reach_the_runner_or_the_harness(
+        self, sandbox_judge: DockerJudge
+    ) -> None:
+        probe = (
+            "import os, ctypes\n"
+            "denied = []\n"
+            "for pid in (1, os.getppid()):\n"
+            "    targets = ((f'/proc/{pid}/fd/1', os.O_WRONLY), (f'/proc/{pid}/mem', os.O_RDONLY))\n"
+            "    for path, flags in targets:\n"
+            "        try:\n"
+            "            os.close(os.open(path, flags))\n"
+            "        except PermissionError:\n"
+            "            denied.append(path)\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "traced = [libc.ptrace(16, pid, 0, 0) for pid in (1, os.getppid())]\n"
+            "print(len(denied), traced)\n"
+            "def add(a, b):\n"
+            "    return a - b\n"
+        )
+        verdict = await sandbox_judge.judge(humaneval(probe))
+        assert verdict.status == "failed"  # the wrong answer stays wrong
+        assert verdict.stdout == "4 [-1, -1]\n"
+
+    async def test_threads_work(self, sandbox_judge: DockerJudge) -> None:
+        code = ("from concurrent.futures import ThreadPoolExecutor\n"
+                "def add(a, b):\n"
+                "    with ThreadPoolExecutor(2) as pool:\n"
+                "        return sum(pool.map(int, [a, b]))\n")
+        assert (await sandbox_judge.judge(humaneval(code))).status == "passed"
