@@ -99,8 +99,10 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def run(args: list[str], cwd: Path, timeout: float = 900) -> str:
-    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=clean_env())
+def run(args: list[str], cwd: Path, timeout: float = 900, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=clean_env() | (env or {})
+    )
     assert result.returncode == 0, f"{' '.join(args)}:\n{result.stdout}\n{result.stderr}"
     return result.stdout + result.stderr
 
@@ -114,7 +116,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     assert not (tree / ".env").exists()
     shutil.copytree(REPO / "build" / "wheels", tree / "build" / "wheels")
     shutil.copytree(REPO / "build" / "bin", tree / "build" / "bin")
-    log = run(["scripts/stack-init"], tree)
+    log = run(["scripts/stack-init"], tree, env={"RFX_PROJECT_ROOT": str(tree)})  # its own sandbox/
     assert "wrote .env with a new API key" in log, log
     env_file = (tree / ".env").read_text()
     api_key = next(
