@@ -156,6 +156,15 @@ def check_create(policy: Policy, body: bytes) -> bytes:
     ):
         if host.get(key):
             raise Denied(f"HostConfig.{key} is not allowed")
+    if host.get("CgroupParent"):
+        raise Denied("HostConfig.CgroupParent would move the container out of its limits")
+    if host.get("OomKillDisable"):
+        raise Denied("HostConfig.OomKillDisable is not allowed")
+    if host.get("PortBindings") or host.get("PublishAllPorts"):
+        raise Denied("published ports are not allowed")
+    for key in ("MaskedPaths", "ReadonlyPaths"):
+        if key in host and not host[key]:
+            raise Denied(f"HostConfig.{key} may not be emptied (systempaths=unconfined)")
     for mount in host.get("Mounts") or []:
         if not isinstance(mount, dict) or mount.get("Type") != "tmpfs":
             raise Denied("only tmpfs mounts are allowed")

@@ -99,6 +99,10 @@ def test_gvisor_runner_may_be_root_with_three_capabilities_only() -> None:
         ({"host_Runtime": "nvidia"}, "runtime"),
         ({"User": "root"}, "root"),
         ({"host_VolumesFrom": ["redis"]}, "VolumesFrom"),
+        ({"host_CgroupParent": "/"}, "CgroupParent"),
+        ({"host_OomKillDisable": True}, "OomKillDisable"),
+        ({"host_MaskedPaths": []}, "systempaths"),
+        ({"host_PortBindings": {"80/tcp": [{"HostPort": "80"}]}}, "published ports"),
     ],
 )
 def test_ways_out_of_the_sandbox_are_refused(changes: dict[str, Any], reason: str) -> None:
