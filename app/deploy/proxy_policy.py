@@ -163,7 +163,7 @@ def check_create(policy: Policy, body: bytes) -> bytes:
     if host.get("PortBindings") or host.get("PublishAllPorts"):
         raise Denied("published ports are not allowed")
     for key in ("MaskedPaths", "ReadonlyPaths"):
-        if key in host and not host[key]:
+        if host.get(key) == []:  # null is the default; an empty list is the CLI's systempaths=unconfined
             raise Denied(f"HostConfig.{key} may not be emptied (systempaths=unconfined)")
     for mount in host.get("Mounts") or []:
         if not isinstance(mount, dict) or mount.get("Type") != "tmpfs":
