@@ -81,6 +81,7 @@ class Stack:
         self.api_processes = api_processes
         self.workdir = workdir
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.names: list[str] = []
         self.redis_port, self.llm_port, self.api_port = free_port(), free_port(), free_port()
         script = {"rules": [{"pattern": "Complete the Python function", "replies": [BAD]}],
                   "default": "I subtracted where the task asks to add: return a + b.", "latency_s": latency}
@@ -102,6 +103,7 @@ class Stack:
         log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         self.procs.append(subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                            cwd=ROOT))
+        self.names.append(name)
 
     def start(self) -> None:
         redis_server = shutil.which("redis-server")
@@ -118,6 +120,21 @@ class Stack:
         self._spawn("worker", [rfx, "worker", "--concurrency", str(self.concurrency)])
         wait_http(f"http://127.0.0.1:{self.llm_port}/v1/models")
         wait_http(f"{self.api}/healthz", timeout_s=120)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """user+system CPU each child process has used so far (its own work, whatever the host load)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        out = {}
+        for name, proc in zip(self.names, self.procs, strict=True):
+            try:
+                with open(f"/proc/{proc.pid}/stat", "rb") as handle:
+                    data = handle.read()
+            except OSError:
+                continue
+            fields = data[data.rfind(b")") + 2:].split()
+            # utime, stime, cutime, cstime: children count for --processes > 1
+            out[name] = round(sum(int(f) for f in fields[11:15]) / ticks, 2)
+        return out
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -182,6 +199,8 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         for i in range(0, len(ids), 50):
             page = await asyncio.gather(*(client.get(f"/v1/episodes/{x}") for x in ids[i:i + 50]))
             records += [r.json() for r in page]
+    cpu = stack.cpu_seconds()
+    total_episodes = args.episodes + 4  # plus the warm-up and the three baseline runs
     per_episode = [seconds(e) for e in records]
     judge_ms = [v["duration_ms"] for e in records for a in e["attempts"] for v in (a["hidden"],) if v]
     statuses = {s: sum(e["status"] == s for e in records) for s in {e["status"] for e in records}}
@@ -200,6 +219,9 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         "post_p50_ms": round(percentile(post_latency, 0.5) * 1000, 1),
         "post_p99_ms": round(percentile(post_latency, 0.99) * 1000, 1),
         "judge_runs": len(judge_ms), "judge_run_p50_ms": round(percentile(judge_ms, 0.5), 1),
+        "cpu_seconds": cpu,
+        "orchestration_cpu_ms_per_episode": round(
+            sum(cpu.get(k, 0) for k in ("api", "worker", "redis")) / total_episodes * 1000, 1),
     }
 
 
