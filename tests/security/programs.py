@@ -271,11 +271,11 @@ with open("/tmp/hx_fill", "wb") as fh:
     Hostile(
         "many_files_in_tmp",
         """
-for d in range(20):
+for d in range(10):
     os.makedirs(f"/tmp/hx_dir{d}", exist_ok=True)
-    for i in range(250):
+    for i in range(150):
         open(f"/tmp/hx_dir{d}/hx_f{i}", "w").close()
-for i in range(1000):
+for i in range(500):
     open(f"/tmp/hx_f{i}", "w").close()
 """,
         "failed",
@@ -638,6 +638,9 @@ time.sleep(0.5)
 """,
         {"runc": "error", "runsc": "failed"},
     ),
+    Hostile("kill_runner_pid1", "try:\n    os.kill(1, signal.SIGKILL)\nexcept OSError:\n    pass\n",
+            "failed"),
+    Hostile("os_abort", "def solve(x):\n    os.abort()\n", "error"),
     Hostile("kill_parent", "os.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(0.5)\n", "error"),
     # --- forgeries (issue point 4) ------------------------------------------------------------------
     Hostile("os_exit0_before_tests", "os._exit(0)\n", "error"),

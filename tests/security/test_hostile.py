@@ -11,13 +11,14 @@ import time
 
 import docker
 import pytest
-from _pytest.mark import ParameterSet
 
 from app.reflexion.models import Verdict
-from tests.security.conftest import LIMITS, VARIANT_LABEL, VARIANTS, Durations, VariantJudge, on_variants
+from tests.security.conftest import LIMITS, SHORT, VARIANT_LABEL, Durations, VariantJudge
 from tests.security.host import HostGuard
 from tests.security.probe import probe_submission
 from tests.security.programs import FRESH, HOSTILE, Hostile
+
+FRESH_CASES = [case for case in HOSTILE if case.id in FRESH]
 
 
 def describe(verdict: Verdict) -> str:
@@ -49,8 +50,15 @@ async def judge_probe(judge: VariantJudge) -> tuple[Verdict, float]:
     return verdict, (time.perf_counter() - start) * 1000
 
 
-@on_variants()
-async def test_probe_passes_on_a_clean_judge(variant_judge: VariantJudge, durations: Durations) -> None:
+async def test_probe_passes_on_a_clean_pooled_judge(pooled_judge: VariantJudge, durations: Durations) -> None:
+    await check_probe_baseline(pooled_judge, durations)
+
+
+async def test_probe_passes_on_a_clean_fresh_judge(fresh_judge: VariantJudge, durations: Durations) -> None:
+    await check_probe_baseline(fresh_judge, durations)
+
+
+async def check_probe_baseline(variant_judge: VariantJudge, durations: Durations) -> None:
     """The probe is a correct solution: it must pass before anything hostile ran (baseline)."""
     for _ in range(3):
         verdict, ms = await judge_probe(variant_judge)
@@ -59,19 +67,21 @@ async def test_probe_passes_on_a_clean_judge(variant_judge: VariantJudge, durati
         durations.baseline.setdefault(variant_judge.id, []).append(ms)
 
 
-def cases() -> list[ParameterSet]:
-    """Every hostile program on both pooled judges; the FRESH subset on the fresh ones (a fresh
-    container per run costs 1-3 s here, and nothing can linger between fresh runs anyway)."""
-    return [
-        pytest.param((mode, runtime), case, id=f"{mode}-{runtime}-{case.id}")
-        for mode, runtime in VARIANTS
-        for case in HOSTILE
-        if mode == "pooled" or case.id in FRESH
-    ]
+@pytest.mark.parametrize("case", HOSTILE, ids=[c.id for c in HOSTILE])
+async def test_hostile_program_pooled(case: Hostile, pooled_judge: VariantJudge, host_guard: HostGuard,
+                                      docker_client: docker.DockerClient, durations: Durations) -> None:
+    await check_hostile(case, pooled_judge, host_guard, docker_client, durations)
 
 
-@pytest.mark.parametrize(("variant_judge", "case"), cases(), indirect=["variant_judge"])
-async def test_hostile_program(
+@pytest.mark.parametrize("case", FRESH_CASES, ids=[c.id for c in FRESH_CASES])
+async def test_hostile_program_fresh(case: Hostile, fresh_judge: VariantJudge, host_guard: HostGuard,
+                                     docker_client: docker.DockerClient, durations: Durations) -> None:
+    """A subset on the fresh judges: a fresh container per run costs 1-3 s here, and nothing can
+    linger between fresh runs anyway; it still covers every kind of hostile behaviour in the issue."""
+    await check_hostile(case, fresh_judge, host_guard, docker_client, durations)
+
+
+async def check_hostile(
     case: Hostile,
     variant_judge: VariantJudge,
     host_guard: HostGuard,
@@ -81,7 +91,8 @@ async def test_hostile_program(
     expected = case.expected_for(variant_judge.runtime)
     assert expected != "passed"
     start = time.perf_counter()
-    verdict = await variant_judge.judge.judge(case.submission(host_guard.substitutions()), LIMITS)
+    limits = SHORT if expected == "timeout" else LIMITS
+    verdict = await variant_judge.judge.judge(case.submission(host_guard.substitutions()), limits)
     durations.hostile.setdefault(variant_judge.id, []).append((case.id, (time.perf_counter() - start) * 1000))
 
     # 1. exactly the documented status

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import docker
 
-from tests.security.conftest import LIMITS, VariantJudge, on_variants
+from tests.security.conftest import LIMITS, VariantJudge
 from tests.security.host import HostGuard
 from tests.security.probe import probe_submission
 from tests.security.programs import HOSTILE
@@ -21,8 +21,19 @@ from tests.security.test_hostile import describe, labelled_running, settled_cont
 STATE = next(c for c in HOSTILE if c.id == "state_for_next_run")
 
 
-@on_variants()
-async def test_state_from_one_run_is_gone_in_the_next(
+async def test_state_is_gone_in_the_next_pooled_run(
+    pooled_judge: VariantJudge, host_guard: HostGuard, docker_client: docker.DockerClient
+) -> None:
+    await check_state(pooled_judge, host_guard, docker_client)
+
+
+async def test_state_is_gone_in_the_next_fresh_run(
+    fresh_judge: VariantJudge, host_guard: HostGuard, docker_client: docker.DockerClient
+) -> None:
+    await check_state(fresh_judge, host_guard, docker_client)
+
+
+async def check_state(
     variant_judge: VariantJudge, host_guard: HostGuard, docker_client: docker.DockerClient
 ) -> None:
     for round_ in range(2):  # twice: the cleanup after a cleanup must work too
