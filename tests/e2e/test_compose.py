@@ -170,6 +170,9 @@ def test_stack_is_healthy_and_ready(stack: Stack) -> None:
     assert ready.status_code == 200 and ready.json()["status"] == "ready", ready.text
     aof = stack.compose("exec", "-T", "redis", "redis-cli", "config", "get", "appendonly").stdout.split()
     assert aof == ["appendonly", "yes"]
+    page = httpx.get(f"{stack.api}/ui/", timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert httpx.get(f"{stack.api}/ui/app.js", timeout=10).status_code == 200
     unauthenticated = httpx.get(f"{stack.api}/v1/episodes", timeout=10)
     assert unauthenticated.status_code == 401
     assert unauthenticated.headers["content-type"].startswith("application/problem+json")
