@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import docker
 
+from app.reflexion.models import Submission
 from tests.security.conftest import LIMITS, VariantJudge
 from tests.security.host import HostGuard
-from tests.security.probe import probe_submission
+from tests.security.probe import PROBE_CODE, PROBE_TESTS, probe_submission
 from tests.security.programs import HOSTILE
 from tests.security.test_hostile import describe, labelled_running, settled_containers
 
@@ -51,3 +52,29 @@ async def check_state(
             after = await settled_containers(docker_client, variant_judge, 0)
             assert after == [], f"fresh mode kept containers: {after}"
     assert host_guard.problems() == []
+
+
+async def test_the_probe_sees_leftovers(pooled_judge: VariantJudge) -> None:
+    """The probe can fail: planted in its own run (file, env, module, patched builtin, process), each
+    leftover is named in its failure message, from the candidate's side and the harness's side."""
+    plant = '''
+import builtins, os, sys, time, types
+open("/tmp/hx_planted", "w").close()
+os.environ["HX_PLANTED"] = "1"
+sys.modules["hx_planted"] = types.ModuleType("hx_planted")
+_real_len = builtins.len
+builtins.len = lambda o: _real_len(o)  # same answers, but no longer the builtin
+if os.fork() == 0:
+    os.execv("/bin/sleep", ["hx_planted_sleeper", "1000"])
+time.sleep(0.3)
+'''
+    planted = Submission(code=PROBE_CODE + plant, tests=PROBE_TESTS, entry_point="probe")
+    verdict = await pooled_judge.judge.judge(planted, LIMITS)
+    assert verdict.status == "failed", describe(verdict)
+    messages = " ".join(t.message for t in verdict.failing())
+    for finding in ("file /tmp/hx_planted", "env HX_PLANTED", "module hx_planted", "builtin len",
+                    "hx_planted_sleeper"):
+        assert finding in messages, f"{finding!r} not reported: {messages[:1500]}"
+    assert "the harness found" in messages  # the file and the process are visible from the harness too
+    follow = await pooled_judge.judge.judge(probe_submission(), LIMITS)
+    assert follow.status == "passed", describe(follow)
