@@ -64,3 +64,24 @@ async def test_reconnect_with_last_event_id_gets_each_event_once_in_order(
     )
     assert [f["data"] for f in received] == [f["data"] for f in everything]
     assert [f["id"] for f in tail] == [f["id"] for f in everything[5:]]
+
+
+async def test_resume_after_the_finished_event_ends_at_once(
+    redis_url: str, key_prefix: str, fake_llm: Any, judge_factory: Any, sandbox_image: str
+) -> None:
+    """A client that already saw `episode.finished` and reconnects gets an empty, finished stream."""
+    script_fail_then_fix(fake_llm, latency_s=0.0)
+    settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
+    judge = await judge_factory(mode="pooled")
+    async with running_app(settings) as base, running_worker(settings, judge), \
+            httpx.AsyncClient(base_url=base, timeout=60) as client:
+        episode_id = (await client.post("/v1/episodes", json=task_body(max_trials=3))).json()["id"]
+        await wait_terminal(client, episode_id)
+        path = f"/v1/episodes/{episode_id}/events"
+        everything = await read_frames(client, path, None, limit=None)
+        # the server's BLOCK is 5 s: a stream that waits for live events would outlast this read timeout
+        quick = httpx.Timeout(60, read=3)
+        async with httpx.AsyncClient(base_url=base, timeout=quick) as impatient:
+            after_finish = await read_frames(impatient, path, everything[-1]["id"], limit=None)
+    assert everything[-1]["event"] == "episode.finished"
+    assert after_finish == []

@@ -17,7 +17,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import ServicesDep, TenantDep
 from app.api.schemas import PROBLEM
-from app.errors import InvalidInput
+from app.errors import InvalidInput, NotFound
 from app.memory.episodes import EpisodeStore
 from app.reflexion.models import Event
 
@@ -45,20 +45,26 @@ async def follow(store: EpisodeStore, tenant: str, episode_id: str,
             yield _sse(event)
             if event.type == "episode.finished":
                 return
-    while True:
+    while not await _nothing_more(store, tenant, episode_id, last):
         batch = await store.wait_events(episode_id, last if last != "0" else "0-0", BLOCK_MS)
         for event in batch:
             last = event.id
             yield _sse(event)
             if event.type == "episode.finished":
                 return
-        if not batch:
-            try:
-                episode = await store.get(tenant, episode_id)
-            except Exception:
-                return
-            if episode.terminal and not await store.events(episode_id, last):
-                return  # terminal with nothing after `last`: the finished event was before it
+
+
+async def _nothing_more(store: EpisodeStore, tenant: str, episode_id: str, last: str) -> bool:
+    """True when no event can follow `last`: the episode is gone, or terminal with nothing after it.
+
+    Checked before every blocking wait, so a client that resumes after `episode.finished` (or
+    after the last event of a finished episode) gets an empty stream that ends at once.
+    """
+    try:
+        episode = await store.get(tenant, episode_id)
+    except NotFound:  # deleted or expired
+        return True
+    return episode.terminal and not await store.events(episode_id, last)
 
 
 @router.get(
