@@ -17,7 +17,9 @@ from string import Template
 from app.reflexion.models import Submission, VerdictStatus
 
 SOLVE_WRONG = "\ndef solve(x):\n    return x + 1\n"
-CHECK = "def check(candidate):\n    assert candidate(2) == 4\n    assert candidate(3) == 9\n"
+# The tests carry a marker the submission never receives; `steal_the_tests` hunts for it.
+CHECK = ("def check(candidate):\n    # HXTESTSECRET-91c2\n"
+         "    assert candidate(2) == 4\n    assert candidate(3) == 9\n")
 ASSERTS = ["assert solve(2) == 4", "assert solve(3) == 9"]
 
 # Shared preamble: a forked child names itself so the probe (and the host) can recognise it.
@@ -588,6 +590,59 @@ for p in sorted(int(x) for x in os.listdir("/proc") if x.isdigit()):
             _esc(f"/proc/{p}/{name}")
         except OSError:
             pass
+"""),
+        "failed",
+        stdout_has=PROBE,
+    ),
+    Hostile(
+        "steal_the_tests",
+        _probe("""
+# The harness reads the tests only after forking this process, and never sends them here: look for
+# them in this process's own memory, in every /proc file and fd it can open, and in the scratch dirs.
+# The marker is never built whole here (the compiler would fold `a + b` into one constant): look
+# for its two halves side by side.
+prefix, suffix = b"HXTESTSECRET", b"-91c2"
+def found(buf):
+    i = buf.find(prefix)
+    while i >= 0:
+        if buf[i + len(prefix):i + len(prefix) + len(suffix)] == suffix:
+            return True
+        i = buf.find(prefix, i + 1)
+    return False
+with open("/proc/self/maps") as fh:
+    regions = [line.split() for line in fh.read().splitlines()]
+# (read directly: a non-dumpable process may not open its own /proc/self/mem)
+for fields in regions:
+    lo, hi = (int(x, 16) for x in fields[0].split("-"))
+    name = fields[5] if len(fields) > 5 else ""
+    if fields[1][0] != "r" or hi - lo > 64 * 2**20 or name.startswith("[v") or name.startswith("/"):
+        continue  # file mappings hold library code, not data this run received
+    if found(ctypes.string_at(lo, hi - lo)):
+        _esc("the tests are in the candidate's own memory")
+for p in os.listdir("/proc"):
+    if not p.isdigit() or int(p) == os.getpid():
+        continue
+    for f in ["cmdline", "environ"] + [f"fd/{n}" for n in range(0, 8)]:
+        try:
+            fd = os.open(f"/proc/{p}/{f}", os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            if found(os.read(fd, 1 << 20)):
+                _esc(f"the tests in /proc/{p}/{f}")
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+for root in ("/tmp", "/dev/shm"):
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            try:
+                with open(os.path.join(dirpath, name), "rb") as fh:
+                    if found(fh.read(1 << 20)):
+                        _esc("the tests in " + os.path.join(dirpath, name))
+            except OSError:
+                pass
 """),
         "failed",
         stdout_has=PROBE,
