@@ -24,6 +24,7 @@ HEADER = struct.Struct(">I")
 RUNNER_HEADROOM_MB = 64  # runner + harness, on top of the submission's own memory limit
 ANSWER_SLACK_S = 15.0  # the runner answers by timeout + 0.5 s + cleanup; past this it is stuck
 MAX_FRAME = 64 * 1024 * 1024
+LATE_CREATE_S = 1.0  # after a start is cut short: how long a late-created container is watched for
 
 
 class ContainerGone(Exception):
@@ -134,10 +135,15 @@ class SandboxContainer:
         `first` (fresh mode) is the request, written at once: the runner reads it as soon as it is
         up, which saves a round trip on a path where every millisecond counts against `docker run`.
         """
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=1 << 20,
-        )
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=1 << 20,
+            )
+        except asyncio.CancelledError:
+            # asyncio kills a CLI it spawned but did not hand over; its create request may still land.
+            await asyncio.shield(self.kill(settle_s=LATE_CREATE_S))
+            raise
         self._stderr_task = asyncio.create_task(self._collect_stderr())
         try:
             if first and self.proc.stdin is not None:
@@ -145,10 +151,11 @@ class SandboxContainer:
                 self._sent_first = True
             ready = json.loads(await asyncio.wait_for(self._read_frame(), timeout_s))
         except asyncio.CancelledError:
-            await asyncio.shield(self.kill())
+            # The daemon may still be creating the container the killed CLI asked for.
+            await asyncio.shield(self.kill(settle_s=LATE_CREATE_S))
             raise
         except (TimeoutError, ContainerGone, ValueError) as exc:
-            await self.kill()
+            await self.kill(settle_s=LATE_CREATE_S)
             why = self._why(f"the sandbox container did not start ({type(exc).__name__})")
             raise ContainerGone(why) from None
         if not isinstance(ready, dict) or ready.get("op") != "ready":
@@ -246,16 +253,21 @@ class SandboxContainer:
             await self.kill()
         await self._finish_stderr()
 
-    async def kill(self) -> None:
-        """Stop now: remove the container and end the CLI process."""
-        if self.proc is None:
-            return
-        if self.proc.returncode is None:
+    async def kill(self, settle_s: float = 0.0) -> None:
+        """Stop now: end the CLI process and remove the container.
+
+        `settle_s` > 0 (a start cut short): the daemon can finish creating a container after the
+        CLI that asked for it is gone, so the name is watched that long and removed if it appears.
+        """
+        if self.proc is not None and self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
         await force_remove(self.docker, [self.name])
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.proc.wait(), 10)
+        if self.proc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.proc.wait(), 10)
+        if settle_s > 0:
+            await force_remove(self.docker, [self.name], settle_s=settle_s)
         await self._finish_stderr()
 
     async def _finish_stderr(self) -> None:
@@ -289,17 +301,24 @@ async def docker_cli(docker: str, *args: str, timeout_s: float = 60.0) -> tuple[
     return proc.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
-async def force_remove(docker: str, names: list[str], wait_s: float = 15.0) -> None:
+async def force_remove(docker: str, names: list[str], wait_s: float = 15.0, settle_s: float = 0.0) -> None:
     """`docker rm -f`, then wait until Docker no longer lists them: `rm -f` returns at once when
-    `--rm` auto-removal is already under way, and callers rely on "gone" meaning gone."""
+    `--rm` auto-removal is already under way, and callers rely on "gone" meaning gone.
+    With `settle_s`, "not listed" must hold that long (a late create is removed too)."""
     if not names:
         return
     await docker_cli(docker, "rm", "-f", *names, timeout_s=30)
     deadline = time.monotonic() + wait_s
     filters = [arg for name in names for arg in ("--filter", f"name=^/?{name}$")]
+    clear_since: float | None = None
     while time.monotonic() < deadline:
         code, out, _ = await docker_cli(docker, "ps", "-aq", *filters, timeout_s=10)
         if code != 0 or not out.split():
-            return
+            clear_since = clear_since or time.monotonic()
+            if time.monotonic() - clear_since >= settle_s:
+                return
+            await asyncio.sleep(0.1)
+            continue
+        clear_since = None
         await asyncio.sleep(0.05)
         await docker_cli(docker, "rm", "-f", *out.split(), timeout_s=30)

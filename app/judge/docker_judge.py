@@ -86,10 +86,7 @@ class DockerJudge:
                 self.image = await asyncio.to_thread(ensure_sandbox_image, settings)
             if self.config.mode == "pooled":
                 self._slots = [_Slot() for _ in range(self.config.workers)]
-                results = await asyncio.gather(
-                    *(self._new_container(self.config.limits, fresh=False) for _ in self._slots),
-                    return_exceptions=True,
-                )
+                results = await self._start_pool()
                 failures = [r for r in results if isinstance(r, BaseException)]
                 for slot, result in zip(self._slots, results, strict=True):
                     if isinstance(result, SandboxContainer):
@@ -99,6 +96,26 @@ class DockerJudge:
                     await self._shutdown()
                     raise SandboxError(f"could not start the sandbox pool: {failures[0]}")
             self._started = True
+
+    async def _start_pool(self) -> list[SandboxContainer | BaseException]:
+        """Start one container per slot. If the caller is cancelled meanwhile, every container
+        that did start is killed before the cancellation goes on: nobody would ever use them."""
+        tasks = [asyncio.create_task(self._new_container(self.config.limits, fresh=False))
+                 for _ in self._slots]
+        try:
+            return await asyncio.gather(*tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._discard_started(tasks))
+            raise
+
+    async def _discard_started(self, tasks: list[asyncio.Task[SandboxContainer]]) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        started = [t.result() for t in tasks if not t.cancelled() and t.exception() is None]
+        for container in started:
+            self._live.discard(container)
+        await asyncio.gather(*(c.kill() for c in started), return_exceptions=True)
 
     async def aclose(self) -> None:
         """Stop every container this judge started and wait until Docker has removed them."""
@@ -143,6 +160,10 @@ class DockerJudge:
                                         f"label={INSTANCE_LABEL}={self.id}")
         return out.split() if code == 0 else []
 
+    def pool_names(self) -> set[str]:
+        """Names of the warm containers the pool holds: the only ones an idle judge should own."""
+        return {s.container.name for s in self._slots if s.container is not None and s.container.alive}
+
     # -- containers -----------------------------------------------------------------------------
     async def _new_container(self, limits: JudgeLimits, *, fresh: bool,
                              first: bytes = b"") -> SandboxContainer:
@@ -184,8 +205,14 @@ class DockerJudge:
             slot.container = None
         self._replace(slot)
         assert slot.starting is not None
+        starting = slot.starting
         try:
-            slot.container = await slot.starting
+            slot.container = await starting
+        except asyncio.CancelledError:
+            # Cancelled just as the start finished: the container is healthy, keep it for the pool.
+            if starting.done() and not starting.cancelled() and starting.exception() is None:
+                slot.container = starting.result()
+            raise
         finally:
             slot.starting = None
         return slot.container

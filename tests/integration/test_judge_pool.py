@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -196,3 +197,47 @@ async def test_judge_contract_helpers(judge_factory: JudgeFactory) -> None:
     missing = await judge.judge(Submission(code="x = 1", tests="def check(c):\n    assert c(1)\n",
                                            entry_point="nope"))
     assert missing.status == "error" and "does not define nope" in json.dumps(missing.model_dump())
+
+
+CANCEL_DELAYS_S = (0.0, 0.01, 0.03, *(round(0.05 * i, 2) for i in range(1, 25)))  # 0 .. 1.2 s
+
+
+def container_names(client: docker.DockerClient, judge: DockerJudge) -> dict[str, str]:
+    """Name -> state of every container (any state) carrying the judge's instance label."""
+    found = client.api.containers(all=True, filters={"label": f"{INSTANCE_LABEL}={judge.id}"})
+    return {str(c["Names"][0]).lstrip("/"): str(c["State"]) for c in found}
+
+
+async def stray_containers(client: docker.DockerClient, judge: DockerJudge,
+                           rounds: int = 60) -> dict[str, str]:
+    """The judge's containers that are not its warm pool, once there are none, or after ~15 s."""
+    stray: dict[str, str] = {}
+    for _ in range(rounds):
+        pool = judge.pool_names()
+        stray = {n: s for n, s in container_names(client, judge).items() if n not in pool}
+        if not stray:
+            break
+        await asyncio.sleep(0.25)
+    return stray
+
+
+@pytest.mark.parametrize("mode", ["pooled", "fresh"])
+async def test_cancelling_while_the_container_starts_leaves_no_container(
+    sandbox_image: str, docker_client: docker.DockerClient, mode: str
+) -> None:
+    """A call cancelled while `docker run` is still starting its container must not leak it."""
+    for delay in CANCEL_DELAYS_S:
+        # a fresh judge each time: in pooled mode the pool is not warm, so the call starts it
+        judge = DockerJudge(JudgeConfig(mode=mode, runtime="runc", workers=2, image=sandbox_image,
+                                        labels={TEST_LABEL: TEST_RUN_ID}))
+        try:
+            if mode == "fresh":
+                await judge.start()  # reaps and checks the image; fresh containers start per call
+            task = asyncio.create_task(judge.judge(Submission(code="print(1)")))
+            await asyncio.sleep(delay)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            assert not await stray_containers(docker_client, judge), delay
+        finally:
+            await judge.aclose()
