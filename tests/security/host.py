@@ -8,7 +8,9 @@
   must not reach it),
 - a secret in the test process's environment (the judge must not pass the host's environment on).
 Hostile programs get these coordinates through `string.Template` placeholders ($secret_path,
-$forbidden, $port, $secret) so the table of programs stays plain source text.
+$forbidden, $port, $secret, $tag) so the table of programs stays plain source text. Process names
+carry this session's tag, so a copy of the suite running elsewhere on the host is not mistaken for an
+escape.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENV_CANARY = "HOSTCANARY_RFX_SECURITY"
-HOSTILE_MARK = "hx_"
+SESSION_TAG = uuid.uuid4().hex[:6]
+HOSTILE_MARK = f"hx_{SESSION_TAG}"  # what this session's hostile processes call themselves
 SANDBOX_UID = 65534
 
 
@@ -51,6 +54,7 @@ class HostGuard:
             "forbidden": str(self.forbidden),
             "port": str(self.port),
             "secret": self.secret,
+            "tag": SESSION_TAG,
         }
 
     def secrets(self) -> list[str]:
@@ -69,7 +73,7 @@ class HostGuard:
             count += 1
 
     def hostile_host_processes(self) -> list[str]:
-        """Host processes whose name or command line carries the hostile marker."""
+        """Host processes whose name or command line carries this session's hostile marker."""
         found = []
         me = os.getpid()
         for pid in os.listdir("/proc"):
@@ -81,7 +85,7 @@ class HostGuard:
                 cmdline = raw.replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if comm.startswith(HOSTILE_MARK) or f" {HOSTILE_MARK}" in f" {cmdline}":
+            if comm.startswith(HOSTILE_MARK) or f" {HOSTILE_MARK}" in f" {cmdline}":  # argv[0] or comm
                 found.append(f"{pid}:{comm}:{cmdline[:80]}")
         return found
 

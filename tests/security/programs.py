@@ -26,8 +26,9 @@ ASSERTS = ["assert solve(2) == 4", "assert solve(3) == 9"]
 PRE = """
 import ctypes, os, signal, sys, time
 _libc = ctypes.CDLL(None, use_errno=True)
-def _hx_name(name=b"hx_daemon"):
-    _libc.prctl(15, name, 0, 0, 0)
+_HX = "hx_$tag"  # this test session's marker: the host check must not see other sessions' programs
+def _hx_name(kind="d"):
+    _libc.prctl(15, (_HX + kind).encode()[:15], 0, 0, 0)
 def _hx_daemonize():
     # double fork + setsid: the grandchild is an orphan in its own session, outside any process group
     pid = os.fork()
@@ -132,7 +133,7 @@ while True:
 while True:
     try:
         if os.fork() == 0:
-            _hx_name(b"hx_forkbomb")
+            _hx_name("fb")
     except OSError:
         pass
 """,
@@ -153,7 +154,7 @@ if _hx_daemonize():
         time.sleep(0.05)
 if os.fork() == 0:
     os.setsid()
-    os.execv("/bin/sleep", ["hx_sleeper", "100000"])
+    os.execv("/bin/sleep", [_HX + "_sleeper", "100000"])
 _hx_wait_for_daemons(2)
 print("HX_DAEMONS_UP", flush=True)
 """,
@@ -183,7 +184,7 @@ if _hx_daemonize():
         """
 if os.fork() == 0:
     os.setsid()
-    _hx_name(b"hx_pipeholder")
+    _hx_name("ph")
     time.sleep(10**6)
 """,
         "failed",
@@ -229,7 +230,7 @@ _hx_kids = []
 for _ in range(6):
     pid = os.fork()
     if pid == 0:
-        _hx_name(b"hx_membomb")
+        _hx_name("mb")
         blocks = []
         try:
             while True:
