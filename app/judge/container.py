@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import struct
 import time
 from dataclasses import dataclass, field
@@ -112,6 +113,7 @@ class SandboxContainer:
     stderr_tail: bytearray = field(default_factory=bytearray, repr=False)
     _stderr_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _sent_first: bool = field(default=False, repr=False)
+    _run_id: str = field(default="", repr=False)
 
     def command(self) -> list[str]:
         args = [self.docker, "run", "-i", "--rm", "--name", self.name]
@@ -192,7 +194,7 @@ class SandboxContainer:
         since = time.time() - 1
         try:
             if not self._sent_first:
-                self.proc.stdin.write(request_bytes(submission, limits))
+                self.proc.stdin.write(self.request(submission, limits))
             self._sent_first = False
             await self.proc.stdin.drain()
             result = json.loads(await asyncio.wait_for(self._read_frame(), limits.timeout_s + ANSWER_SLACK_S))
@@ -224,6 +226,11 @@ class SandboxContainer:
                 report = None
         if not isinstance(result, dict):
             raise ContainerGone("the sandbox runner broke protocol")
+        if result.get("run") != self._run_id:
+            # Only the runner (another uid, non-dumpable) knows the nonce: a frame written ahead by
+            # a submission, or an answer to an earlier request, can never be taken for this result.
+            await self.kill()
+            raise ContainerGone("the sandbox answered with a result for another request")
         return RunResult(
             outcome=str(result.get("outcome", "crashed")),
             detail=str(result.get("detail", "")),
@@ -231,6 +238,11 @@ class SandboxContainer:
             duration_ms=float(result.get("duration_ms", 0.0)),
             report=report,
         )
+
+    def request(self, submission: Submission, limits: JudgeLimits) -> bytes:
+        """The request for one run, under a fresh random run id the runner must echo in its result."""
+        self._run_id = secrets.token_hex(16)
+        return request_bytes(submission, limits, self._run_id)
 
     async def was_oom_killed(self, since: float) -> bool:
         """Whether Docker recorded an OOM kill for this container since `since` (unix time)."""
@@ -278,11 +290,11 @@ class SandboxContainer:
                 self._stderr_task.cancel()
 
 
-def request_bytes(submission: Submission, limits: JudgeLimits) -> bytes:
-    """The runner's request: a header frame (limits, body length), then the submission's JSON."""
+def request_bytes(submission: Submission, limits: JudgeLimits, run_id: str) -> bytes:
+    """The runner's request: a header frame (run id, limits, body length), then the submission's JSON."""
     body = json.dumps(submission.model_dump(mode="json"), separators=(",", ":")).encode()
-    header = json.dumps({"op": "run", "limits": limits.model_dump(mode="json"), "body_len": len(body)},
-                        separators=(",", ":")).encode()
+    header = json.dumps({"op": "run", "run": run_id, "limits": limits.model_dump(mode="json"),
+                         "body_len": len(body)}, separators=(",", ":")).encode()
     return HEADER.pack(len(header)) + header + body
 
 

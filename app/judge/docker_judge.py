@@ -23,7 +23,6 @@ from app.judge.container import (
     SandboxContainer,
     docker_cli,
     force_remove,
-    request_bytes,
 )
 from app.judge.image import ensure_sandbox_image
 from app.judge.reaper import INSTANCE_LABEL, JUDGE_LABEL, OWNER_LABEL, owner_token, reap_orphans
@@ -166,7 +165,7 @@ class DockerJudge:
 
     # -- containers -----------------------------------------------------------------------------
     async def _new_container(self, limits: JudgeLimits, *, fresh: bool,
-                             first: bytes = b"") -> SandboxContainer:
+                             first: Submission | None = None) -> SandboxContainer:
         assert self.image is not None
         self._counter += 1
         container = SandboxContainer(
@@ -176,7 +175,8 @@ class DockerJudge:
         )
         self._live.add(container)
         try:
-            await container.start(self.config.start_timeout_s, first)
+            request = container.request(first, limits) if first is not None else b""
+            await container.start(self.config.start_timeout_s, request)
         except BaseException:
             self._live.discard(container)
             await asyncio.shield(container.kill())
@@ -281,7 +281,7 @@ class DockerJudge:
             self._idle.put_nowait(slot)
 
     async def _judge_fresh(self, submission: Submission, limits: JudgeLimits) -> RunResult:
-        container = await self._new_container(limits, fresh=True, first=request_bytes(submission, limits))
+        container = await self._new_container(limits, fresh=True, first=submission)
         try:
             return await container.run(submission, limits)
         finally:

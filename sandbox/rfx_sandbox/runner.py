@@ -300,7 +300,7 @@ def run_one(header: dict[str, Any]) -> None:
     if aborted:
         view[:used] = bytes(used)
         os._exit(0)
-    result = {"op": "result", "outcome": outcome, "detail": detail, "clean": clean,
+    result = {"op": "result", "run": header.get("run"), "outcome": outcome, "detail": detail, "clean": clean,
               "duration_ms": round(duration_ms, 3), "report_len": used}
     wire.write_all(1, wire.frame(wire.dumps(result)) + wire.HEADER.pack(used))
     wire.write_all(1, view[:used])
@@ -347,7 +347,8 @@ def main() -> None:
                     os._exit(0)
             except Exception as exc:  # a bug or a trap we did not foresee: report it, get recycled
                 kill_everything()
-                failure = {"op": "result", "outcome": "runner_error", "clean": False, "report_len": 0,
+                failure = {"op": "result", "run": header.get("run"), "outcome": "runner_error",
+                           "clean": False, "report_len": 0,
                            "detail": f"runner failure: {type(exc).__name__}: {exc}"[:500], "duration_ms": 0}
                 wire.write_all(1, wire.frame(wire.dumps(failure)) + wire.HEADER.pack(0))
         elif op == "ping":

@@ -241,3 +241,34 @@ async def test_cancelling_while_the_container_starts_leaves_no_container(
             assert not await stray_containers(docker_client, judge), delay
         finally:
             await judge.aclose()
+
+
+async def test_a_result_for_another_request_is_never_taken(sandbox_image: str) -> None:
+    """The runner echoes each request's random run id; an answer to any other request is refused.
+
+    Here the other request is a stale one written straight to the runner's stdin ahead of the real
+    one (what a frame "written ahead" by anyone but the host would look like): its answer arrives
+    first, carries the wrong id, and must not become this run's result.
+    """
+    import shutil
+
+    from app.judge.container import ContainerGone, SandboxContainer, request_bytes
+
+    limits = JudgeLimits(timeout_s=5)
+    container = SandboxContainer(
+        docker=shutil.which("docker") or "docker", image=sandbox_image, name=f"rfx-test-nonce-{os.getpid()}",
+        labels={TEST_LABEL: TEST_RUN_ID}, limits=limits, runtime="runc", fresh=False,
+    )
+    await container.start(60)
+    try:
+        passing = Submission(code="def f():\n    return 1\n", asserts=["assert f() == 1"])
+        assert (await container.run(passing, limits)).outcome == "ok"  # the honest path works
+        assert container.proc is not None and container.proc.stdin is not None
+        container.proc.stdin.write(request_bytes(passing, limits, "not-the-host-s-nonce"))
+        await container.proc.stdin.drain()
+        await asyncio.sleep(3)  # let the runner answer it: its result now waits, unread, on stdout
+        failing = Submission(code="def f():\n    return 2\n", asserts=["assert f() == 1"])
+        with pytest.raises(ContainerGone, match="another request"):
+            await container.run(failing, limits)
+    finally:
+        await container.kill()
