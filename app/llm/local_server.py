@@ -127,6 +127,22 @@ def _read_pid(data_dir: Path, port: int) -> int | None:
     return pid if _is_our_server(pid, port) else None
 
 
+def _our_running_server(spec: WeightSpec, data_dir: Path, port: int) -> int | None:
+    """The pid of the server we started on `port` for this model, if it still runs.
+
+    Trusted without asking the server: llama.cpp answers nothing, not even GET /v1/models, while it
+    is busy generating for someone else (a benchmark, another episode), and a busy server of our own
+    is not a stranger holding the port.
+    """
+    try:
+        recorded = json.loads(pid_file(data_dir, port).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(recorded, dict) or recorded.get("alias") != spec.alias:
+        return None
+    return _read_pid(data_dir, port)
+
+
 def _write_pid(data_dir: Path, port: int, pid: int, spec: WeightSpec) -> None:
     path = pid_file(data_dir, port)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -223,6 +239,9 @@ def _spawn(
 def ensure_running(spec: WeightSpec, data_dir: Path, port: int, threads: int | None = None) -> LocalServer:
     """Reuse the server answering on `port` with this model, or start a detached one and wait for it."""
     with _port_lock(data_dir, port):
+        ours = _our_running_server(spec, data_dir, port)
+        if ours is not None:
+            return LocalServer(spec.size, spec.alias, port, ours, started=False)
         if _already_serving(spec, port):
             return LocalServer(spec.size, spec.alias, port, _read_pid(data_dir, port), started=False)
         process = _spawn(spec, data_dir, port, detached=True, threads=threads)
