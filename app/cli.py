@@ -24,7 +24,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def root() -> None:
     """Reflexion episodes for code generation: actor LLM, sandboxed judge, reflector LLM, memory."""

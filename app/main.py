@@ -59,7 +59,8 @@ class RequestTimer:
                 path = getattr(route, "path", "unmatched")
                 if path != "/v1/episodes/{episode_id}/events":  # streams: latency is the stream's life
                     metrics.HTTP_LATENCY.labels(path, scope["method"], str(status[0])).observe(
-                        time.perf_counter() - start)
+                        time.perf_counter() - start
+                    )
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -82,9 +83,14 @@ def build_services(settings: Settings) -> Services:
         api_keys=ApiKeys.parse(settings.api_keys),
         models=RegistryCatalog(ModelRegistry.from_settings(settings)),
         memory=RedisMemory(client, keys, episode_ttl_s=settings.episode_ttl_s),
-        judge_gate=JudgeGate(client, keys, per_minute=settings.quota_judge_per_min,
-                             workers=settings.api_judge_workers, waiting=settings.api_judge_waiting,
-                             make_judge=make_judge),
+        judge_gate=JudgeGate(
+            client,
+            keys,
+            per_minute=settings.quota_judge_per_min,
+            workers=settings.api_judge_workers,
+            waiting=settings.api_judge_waiting,
+            make_judge=make_judge,
+        ),
     )
     services.extras["observe_judge"] = metrics.observe_judge
     return services

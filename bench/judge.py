@@ -1,7 +1,7 @@
 """Judge benchmark script: a thin wrapper over app/bench/judge_bench.py (also `rfx bench judge`).
 
-    .venv/bin/python bench/judge.py [--workers 2] [--modes pooled,fresh] [--runtimes runc,runsc]
-                                    [--limit N] [--samples 15] [--json out.json]
+.venv/bin/python bench/judge.py [--workers 2] [--modes pooled,fresh] [--runtimes runc,runsc]
+                                [--limit N] [--samples 15] [--json out.json]
 """
 
 from __future__ import annotations

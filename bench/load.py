@@ -78,8 +78,16 @@ def seconds(episode: dict[str, Any]) -> float:
 class Stack:
     """redis-server, fake LLM, API and one worker as child processes on loopback ports."""
 
-    def __init__(self, latency: float, judge_workers: int, concurrency: int, workdir: Path,
-                 api_processes: int = 1, worker_processes: int = 1, worker_nice: int = 0) -> None:
+    def __init__(
+        self,
+        latency: float,
+        judge_workers: int,
+        concurrency: int,
+        workdir: Path,
+        api_processes: int = 1,
+        worker_processes: int = 1,
+        worker_nice: int = 0,
+    ) -> None:
         self.api_processes = api_processes
         self.worker_processes = worker_processes
         self.worker_nice = worker_nice
@@ -87,16 +95,26 @@ class Stack:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.names: list[str] = []
         self.redis_port, self.llm_port, self.api_port = free_port(), free_port(), free_port()
-        script = {"rules": [{"pattern": "Complete the Python function", "replies": [BAD]}],
-                  "default": "I subtracted where the task asks to add: return a + b.", "latency_s": latency}
+        script = {
+            "rules": [{"pattern": "Complete the Python function", "replies": [BAD]}],
+            "default": "I subtracted where the task asks to add: return a + b.",
+            "latency_s": latency,
+        }
         (workdir / "script.json").write_text(json.dumps(script))
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("RFX_", "OPENAI_"))}
-        self.env.update({
-            "RFX_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0", "RFX_KEY_PREFIX": "rfxbench",
-            "RFX_ACTOR_BASE_URL": f"http://127.0.0.1:{self.llm_port}/v1", "RFX_ACTOR_MODEL": "fake-actor",
-            "RFX_LLM_MAX_RETRIES": "0", "RFX_JUDGE_WORKERS": str(judge_workers), "RFX_JUDGE_MODE": "pooled",
-            "RFX_WORKER_CONCURRENCY": str(concurrency), "RFX_QUOTA_EPISODES": "100000",
-        })
+        self.env.update(
+            {
+                "RFX_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+                "RFX_KEY_PREFIX": "rfxbench",
+                "RFX_ACTOR_BASE_URL": f"http://127.0.0.1:{self.llm_port}/v1",
+                "RFX_ACTOR_MODEL": "fake-actor",
+                "RFX_LLM_MAX_RETRIES": "0",
+                "RFX_JUDGE_WORKERS": str(judge_workers),
+                "RFX_JUDGE_MODE": "pooled",
+                "RFX_WORKER_CONCURRENCY": str(concurrency),
+                "RFX_QUOTA_EPISODES": "100000",
+            }
+        )
         self.concurrency = concurrency
 
     @property
@@ -105,22 +123,56 @@ class Stack:
 
     def _spawn(self, name: str, args: list[str], nice: int = 0) -> None:
         log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
-        self.procs.append(subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                           cwd=ROOT, preexec_fn=(lambda: os.nice(nice)) if nice else None))
+        self.procs.append(
+            subprocess.Popen(
+                args,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                preexec_fn=(lambda: os.nice(nice)) if nice else None,
+            )
+        )
         self.names.append(name)
 
     def start(self) -> None:
         redis_server = shutil.which("redis-server")
         if redis_server is None:
             raise SystemExit("bench: redis-server is not installed")
-        self._spawn("redis", [redis_server, "--port", str(self.redis_port), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-                              "--dir", str(self.workdir)])
-        self._spawn("fake-llm", [sys.executable, "-m", "app.llm.fake_server", "--port", str(self.llm_port),
-                                 "--script", str(self.workdir / "script.json")])
+        self._spawn(
+            "redis",
+            [
+                redis_server,
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--dir",
+                str(self.workdir),
+            ],
+        )
+        self._spawn(
+            "fake-llm",
+            [
+                sys.executable,
+                "-m",
+                "app.llm.fake_server",
+                "--port",
+                str(self.llm_port),
+                "--script",
+                str(self.workdir / "script.json"),
+            ],
+        )
         rfx = str(Path(sys.executable).with_name("rfx"))
-        self._spawn("api", [rfx, "serve", "--port", str(self.api_port),
-                            "--processes", str(self.api_processes)])
+        self._spawn(
+            "api", [rfx, "serve", "--port", str(self.api_port), "--processes", str(self.api_processes)]
+        )
         share = -(-self.concurrency // self.worker_processes)
         for i in range(self.worker_processes):
             # batch work may yield the CPU to the API's latency-sensitive loop (--worker-nice)
@@ -138,7 +190,7 @@ class Stack:
                     data = handle.read()
             except OSError:
                 continue
-            fields = data[data.rfind(b")") + 2:].split()
+            fields = data[data.rfind(b")") + 2 :].split()
             # utime, stime, cutime, cstime: children count for --processes > 1
             out[name] = round(sum(int(f) for f in fields[11:15]) / ticks, 2)
         return out
@@ -164,8 +216,9 @@ async def run_alone(client: httpx.AsyncClient, body: dict[str, Any]) -> float:
             return seconds(episode)
 
 
-async def load(client: httpx.AsyncClient, body: dict[str, Any], episodes: int, rate: float, stack: Stack
-               ) -> tuple[list[float], list[str], float, float]:
+async def load(
+    client: httpx.AsyncClient, body: dict[str, Any], episodes: int, rate: float, stack: Stack
+) -> tuple[list[float], list[str], float, float]:
     post_latency: list[float] = []
     ids: list[str] = []
 
@@ -193,8 +246,9 @@ async def load(client: httpx.AsyncClient, body: dict[str, Any], episodes: int, r
     while True:
         await asyncio.sleep(0.5)
         metrics = (await client.get("/metrics")).text
-        active = next(float(ln.split()[1]) for ln in metrics.splitlines()
-                      if ln.startswith("rfx_episodes_active "))
+        active = next(
+            float(ln.split()[1]) for ln in metrics.splitlines() if ln.startswith("rfx_episodes_active ")
+        )
         if active == 0:
             break
     return post_latency, ids, time.perf_counter() - start, api_cpu_per_post, server_side
@@ -205,8 +259,12 @@ def post_histogram(metrics: str) -> dict[str, float]:
     time inside the app, without the wait for the event loop to read the request."""
     out: dict[str, float] = {}
     for line in metrics.splitlines():
-        if line.startswith("rfx_http_request_seconds_bucket{") and 'method="POST"' in line \
-                and 'episodes"' in line.split('route="', 1)[1][:14] and 'status="202"' in line:
+        if (
+            line.startswith("rfx_http_request_seconds_bucket{")
+            and 'method="POST"' in line
+            and 'episodes"' in line.split('route="', 1)[1][:14]
+            and 'status="202"' in line
+        ):
             le = line.split('le="', 1)[1].split('"', 1)[0]
             out[le] = out.get(le, 0) + float(line.rsplit(" ", 1)[1])
     return out
@@ -228,10 +286,11 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         baseline = statistics.median(alone)
         await warm_connections(client, "/healthz", min(args.episodes, 100))
         post_latency, ids, batch_wall, api_cpu_per_post, server_side = await load(
-            client, body, args.episodes, args.rate, stack)
+            client, body, args.episodes, args.rate, stack
+        )
         records = []
         for i in range(0, len(ids), 50):
-            page = await asyncio.gather(*(client.get(f"/v1/episodes/{x}") for x in ids[i:i + 50]))
+            page = await asyncio.gather(*(client.get(f"/v1/episodes/{x}") for x in ids[i : i + 50]))
             records += [r.json() for r in page]
     cpu = stack.cpu_seconds()
     total_episodes = args.episodes + 4  # plus the warm-up and the three baseline runs
@@ -239,28 +298,40 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     judge_ms = [v["duration_ms"] for e in records for a in e["attempts"] for v in (a["hidden"],) if v]
     statuses = {s: sum(e["status"] == s for e in records) for s in {e["status"] for e in records}}
     return {
-        "episodes": args.episodes, "rate_per_s": args.rate, "llm_latency_s": args.latency,
-        "judge_workers": args.judge_workers, "worker_concurrency": args.episodes, "cpus": os.cpu_count(),
-        "api_processes": args.api_processes, "worker_processes": args.worker_processes,
+        "episodes": args.episodes,
+        "rate_per_s": args.rate,
+        "llm_latency_s": args.latency,
+        "judge_workers": args.judge_workers,
+        "worker_concurrency": args.episodes,
+        "cpus": os.cpu_count(),
+        "api_processes": args.api_processes,
+        "worker_processes": args.worker_processes,
         "worker_nice": args.worker_nice,
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),  # others' work on a shared host shows here
         "statuses": statuses,
-        "baseline_alone_s": round(baseline, 3), "baseline_runs_s": [round(x, 3) for x in alone],
+        "baseline_alone_s": round(baseline, 3),
+        "baseline_runs_s": [round(x, 3) for x in alone],
         "per_episode_p50_s": round(percentile(per_episode, 0.5), 3),
         "per_episode_max_s": round(max(per_episode), 3),
         "overhead_ratio_p50": round(percentile(per_episode, 0.5) / baseline, 3),
         "overhead_ratio_max": round(max(per_episode) / baseline, 3),
-        "batch_wall_s": round(batch_wall, 3), "batch_wall_ratio": round(batch_wall / baseline, 3),
+        "batch_wall_s": round(batch_wall, 3),
+        "batch_wall_ratio": round(batch_wall / baseline, 3),
         "post_p50_ms": round(percentile(post_latency, 0.5) * 1000, 1),
         "post_p99_ms": round(percentile(post_latency, 0.99) * 1000, 1),
         "api_cpu_ms_per_post": round(api_cpu_per_post * 1000, 2),  # load-independent: the API's own work
-        "post_server_side_within_s": {le: int(n) for le, n in server_side.items()
-                                      if le in ("0.01", "0.025", "0.05", "0.1", "+Inf")},
-        "judge_runs": len(judge_ms), "judge_run_p50_ms": round(percentile(judge_ms, 0.5), 1),
+        "post_server_side_within_s": {
+            le: int(n) for le, n in server_side.items() if le in ("0.01", "0.025", "0.05", "0.1", "+Inf")
+        },
+        "judge_runs": len(judge_ms),
+        "judge_run_p50_ms": round(percentile(judge_ms, 0.5), 1),
         "cpu_seconds": cpu,
         "orchestration_cpu_ms_per_episode": round(
             sum(v for k, v in cpu.items() if k in ("api", "redis") or k.startswith("worker"))
-            / total_episodes * 1000, 1),
+            / total_episodes
+            * 1000,
+            1,
+        ),
     }
 
 
@@ -274,24 +345,41 @@ def main() -> None:
     parser.add_argument("--worker-processes", type=int, default=1, help="`rfx worker` processes")
     # Default 10: on a saturated host a worker at the API's priority starves its event loop (measured
     # at 200 episodes: POST p99 5.3 s at niceness 0, 21 ms at 10; per-episode ratio 1.6x vs 2.4x).
-    parser.add_argument("--worker-nice", type=int, default=10, choices=range(20),
-                        help="niceness of the worker processes (the API keeps its own)")
-    parser.add_argument("--logs", type=Path, default=Path(tempfile.gettempdir()) / "rfx-bench-logs",
-                        help="where the processes' logs are kept afterwards")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        choices=range(20),
+        help="niceness of the worker processes (the API keeps its own)",
+    )
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "rfx-bench-logs",
+        help="where the processes' logs are kept afterwards",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
     if not (1 <= args.episodes <= 2000 and 1 <= args.rate <= 2000):
         parser.error("--episodes and --rate must be within 1..2000")
     with tempfile.TemporaryDirectory(prefix="rfx-bench-") as tmp:
-        stack = Stack(args.latency, args.judge_workers, args.episodes, Path(tmp), args.api_processes,
-                      args.worker_processes, args.worker_nice)
+        stack = Stack(
+            args.latency,
+            args.judge_workers,
+            args.episodes,
+            Path(tmp),
+            args.api_processes,
+            args.worker_processes,
+            args.worker_nice,
+        )
         try:
             stack.start()
             result = asyncio.run(bench(args, stack))
         finally:
             stack.stop()
-            shutil.copytree(tmp, args.logs, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("*.aof*", "appendonly*"))
+            shutil.copytree(
+                tmp, args.logs, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.aof*", "appendonly*")
+            )
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -39,8 +39,10 @@ class ApiKeys:
             tenant, sep, key = item.partition("=")
             tenant, key = tenant.strip(), key.strip()
             if not sep or not TENANT_RE.match(tenant) or len(key) < 8:
-                raise ConfigError(f"RFX_API_KEYS entry {n + 1} must be tenant=key (tenant [A-Za-z0-9_.-], "
-                                  "key at least 8 characters)")
+                raise ConfigError(
+                    f"RFX_API_KEYS entry {n + 1} must be tenant=key (tenant [A-Za-z0-9_.-], "
+                    "key at least 8 characters)"
+                )
             entries.append((tenant, _digest(key)))
         return cls(entries)
 

@@ -39,6 +39,7 @@ def document_models(openapi: dict[str, Any], names: list[str]) -> dict[str, Any]
     if schema is not None and names:
         schema["properties"]["model"] = {
             "anyOf": [{"type": "string", "enum": names}, {"type": "null"}],
-            "title": "Model", "description": "a model this server is configured with; null: its default",
+            "title": "Model",
+            "description": "a model this server is configured with; null: its default",
         }
     return openapi

@@ -69,8 +69,7 @@ async def check_redis(client: aredis.Redis) -> Check:
 
 async def check_docker(settings: Settings) -> Check:
     try:
-        return await asyncio.wait_for(asyncio.to_thread(_docker_probe, settings),
-                                      CHECK_TIMEOUT_S + 1)
+        return await asyncio.wait_for(asyncio.to_thread(_docker_probe, settings), CHECK_TIMEOUT_S + 1)
     except TimeoutError:
         return Check("docker", False, "docker engine did not answer in time")
 
@@ -80,9 +79,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: Redis, the Docker engine and the sandbox image are usable",
-            responses={503: {"description": "a dependency is down",
-                             "content": {"application/problem+json": {}}}})
+@router.get(
+    "/readyz",
+    summary="Readiness: Redis, the Docker engine and the sandbox image are usable",
+    responses={503: {"description": "a dependency is down", "content": {"application/problem+json": {}}}},
+)
 async def readyz(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     client: aredis.Redis = request.app.state.redis
@@ -91,6 +92,13 @@ async def readyz(request: Request) -> JSONResponse:
     down = [c for c in checks if not c.ok]
     if down:
         detail = "; ".join(c.detail for c in down)
-        return problem(503, "unavailable", "Service unavailable", detail, instance="/readyz",
-                       extra={"checks": body}, headers={"Retry-After": "5"})
+        return problem(
+            503,
+            "unavailable",
+            "Service unavailable",
+            detail,
+            instance="/readyz",
+            extra={"checks": body},
+            headers={"Retry-After": "5"},
+        )
     return JSONResponse({"status": "ready", "checks": body})

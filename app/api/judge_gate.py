@@ -21,8 +21,16 @@ from app.reflexion.ports import Judge
 
 
 class JudgeGate:
-    def __init__(self, client: aredis.Redis, keys: Keys, *, per_minute: int, workers: int, waiting: int,
-                 make_judge: Callable[[], Awaitable[Any]]) -> None:
+    def __init__(
+        self,
+        client: aredis.Redis,
+        keys: Keys,
+        *,
+        per_minute: int,
+        workers: int,
+        waiting: int,
+        make_judge: Callable[[], Awaitable[Any]],
+    ) -> None:
         self.redis = client
         self.keys = keys
         self.per_minute = per_minute
@@ -44,8 +52,10 @@ class JudgeGate:
             count, _ = await pipe.execute()
         if int(count) > self.per_minute:
             retry = max(1, int(60 - now % 60) + 1)
-            raise RateLimited(f"judge rate limit: at most {self.per_minute} calls per minute per tenant",
-                              headers={"Retry-After": str(retry)})
+            raise RateLimited(
+                f"judge rate limit: at most {self.per_minute} calls per minute per tenant",
+                headers={"Retry-After": str(retry)},
+            )
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[Judge]:

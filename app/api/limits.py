@@ -55,16 +55,32 @@ class BodyLimit:
                 await self._reject(scope, send)
                 return
             chunks.append(body)
-        await self.app(scope, _replay([{"type": "http.request", "body": b"".join(chunks),
-                                        "more_body": False}], receive), send)
+        await self.app(
+            scope,
+            _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive),
+            send,
+        )
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        body = json.dumps({"type": TYPE_BASE + "too-large", "title": "Request too large", "status": 413,
-                           "detail": f"request body exceeds {self.max_bytes} bytes",
-                           "instance": scope.get("path", "")}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", PROBLEM_JSON.encode()),
-                                (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "type": TYPE_BASE + "too-large",
+                "title": "Request too large",
+                "status": 413,
+                "detail": f"request body exceeds {self.max_bytes} bytes",
+                "instance": scope.get("path", ""),
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

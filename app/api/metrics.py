@@ -25,19 +25,28 @@ from app.reflexion.models import Verdict
 router = APIRouter(tags=["health"])
 
 PROCESS = CollectorRegistry(auto_describe=True)
-HTTP_LATENCY = Histogram("rfx_http_request_seconds", "API request latency by route and method",
-                         ["route", "method", "status"], registry=PROCESS,
-                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
-API_JUDGE_LATENCY = Histogram("rfx_api_judge_seconds", "POST /v1/judge sandbox latency (this API process)",
-                              registry=PROCESS, buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+HTTP_LATENCY = Histogram(
+    "rfx_http_request_seconds",
+    "API request latency by route and method",
+    ["route", "method", "status"],
+    registry=PROCESS,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
+API_JUDGE_LATENCY = Histogram(
+    "rfx_api_judge_seconds",
+    "POST /v1/judge sandbox latency (this API process)",
+    registry=PROCESS,
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 
 
 def observe_judge(verdict: Verdict) -> None:
     API_JUDGE_LATENCY.observe(verdict.duration_ms / 1000)
 
 
-def _histogram(name: str, doc: str, values: dict[str, float], prefix: str, bounds: tuple[int, ...],
-               scale: float) -> HistogramMetricFamily:
+def _histogram(
+    name: str, doc: str, values: dict[str, float], prefix: str, bounds: tuple[int, ...], scale: float
+) -> HistogramMetricFamily:
     cumulative = 0.0
     buckets: list[tuple[str, float]] = []
     for bound in bounds:
@@ -54,8 +63,9 @@ class _Snapshot(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         v = self.values
-        by_status = CounterMetricFamily("rfx_episodes_finished", "Finished episodes by terminal status",
-                                        labels=["status"])
+        by_status = CounterMetricFamily(
+            "rfx_episodes_finished", "Finished episodes by terminal status", labels=["status"]
+        )
         for status in ("succeeded", "failed", "cancelled", "timed_out"):
             by_status.add_metric([status], v.get(f"episodes:{status}", 0))
         yield by_status
@@ -64,21 +74,34 @@ class _Snapshot(Collector):
         depth.add_metric(["waiting"], self.lag)
         depth.add_metric(["in_flight"], self.pending)
         yield depth
-        yield _histogram("rfx_episode_trials", "Trials per finished episode", v, "trials",
-                         stats.TRIAL_BUCKETS, 1)
-        yield _histogram("rfx_judge_seconds", "Sandbox judge latency per verdict (episodes)", v, "judge_ms",
-                         stats.LATENCY_BUCKETS_MS, 0.001)
-        yield _histogram("rfx_llm_seconds", "Actor LLM latency per attempt", v, "llm_ms",
-                         stats.LATENCY_BUCKETS_MS, 0.001)
-        tokens = CounterMetricFamily("rfx_llm_tokens", "LLM tokens used by finished episodes",
-                                     labels=["kind"])
+        yield _histogram(
+            "rfx_episode_trials", "Trials per finished episode", v, "trials", stats.TRIAL_BUCKETS, 1
+        )
+        yield _histogram(
+            "rfx_judge_seconds",
+            "Sandbox judge latency per verdict (episodes)",
+            v,
+            "judge_ms",
+            stats.LATENCY_BUCKETS_MS,
+            0.001,
+        )
+        yield _histogram(
+            "rfx_llm_seconds", "Actor LLM latency per attempt", v, "llm_ms", stats.LATENCY_BUCKETS_MS, 0.001
+        )
+        tokens = CounterMetricFamily(
+            "rfx_llm_tokens", "LLM tokens used by finished episodes", labels=["kind"]
+        )
         tokens.add_metric(["prompt"], v.get("tokens:prompt", 0))
         tokens.add_metric(["completion"], v.get("tokens:completion", 0))
         yield tokens
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
-            responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
 async def metrics(services: ServicesDep) -> Response:
     values = await stats.read(services.redis, services.keys.stats())
     lag, pending = await JobStream(services.redis, services.keys, consumer="api").depth()

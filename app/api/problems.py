@@ -77,15 +77,17 @@ async def _reflexion_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ReflexionError)
     if exc.status >= 500:
         log.warning("%s on %s: %s", exc.type, request.url.path, exc.detail)
-    return problem(exc.status, exc.type, exc.title, exc.detail, instance=request.url.path,
-                   headers=exc.headers)
+    return problem(
+        exc.status, exc.type, exc.title, exc.detail, instance=request.url.path, headers=exc.headers
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     summary, items = validation_detail(exc.errors())
-    return problem(422, "invalid-input", "Invalid input", summary, instance=request.url.path,
-                   extra={"errors": items})
+    return problem(
+        422, "invalid-input", "Invalid input", summary, instance=request.url.path, extra={"errors": items}
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -96,14 +98,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         detail = f"no route for {request.method} {request.url.path}"
     if exc.status_code == 405:
         detail = f"method {request.method} is not allowed on {request.url.path}"
-    return problem(exc.status_code, type_, title, detail, instance=request.url.path,
-                   headers=dict(exc.headers or {}))
+    return problem(
+        exc.status_code, type_, title, detail, instance=request.url.path, headers=dict(exc.headers or {})
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem(500, "internal", "Internal error", "an unexpected error occurred; it has been logged",
-                   instance=request.url.path)
+    return problem(
+        500,
+        "internal",
+        "Internal error",
+        "an unexpected error occurred; it has been logged",
+        instance=request.url.path,
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -81,7 +81,10 @@ class SpinRecord(_Record):
 
 
 SCHEMAS: dict[ExportFormat, type[_Record]] = {
-    "sft": SftRecord, "dpo": DpoRecord, "openai-dpo": OpenAIDpoRecord, "spin": SpinRecord,
+    "sft": SftRecord,
+    "dpo": DpoRecord,
+    "openai-dpo": OpenAIDpoRecord,
+    "spin": SpinRecord,
 }
 
 
@@ -145,20 +148,28 @@ def records(episodes: Sequence[Episode], fmt: ExportFormat, prompts: PromptBook)
             for code in entry.failed:
                 if code == real:
                     continue
-                out.append(SpinRecord(
-                    prompt=prompt, real=[*prompt, answer(real)], generated=[*prompt, answer(code)],
-                    chosen=[answer(real)], rejected=[answer(code)],
-                ))
+                out.append(
+                    SpinRecord(
+                        prompt=prompt,
+                        real=[*prompt, answer(real)],
+                        generated=[*prompt, answer(code)],
+                        chosen=[answer(real)],
+                        rejected=[answer(code)],
+                    )
+                )
         elif entry.passed:
             for i, rejected in enumerate(entry.failed):
                 chosen = entry.passed[i % len(entry.passed)]
                 if fmt == "dpo":
                     out.append(DpoRecord(prompt=prompt, chosen=[answer(chosen)], rejected=[answer(rejected)]))
                 else:
-                    out.append(OpenAIDpoRecord(
-                        input=OpenAIInput(messages=prompt),
-                        preferred_output=[answer(chosen)], non_preferred_output=[answer(rejected)],
-                    ))
+                    out.append(
+                        OpenAIDpoRecord(
+                            input=OpenAIInput(messages=prompt),
+                            preferred_output=[answer(chosen)],
+                            non_preferred_output=[answer(rejected)],
+                        )
+                    )
     return out
 
 

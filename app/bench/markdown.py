@@ -30,58 +30,110 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 def render(report: dict[str, Any]) -> str:
     run = report["run"]
     strategies: dict[str, dict[str, Any]] = report["strategies"]
-    ks = sorted({k for s in strategies.values() for k in s if k.startswith("pass@")},
-                key=lambda k: int(k[5:]))
+    ks = sorted(
+        {k for s in strategies.values() for k in s if k.startswith("pass@")}, key=lambda k: int(k[5:])
+    )
     out = ["# Benchmark report", ""]
-    out += [f"- dataset: `{run.get('dataset', '?')}` ({run.get('problems', 0)} problems)",
-            f"- actor: `{run.get('actor_model', '?')}`, reflector: `{run.get('reflector_model', '?')}`",
-            f"- max trials: {run.get('max_trials')}, samples: {run.get('samples')}, "
-            f"feedback: {run.get('feedback') or 'default per strategy'}"]
+    out += [
+        f"- dataset: `{run.get('dataset', '?')}` ({run.get('problems', 0)} problems)",
+        f"- actor: `{run.get('actor_model', '?')}`, reflector: `{run.get('reflector_model', '?')}`",
+        f"- max trials: {run.get('max_trials')}, samples: {run.get('samples')}, "
+        f"feedback: {run.get('feedback') or 'default per strategy'}",
+    ]
     budget = run.get("budget") or {}
     if budget.get("exceeded"):
         out.append(f"- **budget exceeded**: {budget.get('skipped', 0)} (strategy, problem) pairs not run")
     out += ["", "## Summary", ""]
-    header = ["strategy", "problems", "solved", "accuracy", *ks, "tokens/solved", "cost/solved (USD)",
-              "wall s/solved"]
+    header = [
+        "strategy",
+        "problems",
+        "solved",
+        "accuracy",
+        *ks,
+        "tokens/solved",
+        "cost/solved (USD)",
+        "wall s/solved",
+    ]
     rows = []
     for name, s in strategies.items():
-        rows.append([name, str(s["problems"]), str(s["solved"]), pct(s["accuracy"]),
-                     *[pct(s.get(k)) for k in ks], num(s["tokens_per_solved"], 0),
-                     num(s["cost_usd_per_solved"], 4), num(s["wall_s_per_solved"], 2)])
+        rows.append(
+            [
+                name,
+                str(s["problems"]),
+                str(s["solved"]),
+                pct(s["accuracy"]),
+                *[pct(s.get(k)) for k in ks],
+                num(s["tokens_per_solved"], 0),
+                num(s["cost_usd_per_solved"], 4),
+                num(s["wall_s_per_solved"], 2),
+            ]
+        )
     out += table(header, rows)
-    out += ["", "pass@1 of reflexion, self_refine and single is the accuracy of their first attempt; "
-            "pass@k for k > 1 is estimated from best_of_n's independent samples.", ""]
+    out += [
+        "",
+        "pass@1 of reflexion, self_refine and single is the accuracy of their first attempt; "
+        "pass@k for k > 1 is estimated from best_of_n's independent samples.",
+        "",
+    ]
 
     out += ["## Accuracy after each trial", "", f"![accuracy by trial]({ACCURACY_PNG})", ""]
     horizon = max((len(s["accuracy_by_trial"]) for s in strategies.values()), default=0)
-    out += table(["strategy", *[f"trial {i}" for i in range(1, horizon + 1)]],
-                 [[n, *[pct(v) for v in s["accuracy_by_trial"]],
-                   *[""] * (horizon - len(s["accuracy_by_trial"]))] for n, s in strategies.items()])
+    out += table(
+        ["strategy", *[f"trial {i}" for i in range(1, horizon + 1)]],
+        [
+            [n, *[pct(v) for v in s["accuracy_by_trial"]], *[""] * (horizon - len(s["accuracy_by_trial"]))]
+            for n, s in strategies.items()
+        ],
+    )
 
     out += ["", "## Flips between first and final answer", "", f"![flips]({FLIPS_PNG})", ""]
-    out += table(["strategy", *[k.replace("_to_", " → ") for k in FLIP_KEYS]],
-                 [[n, *[str(s["flips"][k]) for k in FLIP_KEYS]] for n, s in strategies.items()])
+    out += table(
+        ["strategy", *[k.replace("_to_", " → ") for k in FLIP_KEYS]],
+        [[n, *[str(s["flips"][k]) for k in FLIP_KEYS]] for n, s in strategies.items()],
+    )
 
     out += ["", "## False positives of the feedback tests", ""]
     fp_rows = []
     for name, s in strategies.items():
         for source, c in s["false_positives"]["by_feedback"].items():
-            fp_rows.append([name, source, f"{c['attempts']} / {c['attempts_feedback_passed']}",
-                            f"{c['episodes']} / {c['episodes_solved']}"])
-    out += table(["strategy", "feedback", "attempts (false / feedback passed)",
-                  "episodes (false / stopped solved)"], fp_rows)
+            fp_rows.append(
+                [
+                    name,
+                    source,
+                    f"{c['attempts']} / {c['attempts_feedback_passed']}",
+                    f"{c['episodes']} / {c['episodes_solved']}",
+                ]
+            )
+    out += table(
+        ["strategy", "feedback", "attempts (false / feedback passed)", "episodes (false / stopped solved)"],
+        fp_rows,
+    )
     oracle = {n: s["feedback"].get("oracle", 0) for n, s in strategies.items() if s["feedback"].get("oracle")}
     if oracle:
         where = ", ".join(f"{n} on {c} problems" for n, c in oracle.items())
-        out += ["", "Note: with `oracle` feedback the model saw the results of the hidden tests (problems "
-                f"without visible tests fall back to it): {where}. Those problems measure repair with the "
-                "answer key, not self-correction."]
+        out += [
+            "",
+            "Note: with `oracle` feedback the model saw the results of the hidden tests (problems "
+            f"without visible tests fall back to it): {where}. Those problems measure repair with the "
+            "answer key, not self-correction.",
+        ]
 
     out += ["", "## Cost", ""]
-    out += table(["strategy", "attempts", "LLM failures", "tokens", "cost (USD)", "wall s", "stop reasons"],
-                 [[n, str(s["attempts"]), str(s["llm_failures"]), f"{s['tokens']:,}", num(s["cost_usd"], 4),
-                   num(s["wall_s"], 2), ", ".join(f"{k}: {v}" for k, v in sorted(s["stop_reasons"].items()))]
-                  for n, s in strategies.items()])
+    out += table(
+        ["strategy", "attempts", "LLM failures", "tokens", "cost (USD)", "wall s", "stop reasons"],
+        [
+            [
+                n,
+                str(s["attempts"]),
+                str(s["llm_failures"]),
+                f"{s['tokens']:,}",
+                num(s["cost_usd"], 4),
+                num(s["wall_s"], 2),
+                ", ".join(f"{k}: {v}" for k, v in sorted(s["stop_reasons"].items())),
+            ]
+            for n, s in strategies.items()
+        ],
+    )
 
     out += ["", "## Definitions", ""]
     out += [f"- **{k}**: {v}" for k, v in report["definitions"].items()]

@@ -43,27 +43,29 @@ def attempt_rows(episodes: Sequence[Episode]) -> list[dict[str, Any]]:
         final = metrics.final_answer(episode)
         source = episode.config.resolved_feedback(episode.task)
         for attempt in sorted(episode.attempts, key=lambda a: a.trial):
-            rows.append({
-                "strategy": episode.config.strategy,
-                "task_id": episode.task.id,
-                "episode_id": episode.id,
-                "trial": attempt.trial,
-                "is_final": final is not None and attempt.trial == final.trial,
-                "feedback_source": source,
-                "feedback_status": attempt.feedback.status if attempt.feedback else None,
-                "hidden_status": attempt.hidden.status if attempt.hidden else None,
-                "hidden_passed": metrics.is_right(attempt),
-                "llm_outcome": attempt.llm_outcome,
-                "own_tests": len(attempt.own_tests),
-                "prompt_tokens": attempt.usage.prompt_tokens,
-                "completion_tokens": attempt.usage.completion_tokens,
-                "cost_usd": attempt.usage.cost_usd,
-                "latency_ms": attempt.latency_ms,
-                "episode_status": episode.status,
-                "stop_reason": episode.stop_reason,
-                "episode_wall_s": metrics.wall_seconds(episode),
-                "code": attempt.code,
-            })
+            rows.append(
+                {
+                    "strategy": episode.config.strategy,
+                    "task_id": episode.task.id,
+                    "episode_id": episode.id,
+                    "trial": attempt.trial,
+                    "is_final": final is not None and attempt.trial == final.trial,
+                    "feedback_source": source,
+                    "feedback_status": attempt.feedback.status if attempt.feedback else None,
+                    "hidden_status": attempt.hidden.status if attempt.hidden else None,
+                    "hidden_passed": metrics.is_right(attempt),
+                    "llm_outcome": attempt.llm_outcome,
+                    "own_tests": len(attempt.own_tests),
+                    "prompt_tokens": attempt.usage.prompt_tokens,
+                    "completion_tokens": attempt.usage.completion_tokens,
+                    "cost_usd": attempt.usage.cost_usd,
+                    "latency_ms": attempt.latency_ms,
+                    "episode_status": episode.status,
+                    "stop_reason": episode.stop_reason,
+                    "episode_wall_s": metrics.wall_seconds(episode),
+                    "code": attempt.code,
+                }
+            )
     return rows
 
 

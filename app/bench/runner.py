@@ -97,8 +97,11 @@ async def run_bench(
         raise InvalidInput(f"--concurrency must be at least 1, got {concurrency}")
     budget = budget or Budget()
     planned = {(s, t.id) for t in tasks for s in configs}
-    existing = [e for e in latest_per_pair(log.read())
-                if (e.config.strategy, e.task.id) in planned and e.stop_reason not in RETRIED]
+    existing = [
+        e
+        for e in latest_per_pair(log.read())
+        if (e.config.strategy, e.task.id) in planned and e.stop_reason not in RETRIED
+    ]
     check_resumable(existing, configs)
     done = {(e.config.strategy, e.task.id) for e in existing}
     outcome = BenchOutcome(episodes=list(existing), resumed=len(existing))
@@ -121,8 +124,15 @@ async def run_bench(
                     return
                 strategy, task = queue.pop(0)
             episode = await run_episode(
-                task, configs[strategy], actor, reflector, judge, memories[strategy], sink,
-                prompts=prompts, tenant=BENCH_TENANT,
+                task,
+                configs[strategy],
+                actor,
+                reflector,
+                judge,
+                memories[strategy],
+                sink,
+                prompts=prompts,
+                tenant=BENCH_TENANT,
             )
             async with lock:  # one writer at a time: append also repairs a torn last line
                 await asyncio.to_thread(log.append, episode)

@@ -82,8 +82,9 @@ def _doctest_examples(prompt: str, entry_point: str) -> list[tuple[str, str]]:
 
 
 _BULLET = re.compile(r"^(?:[*-]|for)\s+", re.IGNORECASE)
-_FOR_NAME = re.compile(r"^for\s+(?P<name>\w+)\s*=\s*(?P<arg>.+?),?\s+the output should be\s+(?P<exp>.+)$",
-                       re.IGNORECASE)
+_FOR_NAME = re.compile(
+    r"^for\s+(?P<name>\w+)\s*=\s*(?P<arg>.+?),?\s+the output should be\s+(?P<exp>.+)$", re.IGNORECASE
+)
 
 
 def _inline_examples(lines: list[str], entry_point: str) -> list[tuple[str, str]]:
@@ -95,7 +96,7 @@ def _inline_examples(lines: list[str], entry_point: str) -> list[tuple[str, str]
         for sep in _SEPARATORS:
             start = 0
             while (pos := text.find(sep, start)) != -1:
-                call, expected = text[:pos].strip(), text[pos + len(sep):].strip()
+                call, expected = text[:pos].strip(), text[pos + len(sep) :].strip()
                 if _literal_call(call, entry_point) is not None:
                     examples.append((call, expected))
                     break

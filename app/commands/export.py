@@ -28,8 +28,11 @@ def export(
     ] = None,
     episodes_query: Annotated[
         str | None,
-        typer.Option("--episodes", help="Episodes in the service's store: `all` or filters such as "
-                     "`status=succeeded,strategy=reflexion,task=HumanEval/*,limit=500`."),
+        typer.Option(
+            "--episodes",
+            help="Episodes in the service's store: `all` or filters such as "
+            "`status=succeeded,strategy=reflexion,task=HumanEval/*,limit=500`.",
+        ),
     ] = None,
     tenant: Annotated[
         str, typer.Option("--tenant", help="Tenant whose episodes --episodes reads.")

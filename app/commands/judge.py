@@ -69,8 +69,9 @@ def result_record(task: Task, completion: str, verdict: Verdict) -> dict[str, An
     }
 
 
-async def judge_all(pairs: list[tuple[Task, str]], config: JudgeConfig, out: TextIO,
-                    console: Console) -> Counter[str]:
+async def judge_all(
+    pairs: list[tuple[Task, str]], config: JudgeConfig, out: TextIO, console: Console
+) -> Counter[str]:
     """Judge every pair with `config.workers` in flight; write records in input order."""
     statuses: Counter[str] = Counter()
     results: dict[int, dict[str, Any]] = {}
@@ -83,8 +84,9 @@ async def judge_all(pairs: list[tuple[Task, str]], config: JudgeConfig, out: Tex
 
             async def one(index: int, task: Task, completion: str) -> None:
                 nonlocal written
-                submission = Submission(code=task.prompt + completion, tests=task.tests,
-                                        entry_point=task.entry_point)
+                submission = Submission(
+                    code=task.prompt + completion, tests=task.tests, entry_point=task.entry_point
+                )
                 async with gate:
                     verdict = await judge.judge(submission)
                 statuses[verdict.status] += 1
@@ -158,8 +160,12 @@ def register(app: typer.Typer) -> None:
         elapsed = time.monotonic() - started
         passed = statuses.get("passed", 0)
         parts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-        console.print(f"judged {len(pairs)} samples in {elapsed:.1f} s: {parts}; "
-                      f"pass rate {passed / len(pairs):.1%} ({config.mode}, {config.runtime}, "
-                      f"{config.workers} workers)", highlight=False, soft_wrap=True)
+        console.print(
+            f"judged {len(pairs)} samples in {elapsed:.1f} s: {parts}; "
+            f"pass rate {passed / len(pairs):.1%} ({config.mode}, {config.runtime}, "
+            f"{config.workers} workers)",
+            highlight=False,
+            soft_wrap=True,
+        )
         if statuses.get("sandbox_error"):
             raise SandboxError(f"{statuses['sandbox_error']} sample(s) could not be judged (sandbox_error)")

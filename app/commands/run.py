@@ -66,9 +66,11 @@ class ProgressSink:
     def _print(self, episode: Episode, type: EventType, data: dict[str, object]) -> None:
         say = self.console.print
         if type == "episode.started":
-            say(f"[bold]episode {episode.id}[/] task {escape(episode.task.id)}: strategy {data['strategy']}, "
+            say(
+                f"[bold]episode {episode.id}[/] task {escape(episode.task.id)}: strategy {data['strategy']}, "
                 f"feedback {data['feedback']}, actor {escape(episode.actor_model)}, "
-                f"reflector {escape(episode.reflector_model)}")
+                f"reflector {escape(episode.reflector_model)}"
+            )
         elif type == "attempt.generated":
             outcome = "" if data["llm_outcome"] == "ok" else f" [red]({data['llm_outcome']})[/]"
             code = "code" if data["has_code"] else "[yellow]no code[/]"
@@ -85,8 +87,10 @@ class ProgressSink:
         elif type == "episode.finished":
             colour = "green" if data["status"] == "succeeded" else "red"
             error = f" -- {escape(str(data['error']))}" if data.get("error") else ""
-            say(f"[bold {colour}]{data['status']}[/] (stop: {data['stop_reason']}), answer from trial "
-                f"{data['final_trial']}, {data['trials']} trials, {data['tokens']} tokens{error}")
+            say(
+                f"[bold {colour}]{data['status']}[/] (stop: {data['stop_reason']}), answer from trial "
+                f"{data['final_trial']}, {data['trials']} trials, {data['tokens']} tokens{error}"
+            )
 
 
 def _waiting_for(episode: Episode, type: EventType) -> str:
@@ -114,7 +118,11 @@ def _verdict(verdict: Verdict | None) -> str:
 
 
 async def execute(
-    settings: Settings, task: Task, config: EpisodeConfig, actor: ChatModel, reflector: ChatModel,
+    settings: Settings,
+    task: Task,
+    config: EpisodeConfig,
+    actor: ChatModel,
+    reflector: ChatModel,
     console: Console,
 ) -> Episode:
     """Run the episode; on Ctrl-C the loop records it as cancelled, and that record is returned."""
@@ -124,7 +132,13 @@ async def execute(
                 sink = ProgressSink(console, status)
                 try:
                     return await run_episode(
-                        task, config, actor, reflector, adapters.judge, adapters.memory, sink,
+                        task,
+                        config,
+                        actor,
+                        reflector,
+                        adapters.judge,
+                        adapters.memory,
+                        sink,
                         prompts=adapters.prompts,
                     )
                 except asyncio.CancelledError:
@@ -144,18 +158,28 @@ RModelOpt = Annotated[str | None, Opt("--reflector-model", help="Reflector model
 RUrlOpt = Annotated[str | None, Opt("--reflector-base-url", help="Reflector endpoint.")]
 RKeyOpt = Annotated[str | None, Opt("--reflector-api-key", help="Reflector API key.")]
 StrategyOpt = Annotated[StrategyChoice, Opt("--strategy", help="How the trials are spent.")]
-FeedbackOpt = Annotated[FeedbackChoice | None, Opt(
-    "--feedback", help="Source of the model's test feedback [default: visible if the task has visible tests, "
-    "else oracle].")]
+FeedbackOpt = Annotated[
+    FeedbackChoice | None,
+    Opt(
+        "--feedback",
+        help="Source of the model's test feedback [default: visible if the task has visible tests, "
+        "else oracle].",
+    ),
+]
 TrialsOpt = Annotated[int | None, Opt("--max-trials", help="Trials (reflexion, self_refine) [default: 3].")]
 SamplesOpt = Annotated[int | None, Opt("--samples", help="Samples for best_of_n [default: 5].")]
 TempOpt = Annotated[float | None, Opt("--temperature", help="Temperature [default: 0, best_of_n 0.8].")]
 SeedOpt = Annotated[int | None, Opt("--seed", help="Sampling seed, where the endpoint supports it.")]
 BudgetOpt = Annotated[int | None, Opt("--budget-tokens", help="Stop once this many tokens are spent.")]
 TimeoutOpt = Annotated[float | None, Opt("--timeout", help="Wall-clock limit of the episode in seconds.")]
-MemoryOpt = Annotated[MemoryChoice, Opt(
-    "--memory", help="Lessons kept per episode, per task (start from earlier lessons of the same task id), "
-    "or only in this episode's record.")]
+MemoryOpt = Annotated[
+    MemoryChoice,
+    Opt(
+        "--memory",
+        help="Lessons kept per episode, per task (start from earlier lessons of the same task id), "
+        "or only in this episode's record.",
+    ),
+]
 WindowOpt = Annotated[int | None, Opt("--memory-window", help="Lessons shown to the actor [default: 3].")]
 JsonOpt = Annotated[bool, Opt("--json", help="Print the final episode record as JSON on stdout.")]
 
@@ -184,9 +208,16 @@ def run(
     settings = get_settings()
     the_task = load_task(task)
     config = episode_config(
-        strategy=strategy.value, feedback=feedback.value if feedback else None, max_trials=max_trials,
-        samples=samples, temperature=temperature, seed=seed, budget_tokens=budget_tokens,
-        timeout_s=timeout, memory=memory.value, memory_window=memory_window,
+        strategy=strategy.value,
+        feedback=feedback.value if feedback else None,
+        max_trials=max_trials,
+        samples=samples,
+        temperature=temperature,
+        seed=seed,
+        budget_tokens=budget_tokens,
+        timeout_s=timeout,
+        memory=memory.value,
+        memory_window=memory_window,
     )
     actor, reflector = build_models(
         settings,

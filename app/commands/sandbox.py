@@ -11,22 +11,27 @@ from app.judge.image import ensure_sandbox_image, sandbox_image_tag
 from app.judge.reaper import reap_orphans
 from app.settings import Settings
 
-sandbox_app = typer.Typer(help="Build the sandbox image; clean up orphaned sandbox containers.",
-                          no_args_is_help=True)
+sandbox_app = typer.Typer(
+    help="Build the sandbox image; clean up orphaned sandbox containers.", no_args_is_help=True
+)
 
 
 @sandbox_app.command("build")
 def build(
-    base_image: str | None = typer.Option(None, "--base-image",
-                                          help="Base image with python3 (default: a local debootstrap "
-                                               "Debian, built if missing) [RFX_JUDGE_BASE_IMAGE]."),
+    base_image: str | None = typer.Option(
+        None,
+        "--base-image",
+        help="Base image with python3 (default: a local debootstrap "
+        "Debian, built if missing) [RFX_JUDGE_BASE_IMAGE].",
+    ),
     force: bool = typer.Option(False, "--force", help="Rebuild even if the tag exists."),
 ) -> None:
     """Build the sandbox image (content-addressed tag; skipped when unchanged) and print its tag."""
     settings = Settings()
     started = time.monotonic()
-    tag = ensure_sandbox_image(settings.model_copy(update={"judge_image": None}),
-                               base_image=base_image, force=force)
+    tag = ensure_sandbox_image(
+        settings.model_copy(update={"judge_image": None}), base_image=base_image, force=force
+    )
     typer.echo(tag)
     typer.echo(f"sandbox image ready in {time.monotonic() - started:.1f} s", err=True)
 

@@ -36,8 +36,11 @@ def _is_loopback(host: str) -> bool:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("rfx").setLevel(logging.INFO)
     for chatty in ("httpx", "httpx2", "openai"):  # one line per LLM request drowns the worker's own log
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -49,11 +52,15 @@ def bind_host(settings: Settings, host: str | None) -> str:
     if ApiKeys.parse(settings.api_keys).enabled:
         return wanted
     if not _is_loopback(wanted):
-        typer.echo(f"rfx serve: no RFX_API_KEYS configured: binding to {LOOPBACK} instead of {wanted} "
-                   "(set RFX_API_KEYS=tenant=key,... to serve other hosts)", err=True)
+        typer.echo(
+            f"rfx serve: no RFX_API_KEYS configured: binding to {LOOPBACK} instead of {wanted} "
+            "(set RFX_API_KEYS=tenant=key,... to serve other hosts)",
+            err=True,
+        )
         return LOOPBACK
-    typer.echo("rfx serve: no RFX_API_KEYS configured: loopback only, every caller is tenant 'default'",
-               err=True)
+    typer.echo(
+        "rfx serve: no RFX_API_KEYS configured: loopback only, every caller is tenant 'default'", err=True
+    )
     return wanted
 
 
@@ -70,8 +77,9 @@ def serve(
     from app.main import create_app
 
     if processes > 1 and with_worker:
-        raise InvalidInput("--processes > 1 serves the API only: run `rfx worker` beside it, "
-                           "not --with-worker")
+        raise InvalidInput(
+            "--processes > 1 serves the API only: run `rfx worker` beside it, not --with-worker"
+        )
     settings = get_settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"worker_concurrency": concurrency})
@@ -80,12 +88,22 @@ def serve(
     bind = bind_host(settings, host)
     _logging(verbose=True)
     the_port = port or settings.port
-    typer.echo(f"rfx serve: http://{bind}:{the_port}/v1 (docs at /docs)"
-               + (" with an in-process worker" if with_worker else "")
-               + (f" in {processes} processes" if processes > 1 else ""), err=True)
+    typer.echo(
+        f"rfx serve: http://{bind}:{the_port}/v1 (docs at /docs)"
+        + (" with an in-process worker" if with_worker else "")
+        + (f" in {processes} processes" if processes > 1 else ""),
+        err=True,
+    )
     if processes > 1:  # each process builds its app from the same RFX_ environment
-        uvicorn.run("app.main:create_app", factory=True, workers=processes, host=bind, port=the_port,
-                    log_level="warning", timeout_graceful_shutdown=5)
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            workers=processes,
+            host=bind,
+            port=the_port,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+        )
         return
     app = create_app(settings, with_worker=with_worker)
     uvicorn.run(app, host=bind, port=the_port, log_level="warning", timeout_graceful_shutdown=5)

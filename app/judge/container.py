@@ -70,30 +70,56 @@ def _identity(runtime: Runtime) -> list[str]:
     """
     if runtime == "runc":
         return ["--user", "65534:65534", "--cap-drop", "ALL"]
-    return ["--user", "0:0", "--cap-drop", "ALL", "--cap-add", "SETUID", "--cap-add", "SETGID",
-            "--cap-add", "KILL", "--security-opt", f"seccomp={runsc_profile_path()}"]
+    return [
+        "--user",
+        "0:0",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "SETUID",
+        "--cap-add",
+        "SETGID",
+        "--cap-add",
+        "KILL",
+        "--security-opt",
+        f"seccomp={runsc_profile_path()}",
+    ]
 
 
 def hardening_args(limits: JudgeLimits, runtime: Runtime) -> list[str]:
     """The isolation flags of issue 4, item 2, for one container."""
     memory = f"{limits.memory_mb + RUNNER_HEADROOM_MB}m"
     return [
-        "--runtime", runtime,
-        "--network", "none",
+        "--runtime",
+        runtime,
+        "--network",
+        "none",
         *_identity(runtime),
-        "--security-opt", "no-new-privileges",
+        "--security-opt",
+        "no-new-privileges",
         "--read-only",
-        "--tmpfs", f"/tmp:rw,nosuid,nodev,noexec,size={limits.tmpfs_mb}m,mode=1777",
-        "--ipc", "private",
-        "--shm-size", "1m",
-        "--memory", memory,
-        "--memory-swap", memory,
-        "--pids-limit", str(host_pids_limit(limits, runtime)),
-        "--cpus", str(limits.cpus),
-        "--ulimit", "core=0",
-        "--hostname", "sandbox",
-        "--log-driver", "none",
-        "--pull", "never",
+        "--tmpfs",
+        f"/tmp:rw,nosuid,nodev,noexec,size={limits.tmpfs_mb}m,mode=1777",
+        "--ipc",
+        "private",
+        "--shm-size",
+        "1m",
+        "--memory",
+        memory,
+        "--memory-swap",
+        memory,
+        "--pids-limit",
+        str(host_pids_limit(limits, runtime)),
+        "--cpus",
+        str(limits.cpus),
+        "--ulimit",
+        "core=0",
+        "--hostname",
+        "sandbox",
+        "--log-driver",
+        "none",
+        "--pull",
+        "never",
     ]
 
 
@@ -139,8 +165,12 @@ class SandboxContainer:
         """
         try:
             self.proc = await asyncio.create_subprocess_exec(
-                *self.command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=1 << 20,
+                *self.command(),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                limit=1 << 20,
             )
         except asyncio.CancelledError:
             # asyncio kills a CLI it spawned but did not hand over; its create request may still land.
@@ -214,8 +244,13 @@ class SandboxContainer:
             if await self.was_oom_killed(since):
                 # gVisor's sandbox is one host process: a memory bomb spread over many
                 # processes gets the whole container OOM-killed. That is the submission's verdict.
-                return RunResult("memory", "the sandbox was killed by its memory limit", False,
-                                 (time.time() - since - 1) * 1000, None)
+                return RunResult(
+                    "memory",
+                    "the sandbox was killed by its memory limit",
+                    False,
+                    (time.time() - since - 1) * 1000,
+                    None,
+                )
             raise
         report: dict[str, Any] | None = None
         if raw:
@@ -247,8 +282,18 @@ class SandboxContainer:
     async def was_oom_killed(self, since: float) -> bool:
         """Whether Docker recorded an OOM kill for this container since `since` (unix time)."""
         code, out, _ = await docker_cli(
-            self.docker, "events", "--since", f"{since:.3f}", "--until", f"{time.time() + 0.5:.3f}",
-            "--filter", f"container={self.name}", "--filter", "event=oom", "--format", "{{.Action}}",
+            self.docker,
+            "events",
+            "--since",
+            f"{since:.3f}",
+            "--until",
+            f"{time.time() + 0.5:.3f}",
+            "--filter",
+            f"container={self.name}",
+            "--filter",
+            "event=oom",
+            "--format",
+            "{{.Action}}",
             timeout_s=10,
         )
         return code == 0 and "oom" in out.split()
@@ -293,15 +338,20 @@ class SandboxContainer:
 def request_bytes(submission: Submission, limits: JudgeLimits, run_id: str) -> bytes:
     """The runner's request: a header frame (run id, limits, body length), then the submission's JSON."""
     body = json.dumps(submission.model_dump(mode="json"), separators=(",", ":")).encode()
-    header = json.dumps({"op": "run", "run": run_id, "limits": limits.model_dump(mode="json"),
-                         "body_len": len(body)}, separators=(",", ":")).encode()
+    header = json.dumps(
+        {"op": "run", "run": run_id, "limits": limits.model_dump(mode="json"), "body_len": len(body)},
+        separators=(",", ":"),
+    ).encode()
     return HEADER.pack(len(header)) + header + body
 
 
 async def docker_cli(docker: str, *args: str, timeout_s: float = 60.0) -> tuple[int, str, str]:
     """Run one docker CLI command; (exit code, stdout, stderr)."""
     proc = await asyncio.create_subprocess_exec(
-        docker, *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        docker,
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:

@@ -99,8 +99,9 @@ class DockerJudge:
     async def _start_pool(self) -> list[SandboxContainer | BaseException]:
         """Start one container per slot. If the caller is cancelled meanwhile, every container
         that did start is killed before the cancellation goes on: nobody would ever use them."""
-        tasks = [asyncio.create_task(self._new_container(self.config.limits, fresh=False))
-                 for _ in self._slots]
+        tasks = [
+            asyncio.create_task(self._new_container(self.config.limits, fresh=False)) for _ in self._slots
+        ]
         try:
             return await asyncio.gather(*tasks, return_exceptions=True)
         except asyncio.CancelledError:
@@ -125,8 +126,9 @@ class DockerJudge:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()
 
     async def _shutdown(self) -> None:
@@ -135,8 +137,12 @@ class DockerJudge:
         for slot in self._slots:
             if slot.starting is not None:
                 slot.starting.cancel()
-        await asyncio.gather(*self._background, *(s.starting for s in self._slots if s.starting),
-                             *self._closing, return_exceptions=True)
+        await asyncio.gather(
+            *self._background,
+            *(s.starting for s in self._slots if s.starting),
+            *self._closing,
+            return_exceptions=True,
+        )
         containers = list(self._live)
         await asyncio.gather(*(c.close(wait_s=3) for c in containers), return_exceptions=True)
         await force_remove(self.config.docker, [c.name for c in containers if c.alive])
@@ -155,8 +161,9 @@ class DockerJudge:
 
     async def container_ids(self) -> list[str]:
         """Ids of every container (running or not) this judge instance owns."""
-        code, out, _ = await docker_cli(self.config.docker, "ps", "-aq", "--filter",
-                                        f"label={INSTANCE_LABEL}={self.id}")
+        code, out, _ = await docker_cli(
+            self.config.docker, "ps", "-aq", "--filter", f"label={INSTANCE_LABEL}={self.id}"
+        )
         return out.split() if code == 0 else []
 
     def pool_names(self) -> set[str]:
@@ -164,14 +171,19 @@ class DockerJudge:
         return {s.container.name for s in self._slots if s.container is not None and s.container.alive}
 
     # -- containers -----------------------------------------------------------------------------
-    async def _new_container(self, limits: JudgeLimits, *, fresh: bool,
-                             first: Submission | None = None) -> SandboxContainer:
+    async def _new_container(
+        self, limits: JudgeLimits, *, fresh: bool, first: Submission | None = None
+    ) -> SandboxContainer:
         assert self.image is not None
         self._counter += 1
         container = SandboxContainer(
-            docker=self.config.docker, image=self.image,
-            name=f"rfx-judge-{self.id}-{self._counter}", labels=self._labels, limits=limits,
-            runtime=self.config.runtime, fresh=fresh,
+            docker=self.config.docker,
+            image=self.image,
+            name=f"rfx-judge-{self.id}-{self._counter}",
+            labels=self._labels,
+            limits=limits,
+            runtime=self.config.runtime,
+            fresh=fresh,
         )
         self._live.add(container)
         try:

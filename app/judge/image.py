@@ -56,8 +56,9 @@ def _image_id(client: docker.DockerClient, name: str) -> str | None:
         raise SandboxError(f"cannot inspect image {name}: {_first_line(exc)}") from None
 
 
-def sandbox_image_tag(base_image: str = "rfx-debian-python:bookworm",
-                      client: docker.DockerClient | None = None) -> str:
+def sandbox_image_tag(
+    base_image: str = "rfx-debian-python:bookworm", client: docker.DockerClient | None = None
+) -> str:
     """The tag the sandbox image has (or will have) for the current sandbox/ tree and base image."""
     client = client or docker_client()
     base_id = _image_id(client, base_image)
@@ -79,15 +80,18 @@ def build_base_image(client: docker.DockerClient, name: str) -> None:
         rootfs = Path(tmp) / "rootfs"
         proc = subprocess.run(
             [debootstrap, "--variant=minbase", "--include=python3", DEBIAN_SUITE, str(rootfs)],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             raise SandboxError(f"debootstrap failed: {_last_line(proc.stderr or proc.stdout)}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         assert tar.stdout is not None
         try:
-            client.api.import_image_from_stream(tar.stdout, repository=name.split(":")[0],
-                                                tag=name.split(":")[1] if ":" in name else "latest")
+            client.api.import_image_from_stream(
+                tar.stdout, repository=name.split(":")[0], tag=name.split(":")[1] if ":" in name else "latest"
+            )
         except docker.errors.APIError as exc:
             raise SandboxError(f"docker import of {name} failed: {_first_line(exc)}") from None
         finally:
@@ -97,8 +101,9 @@ def build_base_image(client: docker.DockerClient, name: str) -> None:
         raise SandboxError(f"docker import did not produce {name}")
 
 
-def ensure_sandbox_image(settings: Settings | None = None, *, base_image: str | None = None,
-                         force: bool = False) -> str:
+def ensure_sandbox_image(
+    settings: Settings | None = None, *, base_image: str | None = None, force: bool = False
+) -> str:
     """Return the sandbox image tag, building the base and the image only when they are missing.
 
     `settings.judge_image` wins when set (the operator built or pulled an image of their own).
@@ -117,9 +122,15 @@ def ensure_sandbox_image(settings: Settings | None = None, *, base_image: str | 
         if _image_id(client, tag) is not None and not force:
             return tag
         try:
-            client.images.build(path=str(sandbox_dir()), tag=tag, buildargs={"BASE_IMAGE": base},
-                                rm=True, forcerm=True, pull=False,
-                                labels={"rfx.sandbox": "1", "rfx.base-image": base})
+            client.images.build(
+                path=str(sandbox_dir()),
+                tag=tag,
+                buildargs={"BASE_IMAGE": base},
+                rm=True,
+                forcerm=True,
+                pull=False,
+                labels={"rfx.sandbox": "1", "rfx.base-image": base},
+            )
         except docker.errors.BuildError as exc:
             raise SandboxError(f"sandbox image build failed: {_first_line(exc)}") from None
         except docker.errors.APIError as exc:

@@ -25,7 +25,7 @@ def process_start_time(pid: int) -> str | None:
     except OSError:
         return None
     # The command name may contain spaces and parentheses: split after the last ')'.
-    fields = data[data.rfind(b")") + 2:].split()
+    fields = data[data.rfind(b")") + 2 :].split()
     return fields[19].decode() if len(fields) > 19 else None
 
 
@@ -45,8 +45,13 @@ def owner_alive(token: str) -> bool:
 
 async def orphaned_containers(docker: str) -> list[str]:
     code, out, _ = await docker_cli(
-        docker, "ps", "-a", "--filter", f"label={JUDGE_LABEL}",
-        "--format", '{{.ID}}\t{{.Label "' + OWNER_LABEL + '"}}',
+        docker,
+        "ps",
+        "-a",
+        "--filter",
+        f"label={JUDGE_LABEL}",
+        "--format",
+        '{{.ID}}\t{{.Label "' + OWNER_LABEL + '"}}',
     )
     if code != 0:
         return []

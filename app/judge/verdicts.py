@@ -72,7 +72,13 @@ from typing import Any
 from app.reflexion.models import TestResult, Verdict, VerdictStatus
 
 STATUSES: tuple[VerdictStatus, ...] = (
-    "passed", "failed", "error", "timeout", "memory", "output_limit", "sandbox_error",
+    "passed",
+    "failed",
+    "error",
+    "timeout",
+    "memory",
+    "output_limit",
+    "sandbox_error",
 )
 
 # Verdicts carry at most this much of each stream; the full limit (`output_bytes`) is enforced in

@@ -56,14 +56,18 @@ def _usage(body: dict[str, Any], text: str) -> dict[str, int]:
 
 def _completion_body(reply: Reply, model: str, usage: dict[str, int]) -> dict[str, Any]:
     content = reply.content()
-    choices = [] if reply.fault == "no_choices" else [
-        {
-            "index": 0,
-            "message": {"role": "assistant", "content": content},
-            "finish_reason": reply.finish(),
-            "logprobs": None,
-        }
-    ]
+    choices = (
+        []
+        if reply.fault == "no_choices"
+        else [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": reply.finish(),
+                "logprobs": None,
+            }
+        ]
+    )
     return {
         "id": f"chatcmpl-fake-{uuid.uuid4().hex[:12]}",
         "object": "chat.completion",
@@ -86,8 +90,12 @@ async def _stream(
     if reply.fault == "malformed":
         yield b'data: {"id": "chatcmpl-fake", "choices": [{"delta": {"content": "trunc\n\n'
         return
-    base = {"id": f"chatcmpl-fake-{uuid.uuid4().hex[:12]}", "object": "chat.completion.chunk",
-            "created": int(time.time()), "model": model}
+    base = {
+        "id": f"chatcmpl-fake-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
 
     def chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
         return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
@@ -200,8 +208,13 @@ class FakeLLMServer:
         # uvicorn binds the port itself (port 0 = any free one, read back once it listens): handing it
         # a socket bound here made every loopback request ~40x slower in this process.
         config = uvicorn.Config(
-            create_fake_app(self.state), host=self._host, port=self._port, log_level="warning",
-            lifespan="off", timeout_graceful_shutdown=1, access_log=False,
+            create_fake_app(self.state),
+            host=self._host,
+            port=self._port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+            access_log=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="fake-llm", daemon=True)
@@ -251,8 +264,12 @@ class FakeLLMServer:
     def provider(self, model: str = "fake-model", **overrides: Any) -> ProviderConfig:
         """A ProviderConfig for `model` pointed at this server (fast timeouts, quick retries)."""
         fields: dict[str, Any] = {
-            "name": model, "base_url": self.base_url, "model": model,
-            "api_key": SecretStr("fake-key"), "timeout_s": 10.0, "max_retries": 2,
+            "name": model,
+            "base_url": self.base_url,
+            "model": model,
+            "api_key": SecretStr("fake-key"),
+            "timeout_s": 10.0,
+            "max_retries": 2,
         }
         fields.update(overrides)
         return ProviderConfig(**fields)
@@ -277,8 +294,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.latency < 0:
             parser.exit(2, "fake_server: error: --latency must be >= 0\n")
         script.latency_s = args.latency
-    uvicorn.run(create_fake_app(ScriptState(script)), host=args.host, port=args.port, log_level="warning",
-                timeout_graceful_shutdown=1)
+    uvicorn.run(
+        create_fake_app(ScriptState(script)),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+    )
 
 
 if __name__ == "__main__":

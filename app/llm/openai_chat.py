@@ -83,8 +83,11 @@ class OpenAIChatModel:
             return self._failed(started, f"deadline: no usable reply within {self.config.deadline_s:g}s")
         except openai.APITimeoutError:
             attempts = self.config.max_retries + 1
-            return self._failed(started, f"timeout: no reply within {self.config.timeout_s:g}s "
-                                         f"({attempts} attempt{'s' if attempts > 1 else ''})")
+            return self._failed(
+                started,
+                f"timeout: no reply within {self.config.timeout_s:g}s "
+                f"({attempts} attempt{'s' if attempts > 1 else ''})",
+            )
         except openai.APIStatusError as exc:
             retried = f" (retry budget {self.config.max_retries})" if _retryable(exc.status_code) else ""
             return self._failed(started, f"HTTP {exc.status_code}{retried}: {_status_message(exc)}")

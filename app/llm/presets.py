@@ -24,8 +24,13 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         # OpenAI's newer models take only max_completion_tokens; the older ones accept it too.
-        Preset("openai", "https://api.openai.com/v1", api_key_env="OPENAI_API_KEY",
-               max_tokens_param="max_completion_tokens", hosted=True),
+        Preset(
+            "openai",
+            "https://api.openai.com/v1",
+            api_key_env="OPENAI_API_KEY",
+            max_tokens_param="max_completion_tokens",
+            hosted=True,
+        ),
         Preset("ollama", "http://127.0.0.1:11434/v1"),
         Preset("vllm", "http://127.0.0.1:8000/v1"),
         Preset("llamacpp", "http://127.0.0.1:8080/v1"),

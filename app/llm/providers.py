@@ -76,8 +76,9 @@ def _config(source: str, **fields: Any) -> ProviderConfig:
 class ModelRegistry:
     """Every model that can be chosen by name, and the default actor and reflector."""
 
-    def __init__(self, settings: Settings, file: ConfigFile | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, file: ConfigFile | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
         self._settings = settings
         self._env: Mapping[str, str] = os.environ if env is None else env
         self._presets = all_presets(settings.local_model_port, settings.local_model_size)
@@ -145,8 +146,14 @@ class ModelRegistry:
             model = over.model or (base.model if base is not None else None)
             if model is None:
                 raise InvalidInput(f"{flag}base-url needs {flag}model (the model id the endpoint serves)")
-            return _config(f"{flag}base-url", name=model, base_url=over.base_url, model=model,
-                           api_key=api_key, **self._transport())
+            return _config(
+                f"{flag}base-url",
+                name=model,
+                base_url=over.base_url,
+                model=model,
+                api_key=api_key,
+                **self._transport(),
+            )
         config = base
         if over.model is not None:
             if over.model in self._models:
@@ -155,8 +162,10 @@ class ModelRegistry:
                 config = base.model_copy(update={"name": over.model, "model": over.model})
             else:
                 known = ", ".join(self.names())
-                raise InvalidInput(f"unknown model {over.model!r} and no endpoint configured for it: give "
-                                   f"{flag}base-url, or one of: {known}")
+                raise InvalidInput(
+                    f"unknown model {over.model!r} and no endpoint configured for it: give "
+                    f"{flag}base-url, or one of: {known}"
+                )
         if config is None:
             raise self._not_configured()
         if api_key is not None:
@@ -185,8 +194,14 @@ class ModelRegistry:
     def _register_preset(self, name: str, preset: Preset, *, source: str) -> None:
         if preset.model is None:
             return
-        self._models[name] = _config(source, name=name, base_url=preset.base_url, model=preset.model,
-                                     provider=preset.name, **self._transport())
+        self._models[name] = _config(
+            source,
+            name=name,
+            base_url=preset.base_url,
+            model=preset.model,
+            provider=preset.name,
+            **self._transport(),
+        )
 
     def _preset(self, provider: str, source: str) -> Preset:
         if provider not in self._presets:
@@ -204,11 +219,16 @@ class ModelRegistry:
         model = entry.model or (preset.model if preset else None) or name
         fields: dict[str, Any] = {
             **self._transport(),
-            "name": name, "base_url": base_url, "model": model, "api_key": entry.api_key,
-            "provider": entry.provider, "extra_headers": entry.extra_headers,
+            "name": name,
+            "base_url": base_url,
+            "model": model,
+            "api_key": entry.api_key,
+            "provider": entry.provider,
+            "extra_headers": entry.extra_headers,
             "price_input_per_1m": entry.price_input_per_1m,
             "price_output_per_1m": entry.price_output_per_1m,
-            "max_tokens_param": entry.max_tokens_param or (preset.max_tokens_param if preset else None)
+            "max_tokens_param": entry.max_tokens_param
+            or (preset.max_tokens_param if preset else None)
             or "max_tokens",
         }
         if entry.timeout_s is not None:
@@ -234,8 +254,12 @@ class ModelRegistry:
             return actor, own
         if s.reflector_model is None and s.reflector_api_key is None:
             return actor, _RoleFields(None, None, None, None)
-        return actor, _RoleFields(actor.provider, actor.base_url, s.reflector_model or actor.model,
-                                  s.reflector_api_key or actor.api_key)
+        return actor, _RoleFields(
+            actor.provider,
+            actor.base_url,
+            s.reflector_model or actor.model,
+            s.reflector_api_key or actor.api_key,
+        )
 
     def _role_default(self, role: Role, fields: _RoleFields, file_default: str | None) -> str | None:
         if fields.is_set():
@@ -243,8 +267,10 @@ class ModelRegistry:
         if file_default is not None:
             if file_default not in self._models:
                 known = ", ".join(self.names())
-                raise ConfigError(f"RFX_CONFIG defaults.{role} = {file_default!r} is not a model "
-                                  f"in the file: one of {known}")
+                raise ConfigError(
+                    f"RFX_CONFIG defaults.{role} = {file_default!r} is not a model "
+                    f"in the file: one of {known}"
+                )
             return file_default
         return None
 
@@ -260,14 +286,21 @@ class ModelRegistry:
         preset = self._preset(fields.provider, f"RFX_{upper}_PROVIDER") if fields.provider else None
         base_url = fields.base_url or (preset.base_url if preset else None)
         if base_url is None:
-            raise ConfigError(f"RFX_{upper}_MODEL={fields.model!r} is neither a configured model nor has "
-                              f"an endpoint: set RFX_{upper}_BASE_URL or RFX_{upper}_PROVIDER")
+            raise ConfigError(
+                f"RFX_{upper}_MODEL={fields.model!r} is neither a configured model nor has "
+                f"an endpoint: set RFX_{upper}_BASE_URL or RFX_{upper}_PROVIDER"
+            )
         model = fields.model or (preset.model if preset else None)
         if model is None:
             raise ConfigError(f"RFX_{upper}_MODEL is required (the model id served at {base_url})")
         config = _config(
-            f"RFX_{upper}_*", name=model, base_url=base_url, model=model, api_key=fields.api_key,
-            provider=fields.provider, **self._transport(),
+            f"RFX_{upper}_*",
+            name=model,
+            base_url=base_url,
+            model=model,
+            api_key=fields.api_key,
+            provider=fields.provider,
+            **self._transport(),
             max_tokens_param=preset.max_tokens_param if preset else "max_tokens",
         )
         name = model

@@ -121,8 +121,13 @@ def _s(value: Any) -> str:
 
 
 def finished_data(episode: Episode) -> dict[str, object]:
-    return {"status": episode.status, "stop_reason": episode.stop_reason, "error": episode.error,
-            "final_trial": episode.final_trial, "trials": len(episode.attempts)}
+    return {
+        "status": episode.status,
+        "stop_reason": episode.stop_reason,
+        "error": episode.error,
+        "final_trial": episode.final_trial,
+        "trials": len(episode.attempts),
+    }
 
 
 class EpisodeStore:
@@ -139,18 +144,39 @@ class EpisodeStore:
         self._release = client.register_script(_RELEASE)
 
     # ---- API side -------------------------------------------------------------------------
-    async def create(self, episode: Episode, *, quota: int, queue_max: int,
-                     idempotency_key: str | None = None, fingerprint: str = "") -> tuple[str, bool]:
+    async def create(
+        self,
+        episode: Episode,
+        *,
+        quota: int,
+        queue_max: int,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+    ) -> tuple[str, bool]:
         """Persist and enqueue atomically. Returns (episode id, created); a replayed key gives the old id."""
         k = self.keys
         idem_key = k.idempotency(episode.tenant, idempotency_key) if idempotency_key else k.pattern()
         idem_value = f"{episode.id}|{fingerprint}" if idempotency_key else ""
         created_ms = int(episode.created_at.timestamp() * 1000)
         result = await self._create(
-            keys=[k.episode(episode.id), k.tenant_episodes(episode.tenant), k.tenant_active(episode.tenant),
-                  k.active_episodes(), k.job_stream(), idem_key],
-            args=[episode.id, episode.tenant, episode.model_dump_json(), created_ms, quota, queue_max,
-                  idem_value, IDEMPOTENCY_TTL_S],
+            keys=[
+                k.episode(episode.id),
+                k.tenant_episodes(episode.tenant),
+                k.tenant_active(episode.tenant),
+                k.active_episodes(),
+                k.job_stream(),
+                idem_key,
+            ],
+            args=[
+                episode.id,
+                episode.tenant,
+                episode.model_dump_json(),
+                created_ms,
+                quota,
+                queue_max,
+                idem_value,
+                IDEMPOTENCY_TTL_S,
+            ],
         )
         outcome, value = _s(result[0]), _s(result[1])
         if outcome == "existing":
@@ -159,8 +185,10 @@ class EpisodeStore:
                 raise Conflict("this Idempotency-Key was already used with a different request body")
             return old_id, False
         if outcome == "quota":
-            raise RateLimited(f"tenant quota reached: at most {quota} queued or running episodes",
-                              headers={"Retry-After": "10"})
+            raise RateLimited(
+                f"tenant quota reached: at most {quota} queued or running episodes",
+                headers={"Retry-After": "10"},
+            )
         if outcome == "full":
             raise Unavailable("the episode queue is full; retry later", headers={"Retry-After": "10"})
         return value, True
@@ -182,8 +210,12 @@ class EpisodeStore:
         cursor = f"({after}" if after else "+"
         batch = max(limit + 1, 50)
         while len(found) <= limit:
-            ids = [_s(i) for i in await self.redis.zrange(index, cursor, "-", desc=True, bylex=True,
-                                                          offset=0, num=batch)]
+            ids = [
+                _s(i)
+                for i in await self.redis.zrange(
+                    index, cursor, "-", desc=True, bylex=True, offset=0, num=batch
+                )
+            ]
             if not ids:
                 break
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -222,8 +254,9 @@ class EpisodeStore:
         episode = await self.get(tenant, episode_id)
         if episode.terminal:
             return episode
-        cancelled = episode.model_copy(update={"status": "cancelled", "stop_reason": "cancelled",
-                                               "finished_at": utcnow()})
+        cancelled = episode.model_copy(
+            update={"status": "cancelled", "stop_reason": "cancelled", "finished_at": utcnow()}
+        )
         if await self.finish(cancelled, token="", mode="unowned") is not None:
             return cancelled
         # owned by a worker: leave a flag (seen at claim and heartbeat) and tell the workers now
@@ -241,8 +274,9 @@ class EpisodeStore:
         return [self._event(episode_id, row_id, fields) for row_id, fields in rows]
 
     async def wait_events(self, episode_id: str, after: str, block_ms: int) -> list[Event]:
-        reply: Any = await self.redis.xread({self.keys.episode_events(episode_id): after}, count=200,
-                                       block=block_ms)
+        reply: Any = await self.redis.xread(
+            {self.keys.episode_events(episode_id): after}, count=200, block=block_ms
+        )
         out: list[Event] = []
         for _stream, rows in reply or []:
             out.extend(self._event(episode_id, row_id, fields) for row_id, fields in rows)
@@ -251,8 +285,13 @@ class EpisodeStore:
     @staticmethod
     def _event(episode_id: str, row_id: Any, fields: dict[Any, Any]) -> Event:
         f = {_s(k): _s(v) for k, v in fields.items()}
-        return Event(id=_s(row_id), type=f["type"], episode_id=episode_id,
-                     at=datetime.fromisoformat(f["at"]), data=json.loads(f["data"]))
+        return Event(
+            id=_s(row_id),
+            type=f["type"],
+            episode_id=episode_id,
+            at=datetime.fromisoformat(f["at"]),
+            data=json.loads(f["data"]),
+        )
 
     async def active_count(self) -> int:
         return int(await self.redis.scard(self.keys.active_episodes()))
@@ -272,24 +311,43 @@ class EpisodeStore:
             return event_id or ""
         result = await self._save(
             keys=[self.keys.episode(episode.id), self.keys.episode_events(episode.id)],
-            args=[token, episode.model_dump_json(), episode.status, type, utcnow().isoformat(),
-                  json.dumps(data, default=str)],
+            args=[
+                token,
+                episode.model_dump_json(),
+                episode.status,
+                type,
+                utcnow().isoformat(),
+                json.dumps(data, default=str),
+            ],
         )
         outcome = _s(result[0])
         if outcome == "fenced":
             raise LeaseLost(episode.id)
         return _s(result[1]) if outcome == "ok" else ""
 
-    async def finish(self, episode: Episode, *, token: str, mode: FinishMode,
-                     data: dict[str, object] | None = None) -> str | None:
+    async def finish(
+        self, episode: Episode, *, token: str, mode: FinishMode, data: dict[str, object] | None = None
+    ) -> str | None:
         """The one terminal transition. Returns the event id, or None when it was already terminal."""
         k = self.keys
         payload = finished_data(episode) if data is None else data
         result = await self._finish(
-            keys=[k.episode(episode.id), k.episode_events(episode.id), k.tenant_active(episode.tenant),
-                  k.active_episodes()],
-            args=[token, episode.model_dump_json(), episode.status, utcnow().isoformat(),
-                  json.dumps(payload, default=str), self.ttl_s, episode.id, mode],
+            keys=[
+                k.episode(episode.id),
+                k.episode_events(episode.id),
+                k.tenant_active(episode.tenant),
+                k.active_episodes(),
+            ],
+            args=[
+                token,
+                episode.model_dump_json(),
+                episode.status,
+                utcnow().isoformat(),
+                json.dumps(payload, default=str),
+                self.ttl_s,
+                episode.id,
+                mode,
+            ],
         )
         outcome = _s(result[0])
         if outcome == "fenced":

@@ -25,8 +25,11 @@ POOL_WAIT_S = 30
 def redis_client(settings: Settings) -> aredis.Redis:
     try:
         pool = aredis.BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_S,
-            socket_connect_timeout=3, health_check_interval=30,
+            settings.redis_url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_WAIT_S,
+            socket_connect_timeout=3,
+            health_check_interval=30,
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=20),
             retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionResetError],
         )

@@ -46,8 +46,18 @@ class EngineRunner:
     async def __call__(self, episode: Episode, sink: EventSink) -> Episode:
         actor = self._model(episode.actor_model or None, "actor")
         reflector = self._model(episode.reflector_model or None, "reflector")
-        return await run_episode(episode.task, episode.config, actor, reflector, self.judge, self.memory,
-                                 sink, prompts=self.prompts, episode=episode, tenant=episode.tenant)
+        return await run_episode(
+            episode.task,
+            episode.config,
+            actor,
+            reflector,
+            self.judge,
+            self.memory,
+            sink,
+            prompts=self.prompts,
+            episode=episode,
+            tenant=episode.tenant,
+        )
 
     async def aclose(self) -> None:
         for model in self._models.values():
@@ -60,8 +70,14 @@ async def open_judge(settings: Settings) -> DockerJudge:
     return judge
 
 
-async def start_worker(settings: Settings, stop: asyncio.Event, *, concurrency: int | None = None,
-                       consumer: str | None = None, judge: Judge | None = None) -> None:
+async def start_worker(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    concurrency: int | None = None,
+    consumer: str | None = None,
+    judge: Judge | None = None,
+) -> None:
     """Run one worker until `stop` is set (then drain and hand back, see Worker.run).
 
     A given `judge` is used and left open (tests share labelled judges); otherwise the worker opens

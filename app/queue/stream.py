@@ -81,8 +81,9 @@ class JobStream:
         return removed
 
     async def read(self, count: int, block_ms: int) -> list[Job]:
-        reply: Any = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"},
-                                                 count=count, block=block_ms)
+        reply: Any = await self.redis.xreadgroup(
+            self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
+        )
         jobs: list[Job] = []
         for _stream, rows in reply or []:
             jobs.extend(_jobs(rows))
@@ -93,9 +94,14 @@ class JobStream:
         jobs: list[Job] = []
         cursor = "0-0"
         for _ in range(100):  # XAUTOCLAIM scans at most 10*count entries per call: follow the cursor
-            reply: Any = await self.redis.xautoclaim(self.stream, self.group, self.consumer,
-                                                     min_idle_time=lease_ms, start_id=cursor,
-                                                     count=count - len(jobs))
+            reply: Any = await self.redis.xautoclaim(
+                self.stream,
+                self.group,
+                self.consumer,
+                min_idle_time=lease_ms,
+                start_id=cursor,
+                count=count - len(jobs),
+            )
             jobs.extend(_jobs(reply[1]))
             cursor = _s(reply[0])
             if cursor == "0-0" or len(jobs) >= count:
@@ -115,8 +121,9 @@ class JobStream:
 
     async def hand_back(self, job: Job, lease_ms: int) -> None:
         """Mark the entry idle for a whole lease, so the next XAUTOCLAIM anywhere takes it at once."""
-        await self.redis.xclaim(self.stream, self.group, self.consumer, 0, [job.stream_id],
-                                idle=lease_ms, justid=True)
+        await self.redis.xclaim(
+            self.stream, self.group, self.consumer, 0, [job.stream_id], idle=lease_ms, justid=True
+        )
 
     async def depth(self) -> tuple[int, int]:
         """(entries never delivered, entries delivered and not yet acknowledged)."""

@@ -61,8 +61,15 @@ class StoreSink:
 
 
 class Worker:
-    def __init__(self, client: aredis.Redis, settings: Settings, runner: Runner, *,
-                 concurrency: int | None = None, consumer: str | None = None) -> None:
+    def __init__(
+        self,
+        client: aredis.Redis,
+        settings: Settings,
+        runner: Runner,
+        *,
+        concurrency: int | None = None,
+        consumer: str | None = None,
+    ) -> None:
         keys = Keys(settings.key_prefix)
         self.redis = client
         self.keys = keys
@@ -85,8 +92,9 @@ class Worker:
         with contextlib.suppress(RedisError, OSError):
             await self.jobs.prune_consumers(idle_ms=PRUNE_IDLE_MS)
         background = [asyncio.create_task(self._heartbeats()), asyncio.create_task(self._cancel_listener())]
-        log.info("worker %s: concurrency %d, lease %.1fs", self.consumer, self.concurrency,
-                 self.settings.lease_s)
+        log.info(
+            "worker %s: concurrency %d, lease %.1fs", self.consumer, self.concurrency, self.settings.lease_s
+        )
         try:
             await self._claim_loop(stop)
             await self._drain()
@@ -195,8 +203,12 @@ class Worker:
             await self._settle(r, "cancelled", None)
             return
         if claim.claims > 1:
-            log.info("episode %s: resuming (delivery %d, %d attempt(s) stored)", r.job.episode_id,
-                     claim.claims, len(claim.episode.attempts))
+            log.info(
+                "episode %s: resuming (delivery %d, %d attempt(s) stored)",
+                r.job.episode_id,
+                claim.claims,
+                len(claim.episode.attempts),
+            )
         result = await self.runner(claim.episode, StoreSink(self.store, r))
         await self.store.finish(result, token=r.token, mode="owner")  # no-op: the loop already did
         await self.jobs.ack(r.job)
@@ -205,8 +217,14 @@ class Worker:
         """Finish the episode ourselves (cancel before/after the loop, give-up, worker bug) and ack."""
         if r.last is not None:
             stop = "cancelled" if status == "cancelled" else r.last.stop_reason
-            final = r.last.model_copy(update={"status": status, "stop_reason": stop, "finished_at": utcnow(),
-                                              "error": error or r.last.error})
+            final = r.last.model_copy(
+                update={
+                    "status": status,
+                    "stop_reason": stop,
+                    "finished_at": utcnow(),
+                    "error": error or r.last.error,
+                }
+            )
             try:
                 await self.store.finish(final, token=r.token, mode="owner")
             except LeaseLost:
@@ -261,8 +279,11 @@ class Worker:
     async def _drain(self) -> None:
         tasks = [r.task for r in self.running.values() if r.task is not None]
         if tasks:
-            log.info("stopping: waiting up to %.0fs for %d running episode(s)", self.settings.worker_grace_s,
-                     len(tasks))
+            log.info(
+                "stopping: waiting up to %.0fs for %d running episode(s)",
+                self.settings.worker_grace_s,
+                len(tasks),
+            )
             await asyncio.wait(tasks, timeout=self.settings.worker_grace_s)
         left = [r for r in self.running.values() if r.task is not None and not r.task.done()]
         for r in left:

@@ -40,10 +40,27 @@ _ASSIGN_OR_CALL = re.compile(
 )
 _BUILTINS = frozenset(dir(builtins))
 
-_TYPING_NAMES = frozenset({
-    "Any", "Callable", "Dict", "FrozenSet", "Generator", "Iterable", "Iterator", "List", "Literal",
-    "Mapping", "Optional", "Sequence", "Set", "Tuple", "Type", "TypeVar", "Union",
-})
+_TYPING_NAMES = frozenset(
+    {
+        "Any",
+        "Callable",
+        "Dict",
+        "FrozenSet",
+        "Generator",
+        "Iterable",
+        "Iterator",
+        "List",
+        "Literal",
+        "Mapping",
+        "Optional",
+        "Sequence",
+        "Set",
+        "Tuple",
+        "Type",
+        "TypeVar",
+        "Union",
+    }
+)
 _FROM_IMPORTS: dict[str, str] = {
     **{n: "collections" for n in ("Counter", "OrderedDict", "defaultdict", "deque", "namedtuple")},
     **{n: "functools" for n in ("cache", "cmp_to_key", "lru_cache", "reduce")},
@@ -52,13 +69,33 @@ _FROM_IMPORTS: dict[str, str] = {
     **{n: "heapq" for n in ("heapify", "heappop", "heappush")},
     **{n: "bisect" for n in ("bisect_left", "bisect_right")},
 }
-_MODULES = frozenset({
-    "bisect", "collections", "copy", "datetime", "decimal", "fractions", "functools", "hashlib", "heapq",
-    "itertools", "json", "math", "operator", "random", "re", "statistics", "string", "sys", "typing",
-})
+_MODULES = frozenset(
+    {
+        "bisect",
+        "collections",
+        "copy",
+        "datetime",
+        "decimal",
+        "fractions",
+        "functools",
+        "hashlib",
+        "heapq",
+        "itertools",
+        "json",
+        "math",
+        "operator",
+        "random",
+        "re",
+        "statistics",
+        "string",
+        "sys",
+        "typing",
+    }
+)
 
 
 # -- public API ------------------------------------------------------------------------------------
+
 
 def extract_code(reply: str, entry_point: str, prompt: str = "") -> str | None:
     """The code to judge for `entry_point`, or None when the reply holds no code."""
@@ -121,6 +158,7 @@ def extract_test_asserts(reply: str, limit: int = 50) -> list[str]:
 
 # -- finding candidate blocks ------------------------------------------------------------------------
 
+
 def _candidate_blocks(reply: str, *, keep_asserts_only: bool = False) -> list[str]:
     """Fenced python blocks; if there are none, code-looking runs of the text outside fences."""
     text = _THINK.sub("", reply.replace("\r\n", "\n"))
@@ -178,7 +216,7 @@ def _split_fences(text: str) -> tuple[list[tuple[str, str]], str]:
 
 def _unindent(line: str, width: int) -> str:
     prefix = len(line) - len(line.lstrip(" "))
-    return line[min(prefix, width):]
+    return line[min(prefix, width) :]
 
 
 def _unfenced_segments(text: str) -> list[str]:
@@ -232,6 +270,7 @@ def _trim_to_parse(segment: str) -> str:
 
 # -- shaping the chosen block ---------------------------------------------------------------------
 
+
 def _defines(code: str, name: str) -> bool:
     return re.search(rf"^[ \t]*(?:async\s+)?def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
 
@@ -279,8 +318,9 @@ def _keep(node: ast.stmt, own: set[str]) -> bool:
     if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return True
     if isinstance(node, (ast.Assign, ast.AnnAssign)):
-        calls = {c.func.id for c in ast.walk(node)
-                 if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
+        calls = {
+            c.func.id for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+        }
         reads_stdin = "stdin" in ast.unparse(node)
         return not (calls & (own | {"input"}) or reads_stdin)  # a constant, not a demo run
     if isinstance(node, ast.Try):  # try: import x / except ImportError: ...
@@ -312,6 +352,7 @@ def _with_helpers(code: str, others: Iterable[str]) -> str:
 
 # -- imports -----------------------------------------------------------------------------------------
 
+
 def _add_missing_imports(code: str, prompt: str) -> str:
     tree = _parse(code)
     lines = _missing_prompt_imports(prompt, _parse(prompt), code, tree)
@@ -334,8 +375,9 @@ def _add_missing_imports(code: str, prompt: str) -> str:
     return head + "\n".join(lines) + "\n\n" + rest
 
 
-def _missing_prompt_imports(prompt: str, prompt_tree: ast.Module | None, code: str,
-                            code_tree: ast.Module | None) -> list[str]:
+def _missing_prompt_imports(
+    prompt: str, prompt_tree: ast.Module | None, code: str, code_tree: ast.Module | None
+) -> list[str]:
     if prompt_tree is not None:
         nodes = [n for n in prompt_tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
         imports = [_segment(prompt, n) for n in nodes]
@@ -362,6 +404,7 @@ def _split_future(code: str) -> tuple[str, str]:
 
 
 # -- small AST helpers ---------------------------------------------------------------------------------
+
 
 def _dedent(text: str) -> str:
     """Like textwrap.dedent, but whitespace-only lines keep what lies past the margin (docstrings)."""
@@ -397,8 +440,11 @@ def _segment(source: str, node: ast.stmt) -> str:
 
 
 def _is_docstring(node: ast.stmt) -> bool:
-    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str))
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
 
 
 def _bound_by(node: ast.stmt) -> set[str]:

@@ -63,23 +63,36 @@ class Conversation:
 
     def actor_initial(self, task: Task, shown_tests: list[str], lessons: list[str]) -> list[ChatMessage]:
         return self._chat(
-            "actor/system", "actor/initial",
-            prompt=task.prompt, entry_point=task.entry_point, tests=shown_tests, lessons=lessons,
+            "actor/system",
+            "actor/initial",
+            prompt=task.prompt,
+            entry_point=task.entry_point,
+            tests=shown_tests,
+            lessons=lessons,
         )
 
     def actor_retry(
         self, task: Task, shown_tests: list[str], code: str, feedback: str, lessons: list[str]
     ) -> list[ChatMessage]:
         return self._chat(
-            "actor/system", "actor/retry",
-            prompt=task.prompt, entry_point=task.entry_point, tests=shown_tests,
-            code=code, feedback=feedback, lessons=lessons,
+            "actor/system",
+            "actor/retry",
+            prompt=task.prompt,
+            entry_point=task.entry_point,
+            tests=shown_tests,
+            code=code,
+            feedback=feedback,
+            lessons=lessons,
         )
 
     def reflect(self, task: Task, code: str, feedback: str) -> list[ChatMessage]:
         return self._chat(
-            "reflector/system", "reflector/reflect",
-            prompt=task.prompt, entry_point=task.entry_point, code=code, feedback=feedback,
+            "reflector/system",
+            "reflector/reflect",
+            prompt=task.prompt,
+            entry_point=task.entry_point,
+            code=code,
+            feedback=feedback,
         )
 
     def write_tests(self, task: Task, count: int) -> list[ChatMessage]:
@@ -89,14 +102,21 @@ class Conversation:
 
     def critique(self, task: Task, code: str) -> list[ChatMessage]:
         return self._chat(
-            "self_refine/system", "self_refine/critique",
-            prompt=task.prompt, entry_point=task.entry_point, code=code,
+            "self_refine/system",
+            "self_refine/critique",
+            prompt=task.prompt,
+            entry_point=task.entry_point,
+            code=code,
         )
 
     def revise(self, task: Task, code: str, critique: str) -> list[ChatMessage]:
         return self._chat(
-            "actor/system", "self_refine/revise",
-            prompt=task.prompt, entry_point=task.entry_point, code=code, critique=critique,
+            "actor/system",
+            "self_refine/revise",
+            prompt=task.prompt,
+            entry_point=task.entry_point,
+            code=code,
+            critique=critique,
         )
 
 

@@ -55,7 +55,12 @@ async def run_episode(
         return episode
     task, config = episode.task, episode.config  # a given record is the truth on resume
     run = EpisodeRun(
-        episode=episode, actor=actor, reflector=reflector, judge=judge, memory=memory, events=events,
+        episode=episode,
+        actor=actor,
+        reflector=reflector,
+        judge=judge,
+        memory=memory,
+        events=events,
         conversation=Conversation(prompts, episode.prompt_versions),
         feedback=config.resolved_feedback(task),
     )
@@ -65,10 +70,16 @@ async def run_episode(
         episode.status = "running"
         episode.started_at = utcnow()
         episode.actor_model, episode.reflector_model = actor.name, reflector.name
-        await run.emit("episode.started", {
-            "task_id": task.id, "strategy": config.strategy, "feedback": run.feedback,
-            "actor_model": actor.name, "reflector_model": reflector.name,
-        })
+        await run.emit(
+            "episode.started",
+            {
+                "task_id": task.id,
+                "strategy": config.strategy,
+                "feedback": run.feedback,
+                "actor_model": actor.name,
+                "reflector_model": reflector.name,
+            },
+        )
 
     strategy = STRATEGIES[config.strategy]
     deadline = asyncio.timeout(config.timeout_s)
@@ -104,7 +115,14 @@ async def finish(run: EpisodeRun, reason: StopReason) -> None:
     episode.status, episode.stop_reason = status, reason
     episode.final_trial = answer.trial if answer is not None else None
     episode.finished_at = utcnow()
-    await run.emit("episode.finished", {
-        "status": status, "stop_reason": reason, "final_trial": episode.final_trial,
-        "trials": len(episode.attempts), "tokens": episode.usage.total_tokens, "error": episode.error,
-    })
+    await run.emit(
+        "episode.finished",
+        {
+            "status": status,
+            "stop_reason": reason,
+            "final_trial": episode.final_trial,
+            "trials": len(episode.attempts),
+            "tokens": episode.usage.total_tokens,
+            "error": episode.error,
+        },
+    )

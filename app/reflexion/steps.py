@@ -142,10 +142,16 @@ class EpisodeRun:
             latency_ms=latency_ms,
         )
         self.episode.attempts.append(attempt)
-        await self.emit("attempt.generated", {
-            "trial": attempt.trial, "llm_outcome": attempt.llm_outcome, "has_code": bool(code),
-            "tokens": attempt.usage.total_tokens, "latency_ms": round(latency_ms, 1),
-        })
+        await self.emit(
+            "attempt.generated",
+            {
+                "trial": attempt.trial,
+                "llm_outcome": attempt.llm_outcome,
+                "has_code": bool(code),
+                "tokens": attempt.usage.total_tokens,
+                "latency_ms": round(latency_ms, 1),
+            },
+        )
         if completion.outcome in LLM_FAULTS:
             why = completion.error or f"{completion.outcome} reply"
             raise StopEpisode("llm_error", f"actor model: {why}")
@@ -176,7 +182,8 @@ class EpisodeRun:
                 Submission(code=attempt.code, tests=self.task.tests, entry_point=self.task.entry_point)
             )
             feedback_tests = {
-                "visible": self.task.visible_tests, "self_tests": attempt.own_tests,
+                "visible": self.task.visible_tests,
+                "self_tests": attempt.own_tests,
             }.get(self.feedback)
             if feedback_tests is None:
                 attempt.hidden = await hidden_run
@@ -184,12 +191,15 @@ class EpisodeRun:
             else:
                 feedback_run = self.judge.judge(Submission(code=attempt.code, asserts=feedback_tests))
                 attempt.feedback, attempt.hidden = await asyncio.gather(feedback_run, hidden_run)
-        await self.emit("attempt.judged", {
-            "trial": attempt.trial,
-            "feedback": attempt.feedback.status if attempt.feedback else None,
-            "hidden": attempt.hidden.status if attempt.hidden else None,
-            "failing": [t.name for t in attempt.feedback.failing()] if attempt.feedback else [],
-        })
+        await self.emit(
+            "attempt.judged",
+            {
+                "trial": attempt.trial,
+                "feedback": attempt.feedback.status if attempt.feedback else None,
+                "hidden": attempt.hidden.status if attempt.hidden else None,
+                "failing": [t.name for t in attempt.feedback.failing()] if attempt.feedback else [],
+            },
+        )
         for verdict in (attempt.feedback, attempt.hidden):
             if verdict is not None and verdict.status == "sandbox_error":
                 raise StopEpisode("judge_error", verdict.detail or "the sandbox failed")

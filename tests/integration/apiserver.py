@@ -21,8 +21,14 @@ from tests.fixtures.services import free_port
 @asynccontextmanager
 async def running_app(settings: Settings) -> AsyncIterator[str]:
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -37,13 +43,17 @@ async def running_app(settings: Settings) -> AsyncIterator[str]:
         await task
 
 
-def service_settings(redis_url: str, key_prefix: str, llm_base_url: str = "http://127.0.0.1:9/v1",
-                     **overrides: object) -> Settings:
+def service_settings(
+    redis_url: str, key_prefix: str, llm_base_url: str = "http://127.0.0.1:9/v1", **overrides: object
+) -> Settings:
     """Settings for a test service: the test's Redis and prefix, the fake LLM as the only model."""
     values: dict[str, object] = {
-        "redis_url": redis_url, "key_prefix": key_prefix,
-        "actor_base_url": llm_base_url, "actor_model": "fake-actor",
-        "llm_max_retries": 0, "llm_timeout_s": 30,
+        "redis_url": redis_url,
+        "key_prefix": key_prefix,
+        "actor_base_url": llm_base_url,
+        "actor_model": "fake-actor",
+        "llm_max_retries": 0,
+        "llm_timeout_s": 30,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -56,8 +66,9 @@ def task_body(task_id: str = "demo/add", **options: object) -> dict[str, object]
             "id": task_id,
             "prompt": 'def add(a, b):\n    """Return a + b."""\n',
             "entry_point": "add",
-            "tests": ("def check(candidate):\n    assert candidate(1, 2) == 3\n"
-                      "    assert candidate(-1, 1) == 0\n"),
+            "tests": (
+                "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(-1, 1) == 0\n"
+            ),
             "visible_tests": ["assert add(1, 2) == 3"],
         },
     }
@@ -86,8 +97,7 @@ async def running_worker(settings: Settings, judge: object, concurrency: int = 4
     from app.queue.runner import start_worker
 
     stop = asyncio.Event()
-    task = asyncio.create_task(start_worker(settings, stop, concurrency=concurrency,
-                                            judge=judge))  # type: ignore[arg-type]
+    task = asyncio.create_task(start_worker(settings, stop, concurrency=concurrency, judge=judge))  # type: ignore[arg-type]
     try:
         yield
     finally:
@@ -130,13 +140,18 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RFX_", "OPENAI_"))}
-    env.update({
-        "RFX_REDIS_URL": settings.redis_url, "RFX_KEY_PREFIX": settings.key_prefix,
-        "RFX_ACTOR_BASE_URL": settings.actor_base_url or "", "RFX_ACTOR_MODEL": settings.actor_model or "",
-        "RFX_LLM_MAX_RETRIES": str(settings.llm_max_retries),
-        "RFX_LLM_TIMEOUT_S": str(settings.llm_timeout_s),
-        "RFX_JUDGE_IMAGE": settings.judge_image or "", "RFX_LEASE_S": str(settings.lease_s),
-    })
+    env.update(
+        {
+            "RFX_REDIS_URL": settings.redis_url,
+            "RFX_KEY_PREFIX": settings.key_prefix,
+            "RFX_ACTOR_BASE_URL": settings.actor_base_url or "",
+            "RFX_ACTOR_MODEL": settings.actor_model or "",
+            "RFX_LLM_MAX_RETRIES": str(settings.llm_max_retries),
+            "RFX_LLM_TIMEOUT_S": str(settings.llm_timeout_s),
+            "RFX_JUDGE_IMAGE": settings.judge_image or "",
+            "RFX_LEASE_S": str(settings.lease_s),
+        }
+    )
     env.update(extra)
     return env
 
@@ -149,8 +164,12 @@ def start_worker_process(env: dict[str, str], name: str, concurrency: int, log_p
 
     rfx = Path(sys.executable).with_name("rfx")
     log = open(log_path, "wb")  # noqa: SIM115 - owned by the process for its lifetime
-    return subprocess.Popen([str(rfx), "worker", "--concurrency", str(concurrency), "--name", name],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [str(rfx), "worker", "--concurrency", str(concurrency), "--name", name],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 class ThreadedApp:
@@ -160,8 +179,14 @@ class ThreadedApp:
         import threading
 
         self.port = free_port()
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="error",
-                                lifespan="on", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="error",
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="api", daemon=True)
 

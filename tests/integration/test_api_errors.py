@@ -39,31 +39,40 @@ async def test_bad_episode_requests(redis_url: str, key_prefix: str) -> None:
         assert unknown_model.status_code == 422
         assert "gpt-imaginary" in unknown_model.json()["detail"]
 
-        not_json = await client.post("/v1/episodes", content=b"{not json",
-                                     headers={"content-type": "application/json"})
+        not_json = await client.post(
+            "/v1/episodes", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert not_json.status_code == 422 and not_json.headers["content-type"].startswith(PROBLEM)
 
-        huge = await client.post("/v1/episodes", content=b"x" * 400_000,
-                                 headers={"content-type": "application/json"})
+        huge = await client.post(
+            "/v1/episodes", content=b"x" * 400_000, headers={"content-type": "application/json"}
+        )
         assert huge.status_code == 413 and huge.headers["content-type"].startswith(PROBLEM)
 
         async def chunks() -> object:
             for _ in range(40):
                 yield b"y" * 10_000
 
-        chunked = await client.post("/v1/episodes", content=chunks(),  # type: ignore[arg-type]
-                                    headers={"content-type": "application/json"})
+        chunked = await client.post(
+            "/v1/episodes",
+            content=chunks(),  # type: ignore[arg-type]
+            headers={"content-type": "application/json"},
+        )
         assert chunked.status_code == 413
 
         bad_key = await client.post("/v1/episodes", json=task_body(), headers={"Idempotency-Key": "a b"})
         assert bad_key.status_code == 422
 
-        bad_resume = await client.get("/v1/episodes/ep_00000000000000000000/events",
-                                      headers={"Last-Event-ID": "yesterday"})
+        bad_resume = await client.get(
+            "/v1/episodes/ep_00000000000000000000/events", headers={"Last-Event-ID": "yesterday"}
+        )
         assert bad_resume.status_code == 422
 
-        for path in ("/v1/episodes/nope", "/v1/episodes/ep_00000000000000000000",
-                     "/v1/episodes/../../etc/passwd"):
+        for path in (
+            "/v1/episodes/nope",
+            "/v1/episodes/ep_00000000000000000000",
+            "/v1/episodes/../../etc/passwd",
+        ):
             r = await client.get(path)
             assert r.status_code == 404, path
             assert r.headers["content-type"].startswith(PROBLEM)
@@ -75,10 +84,14 @@ async def test_bad_episode_requests(redis_url: str, key_prefix: str) -> None:
 async def test_judge_input_errors(redis_url: str, key_prefix: str) -> None:
     settings = service_settings(redis_url, key_prefix)
     async with running_app(settings) as base, httpx.AsyncClient(base_url=base) as client:
-        for body in ({}, {"code": "def f(): pass", "tests": "def check(c): pass"},
-                     {"code": "x", "limits": {"timeout_s": 10_000}}, {"code": "x", "shell": True},
-                     {"code": "x = 1", "limits": {"timeout_s": 200}},  # valid, but past this server's 10 s
-                     {"code": "x = 1", "limits": {"memory_mb": 4096}}):
+        for body in (
+            {},
+            {"code": "def f(): pass", "tests": "def check(c): pass"},
+            {"code": "x", "limits": {"timeout_s": 10_000}},
+            {"code": "x", "shell": True},
+            {"code": "x = 1", "limits": {"timeout_s": 200}},  # valid, but past this server's 10 s
+            {"code": "x = 1", "limits": {"memory_mb": 4096}},
+        ):
             r = await client.post("/v1/judge", json=body)
             assert r.status_code == 422, (body, r.text)
             assert r.headers["content-type"].startswith(PROBLEM)

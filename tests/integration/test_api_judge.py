@@ -22,13 +22,21 @@ async def test_judge_gives_verdicts(redis_url: str, key_prefix: str, sandbox_ima
     settings = service_settings(redis_url, key_prefix, judge_image=sandbox_image)
     async with running_app(settings) as base, httpx.AsyncClient(base_url=base, timeout=60) as client:
         before = judged((await client.get("/metrics")).text)
-        ok = await client.post("/v1/judge", json={"code": "def add(a, b):\n    return a + b\n",
-                                                  "tests": TESTS, "entry_point": "add"})
-        wrong = await client.post("/v1/judge", json={"code": "def add(a, b):\n    return a * b\n",
-                                                     "tests": TESTS, "entry_point": "add"})
-        asserts = await client.post("/v1/judge", json={"code": "def add(a, b):\n    return a + b\n",
-                                                       "asserts": ["assert add(1, 1) == 2",
-                                                                   "assert add(1, 1) == 3"]})
+        ok = await client.post(
+            "/v1/judge",
+            json={"code": "def add(a, b):\n    return a + b\n", "tests": TESTS, "entry_point": "add"},
+        )
+        wrong = await client.post(
+            "/v1/judge",
+            json={"code": "def add(a, b):\n    return a * b\n", "tests": TESTS, "entry_point": "add"},
+        )
+        asserts = await client.post(
+            "/v1/judge",
+            json={
+                "code": "def add(a, b):\n    return a + b\n",
+                "asserts": ["assert add(1, 1) == 2", "assert add(1, 1) == 3"],
+            },
+        )
         metrics = (await client.get("/metrics")).text
     assert ok.status_code == 200, ok.text
     assert ok.json()["status"] == "passed"
@@ -40,8 +48,14 @@ async def test_judge_gives_verdicts(redis_url: str, key_prefix: str, sandbox_ima
 
 async def test_judge_rate_limit_and_saturation(redis_url: str, key_prefix: str, sandbox_image: str) -> None:
     body = {"code": "import time\ndef f():\n    time.sleep(2)\n", "asserts": ["f()"]}
-    settings = service_settings(redis_url, key_prefix, judge_image=sandbox_image, api_judge_workers=1,
-                                api_judge_waiting=0, quota_judge_per_min=4)
+    settings = service_settings(
+        redis_url,
+        key_prefix,
+        judge_image=sandbox_image,
+        api_judge_workers=1,
+        api_judge_waiting=0,
+        quota_judge_per_min=4,
+    )
     async with running_app(settings) as base, httpx.AsyncClient(base_url=base, timeout=60) as client:
         # one pool slot and no waiting line: of three simultaneous calls, at least one is turned away
         replies: list[Any] = await asyncio.gather(*(client.post("/v1/judge", json=body) for _ in range(3)))

@@ -17,8 +17,9 @@ from tests.integration.apiserver import (
 )
 
 
-async def read_frames(client: httpx.AsyncClient, path: str, last_id: str | None,
-                      limit: int | None) -> list[dict[str, str]]:
+async def read_frames(
+    client: httpx.AsyncClient, path: str, last_id: str | None, limit: int | None
+) -> list[dict[str, str]]:
     """Read up to `limit` events (all when None), then drop the connection."""
     headers = {"Last-Event-ID": last_id} if last_id else {}
     frames: list[dict[str, str]] = []
@@ -42,8 +43,11 @@ async def test_reconnect_with_last_event_id_gets_each_event_once_in_order(
     script_fail_then_fix(fake_llm, latency_s=0.3, always_fail=True)  # 3 trials: 11 events, a few seconds
     settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
     judge = await judge_factory(mode="pooled")
-    async with running_app(settings) as base, running_worker(settings, judge), \
-            httpx.AsyncClient(base_url=base, timeout=60) as client:
+    async with (
+        running_app(settings) as base,
+        running_worker(settings, judge),
+        httpx.AsyncClient(base_url=base, timeout=60) as client,
+    ):
         episode_id = (await client.post("/v1/episodes", json=task_body(max_trials=3))).json()["id"]
         path = f"/v1/episodes/{episode_id}/events"
         received: list[dict[str, str]] = []
@@ -59,7 +63,8 @@ async def test_reconnect_with_last_event_id_gets_each_event_once_in_order(
     assert mid_run == "running", "the first reconnect happened while the episode was live"
     assert [f["id"] for f in received] == [f["id"] for f in everything]
     assert [f["event"] for f in everything] == (
-        ["episode.started"] + ["attempt.generated", "attempt.judged", "reflection.created"] * 2
+        ["episode.started"]
+        + ["attempt.generated", "attempt.judged", "reflection.created"] * 2
         + ["attempt.generated", "attempt.judged", "episode.finished"]
     )
     assert [f["data"] for f in received] == [f["data"] for f in everything]
@@ -73,8 +78,11 @@ async def test_resume_after_the_finished_event_ends_at_once(
     script_fail_then_fix(fake_llm, latency_s=0.0)
     settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
     judge = await judge_factory(mode="pooled")
-    async with running_app(settings) as base, running_worker(settings, judge), \
-            httpx.AsyncClient(base_url=base, timeout=60) as client:
+    async with (
+        running_app(settings) as base,
+        running_worker(settings, judge),
+        httpx.AsyncClient(base_url=base, timeout=60) as client,
+    ):
         episode_id = (await client.post("/v1/episodes", json=task_body(max_trials=3))).json()["id"]
         await wait_terminal(client, episode_id)
         path = f"/v1/episodes/{episode_id}/events"

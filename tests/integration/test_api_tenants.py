@@ -29,12 +29,14 @@ async def test_tenant_b_cannot_see_tenant_a(redis_url: str, key_prefix: str, are
         episode_id = r.json()["id"]
         assert r.json()["tenant"] == "alpha"
 
-        for method, path in [("GET", f"/v1/episodes/{episode_id}"),
-                             ("POST", f"/v1/episodes/{episode_id}/cancel"),
-                             ("GET", f"/v1/episodes/{episode_id}/events"),
-                             ("DELETE", f"/v1/episodes/{episode_id}"),
-                             ("GET", "/v1/memory/HumanEval/3"),
-                             ("DELETE", "/v1/memory/HumanEval/3")]:
+        for method, path in [
+            ("GET", f"/v1/episodes/{episode_id}"),
+            ("POST", f"/v1/episodes/{episode_id}/cancel"),
+            ("GET", f"/v1/episodes/{episode_id}/events"),
+            ("DELETE", f"/v1/episodes/{episode_id}"),
+            ("GET", "/v1/memory/HumanEval/3"),
+            ("DELETE", "/v1/memory/HumanEval/3"),
+        ]:
             other = await client.request(method, path, headers=B)
             assert other.status_code == 404, (method, path, other.text)
             assert other.headers["content-type"].startswith("application/problem+json")

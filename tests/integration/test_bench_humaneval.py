@@ -41,8 +41,12 @@ CHANGE = "The implementation ignores the task: it must compute the documented re
 # Per problem index: reflexion's trials, self_refine's (answers, critiques), best_of_n's samples, single.
 # C = canonical solution, W = wrong, O = overfit to the visible examples.
 REFLEXION = ["C"] * 8 + ["WC"] * 4 + ["WWC"] * 2 + ["WWW"] * 3 + ["O"] * 3
-SELF_REFINE = [("C", ["NO CHANGE NEEDED"])] * 10 + [("CW", [CHANGE, "NO CHANGE NEEDED"])] * 4 + [
-    ("WC", [CHANGE, "NO CHANGE NEEDED"])] * 2 + [("WWW", [CHANGE])] * 4
+SELF_REFINE = (
+    [("C", ["NO CHANGE NEEDED"])] * 10
+    + [("CW", [CHANGE, "NO CHANGE NEEDED"])] * 4
+    + [("WC", [CHANGE, "NO CHANGE NEEDED"])] * 2
+    + [("WWW", [CHANGE])] * 4
+)
 BEST_OF_N = ["CCC"] * 6 + ["WCC"] * 4 + ["WWC"] * 4 + ["WWW"] * 6
 SINGLE = ["C"] * 10 + ["W"] * 10
 
@@ -86,16 +90,26 @@ def rules_for(i: int, task: Task) -> list[dict[str, Any]]:
     # one sequence for every prompt that shows the tests first: reflexion trial 1, 3 samples, single
     shared = [REFLEXION[i][0], *BEST_OF_N[i], SINGLE[i]]
     rules = [
-        {"pattern": head + r"(?!.*Your previous implementation).*It must pass these tests",
-         "replies": [fence(code(task, k)) for k in shared]},
-        {"pattern": head + r".*Test results of that implementation",
-         "replies": [fence(code(task, k)) for k in REFLEXION[i][1:] or "C"]},
-        {"pattern": head + r"(?!.*Your previous implementation)(?!.*It must pass these tests)",
-         "replies": [fence(code(task, sr_answers[0]))]},
-        {"pattern": head + r".*Review of that implementation",
-         "replies": [fence(code(task, k)) for k in sr_answers[1:] or "C"]},
-        {"pattern": rf"^Review this implementation of the Python function `{task.entry_point}`\.",
-         "replies": critiques},
+        {
+            "pattern": head + r"(?!.*Your previous implementation).*It must pass these tests",
+            "replies": [fence(code(task, k)) for k in shared],
+        },
+        {
+            "pattern": head + r".*Test results of that implementation",
+            "replies": [fence(code(task, k)) for k in REFLEXION[i][1:] or "C"],
+        },
+        {
+            "pattern": head + r"(?!.*Your previous implementation)(?!.*It must pass these tests)",
+            "replies": [fence(code(task, sr_answers[0]))],
+        },
+        {
+            "pattern": head + r".*Review of that implementation",
+            "replies": [fence(code(task, k)) for k in sr_answers[1:] or "C"],
+        },
+        {
+            "pattern": rf"^Review this implementation of the Python function `{task.entry_point}`\.",
+            "replies": critiques,
+        },
     ]
     return rules
 
@@ -110,8 +124,12 @@ def tasks() -> list[Task]:
 
 
 @pytest.fixture(scope="module")
-def bench_run(tmp_path_factory: pytest.TempPathFactory, fake_llm_session: FakeLLMServer,
-              tasks: list[Task], sandbox_image: str) -> Iterator[tuple[Path, int]]:
+def bench_run(
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_llm_session: FakeLLMServer,
+    tasks: list[Task],
+    sandbox_image: str,
+) -> Iterator[tuple[Path, int]]:
     """Run the benchmark once for this module: (output directory, number of model requests)."""
     fake = fake_llm_session
     fake.reset()
@@ -119,9 +137,29 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory, fake_llm_session: FakeLL
     rules.append({"pattern": r"^An implementation of the Python function", "replies": [LESSON]})
     fake.script(*rules, default="(unscripted request)")
     out = tmp_path_factory.mktemp("bench") / "run"
-    argv = [RFX, "bench", "humaneval", "--ids", ",".join(IDS), "--strategy", STRATEGIES,
-            "--max-trials", "3", "--samples", "3", "--concurrency", "1", "--out", str(out),
-            "--model", "gpt-4o-mini", "--base-url", fake.base_url, "--api-key", "fake-key"]
+    argv = [
+        RFX,
+        "bench",
+        "humaneval",
+        "--ids",
+        ",".join(IDS),
+        "--strategy",
+        STRATEGIES,
+        "--max-trials",
+        "3",
+        "--samples",
+        "3",
+        "--concurrency",
+        "1",
+        "--out",
+        str(out),
+        "--model",
+        "gpt-4o-mini",
+        "--base-url",
+        fake.base_url,
+        "--api-key",
+        "fake-key",
+    ]
     env = {**os.environ, "RFX_JUDGE_IMAGE": sandbox_image, "RFX_JUDGE_WORKERS": "2"}
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -150,16 +188,22 @@ def test_report_json_holds_exactly_the_expected_figures(bench_run: tuple[Path, i
     assert (r["solved"], r["accuracy"]) == (14, approx(0.7))
     assert r["flips"] == {"wrong_to_right": 6, "right_to_wrong": 0, "right_to_right": 8, "wrong_to_wrong": 6}
     assert r["false_positives"]["by_feedback"] == {
-        "visible": {"attempts_feedback_passed": 17, "attempts": 3, "episodes_solved": 17, "episodes": 3}}
+        "visible": {"attempts_feedback_passed": 17, "attempts": 3, "episodes_solved": 17, "episodes": 3}
+    }
     assert r["attempts"] == 34 and r["stop_reasons"] == {"solved": 17, "max_trials": 3}
 
     sr = s["self_refine"]
     assert sr["accuracy_by_trial"] == [approx(0.7), approx(0.6), approx(0.6)]
     assert sr["pass@1"] == approx(0.7) and sr["solved"] == 12
-    assert sr["flips"] == {"wrong_to_right": 2, "right_to_wrong": 4, "right_to_right": 10,
-                           "wrong_to_wrong": 4}
+    assert sr["flips"] == {
+        "wrong_to_right": 2,
+        "right_to_wrong": 4,
+        "right_to_right": 10,
+        "wrong_to_wrong": 4,
+    }
     assert sr["false_positives"]["by_feedback"] == {
-        "none": {"attempts_feedback_passed": 0, "attempts": 0, "episodes_solved": 16, "episodes": 4}}
+        "none": {"attempts_feedback_passed": 0, "attempts": 0, "episodes_solved": 16, "episodes": 4}
+    }
     assert sr["attempts"] == 10 + 4 * 2 + 2 * 2 + 4 * 3
 
     b = s["best_of_n"]
@@ -174,8 +218,12 @@ def test_report_json_holds_exactly_the_expected_figures(bench_run: tuple[Path, i
 
     one = s["single"]
     assert (one["accuracy_by_trial"], one["pass@1"], one["solved"]) == ([0.5], 0.5, 10)
-    assert one["flips"] == {"wrong_to_right": 0, "right_to_wrong": 0, "right_to_right": 10,
-                            "wrong_to_wrong": 10}
+    assert one["flips"] == {
+        "wrong_to_right": 0,
+        "right_to_wrong": 0,
+        "right_to_right": 10,
+        "wrong_to_wrong": 10,
+    }
 
     # model requests: actor attempts + reflections (reflexion) + critiques (self_refine)
     reflections = 4 * 1 + 2 * 2 + 3 * 2
@@ -220,12 +268,17 @@ def episodes_of(out: Path) -> list[Episode]:
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize(("fmt", "count"), [("sft", 16), ("dpo", 10), ("openai-dpo", 10), ("spin", 17)])
-def test_exports_validate_and_match_hidden_verdicts(bench_run: tuple[Path, int], tasks: list[Task],
-                                                    tmp_path: Path, fmt: str, count: int) -> None:
+def test_exports_validate_and_match_hidden_verdicts(
+    bench_run: tuple[Path, int], tasks: list[Task], tmp_path: Path, fmt: str, count: int
+) -> None:
     out, _ = bench_run
     target = tmp_path / f"{fmt}.jsonl"
-    done = subprocess.run([RFX, "export", "--from", str(out), "--format", fmt, "--out", str(target)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [RFX, "export", "--from", str(out), "--format", fmt, "--out", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in target.read_text().splitlines()]
     assert len(records) == count

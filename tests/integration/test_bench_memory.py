@@ -23,16 +23,38 @@ def test_task_memory_does_not_leak_between_strategies(
     (task,) = load_benchmark(ids=["HumanEval/0"])
     head = rf"^Complete the Python function `{task.entry_point}`\."
     fake_llm.script(
-        {"pattern": head + r"(?!.*Test results)",
-         "replies": [f"```python\n{task.prompt}    return None\n```"]},
-        {"pattern": head + r".*Test results",
-         "replies": [f"```python\n{task.prompt}{task.canonical_solution}```"]},
+        {
+            "pattern": head + r"(?!.*Test results)",
+            "replies": [f"```python\n{task.prompt}    return None\n```"],
+        },
+        {
+            "pattern": head + r".*Test results",
+            "replies": [f"```python\n{task.prompt}{task.canonical_solution}```"],
+        },
         {"pattern": r"^An implementation of the Python function", "replies": [LESSON]},
         default="(unscripted)",
     )
-    argv = [RFX, "bench", "humaneval", "--ids", task.id, "--strategy", "reflexion,single", "--memory", "task",
-            "--concurrency", "1", "--out", str(tmp_path / "run"), "--model", "fake-model",
-            "--base-url", fake_llm.base_url, "--api-key", "fake-key"]
+    argv = [
+        RFX,
+        "bench",
+        "humaneval",
+        "--ids",
+        task.id,
+        "--strategy",
+        "reflexion,single",
+        "--memory",
+        "task",
+        "--concurrency",
+        "1",
+        "--out",
+        str(tmp_path / "run"),
+        "--model",
+        "fake-model",
+        "--base-url",
+        fake_llm.base_url,
+        "--api-key",
+        "fake-key",
+    ]
     env = {**os.environ, "RFX_JUDGE_IMAGE": sandbox_image}
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -30,14 +30,30 @@ def script_canonical(fake: FakeLLMServer, ids: list[str], latency_s: float = 0.0
     rules = []
     for task in load_benchmark(ids=ids):
         assert task.canonical_solution
-        rules.append({"pattern": rf"^Complete the Python function `{task.entry_point}`\.",
-                      "replies": [f"```python\n{task.prompt}{task.canonical_solution}```"]})
+        rules.append(
+            {
+                "pattern": rf"^Complete the Python function `{task.entry_point}`\.",
+                "replies": [f"```python\n{task.prompt}{task.canonical_solution}```"],
+            }
+        )
     fake.script(*rules, latency_s=latency_s, default="(unscripted)")
 
 
 def bench_argv(fake: FakeLLMServer, out: Path, *extra: str) -> list[str]:
-    return [RFX, "bench", "humaneval", "--out", str(out), "--model", "fake-model",
-            "--base-url", fake.base_url, "--api-key", "fake-key", *extra]
+    return [
+        RFX,
+        "bench",
+        "humaneval",
+        "--out",
+        str(out),
+        "--model",
+        "fake-model",
+        "--base-url",
+        fake.base_url,
+        "--api-key",
+        "fake-key",
+        *extra,
+    ]
 
 
 def env(sandbox_image: str) -> dict[str, str]:
@@ -55,8 +71,9 @@ def test_a_killed_run_resumes_without_rerunning_finished_problems(
 ) -> None:
     out = tmp_path / "run"
     script_canonical(fake_llm, IDS, latency_s=0.4)
-    argv = bench_argv(fake_llm, out, "--ids", ",".join(IDS), "--strategy", "reflexion,single",
-                      "--concurrency", "2")
+    argv = bench_argv(
+        fake_llm, out, "--ids", ",".join(IDS), "--strategy", "reflexion,single", "--concurrency", "2"
+    )
     first = subprocess.Popen(argv, env=env(sandbox_image), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         guard = time.monotonic() + 300  # a guard against hanging, not a measurement
@@ -79,7 +96,7 @@ def test_a_killed_run_resumes_without_rerunning_finished_problems(
     assert len(pairs) == len(set(pairs)) == 8
     assert [e.id for e in after[: len(before)]] == [e.id for e in before]  # kept, not rerun
     asked = {r.last_user.split("`")[1] for r in fake_llm.requests}
-    rerun_tasks = {e.task.entry_point for e in after[len(before):]}
+    rerun_tasks = {e.task.entry_point for e in after[len(before) :]}
     assert asked == rerun_tasks
     assert len(fake_llm.requests) == 8 - len(before)
 
@@ -98,8 +115,9 @@ def test_the_budget_stops_new_problems_and_a_rerun_finishes_them(
     ids = IDS[:3]
     script_canonical(fake_llm, ids)
     argv = bench_argv(fake_llm, out, "--ids", ",".join(ids), "--strategy", "single", "--concurrency", "1")
-    stopped = subprocess.run([*argv, "--budget-tokens", "1"], env=env(sandbox_image), capture_output=True,
-                             text=True, timeout=300)
+    stopped = subprocess.run(
+        [*argv, "--budget-tokens", "1"], env=env(sandbox_image), capture_output=True, text=True, timeout=300
+    )
     assert stopped.returncode == 0, stopped.stderr[-2000:]
     assert "budget exceeded: 2" in stopped.stdout
     report = json.loads((out / "report.json").read_text())
@@ -116,29 +134,46 @@ def test_the_budget_stops_new_problems_and_a_rerun_finishes_them(
     assert report["run"]["complete"] is True and report["strategies"]["single"]["problems"] == 3
     assert report["run"]["episodes_resumed"] == 1 and len(fake_llm.requests) == 3
 
-    clash = subprocess.run([*argv, "--strategy", "single", "--max-trials", "2", "--feedback", "oracle"],
-                           env=env(sandbox_image), capture_output=True, text=True, timeout=300)
+    clash = subprocess.run(
+        [*argv, "--strategy", "single", "--max-trials", "2", "--feedback", "oracle"],
+        env=env(sandbox_image),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert clash.returncode == 2
     assert clash.stderr.count("\n") == 1 and "other settings" in clash.stderr
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    (["--strategy", "reflexion,magic"], "unknown magic"),
-    (["--ids", "HumanEval/0,HumanEval/999"], "unknown problem id(s): HumanEval/999"),
-    (["--limit", "0"], "--limit must be at least 1"),
-    (["--budget-cost", "-1"], "--budget-cost must be positive"),
-    (["--concurrency", "0"], "--concurrency must be between 1 and 64"),
-    (["--dataset", "/nonexistent/problems.jsonl"], "cannot read /nonexistent/problems.jsonl"),
-    (["--max-trials", "0"], "max-trials"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--strategy", "reflexion,magic"], "unknown magic"),
+        (["--ids", "HumanEval/0,HumanEval/999"], "unknown problem id(s): HumanEval/999"),
+        (["--limit", "0"], "--limit must be at least 1"),
+        (["--budget-cost", "-1"], "--budget-cost must be positive"),
+        (["--concurrency", "0"], "--concurrency must be between 1 and 64"),
+        (["--dataset", "/nonexistent/problems.jsonl"], "cannot read /nonexistent/problems.jsonl"),
+        (["--max-trials", "0"], "max-trials"),
+    ],
+)
 def test_bad_input_is_one_line_on_stderr(tmp_path: Path, extra: list[str], message: str) -> None:
-    argv = [RFX, "bench", "humaneval", "--out", str(tmp_path / "x"), "--base-url", "http://127.0.0.1:9/v1",
-            "--model", "m", *extra]
+    argv = [
+        RFX,
+        "bench",
+        "humaneval",
+        "--out",
+        str(tmp_path / "x"),
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+        *extra,
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "x").exists()
-
 
 
 @pytest.mark.timeout(600)
@@ -148,8 +183,9 @@ def test_ctrl_c_leaves_a_partial_report_and_a_resumable_directory(
     out = tmp_path / "run"
     script_canonical(fake_llm, IDS, latency_s=0.4)
     argv = bench_argv(fake_llm, out, "--ids", ",".join(IDS), "--strategy", "single", "--concurrency", "1")
-    first = subprocess.Popen(argv, env=env(sandbox_image), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        argv, env=env(sandbox_image), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     guard = time.monotonic() + 300  # a guard against hanging, not a measurement
     while len(lines(out)) < 1 and first.poll() is None and time.monotonic() < guard:
         time.sleep(0.05)

@@ -42,23 +42,52 @@ def test_self_test_false_positives_are_counted(
         substring.entry_point: substring.visible_tests,
         longest.entry_point: ["assert longest([]) == None"],  # true, but a wrong answer passes it too
     }
-    rules = [{"pattern": rf"^Write \d+ unit tests for the Python function `{name}`",
-              "replies": [fence("\n".join(tests))]} for name, tests in own_tests.items()]
+    rules = [
+        {
+            "pattern": rf"^Write \d+ unit tests for the Python function `{name}`",
+            "replies": [fence("\n".join(tests))],
+        }
+        for name, tests in own_tests.items()
+    ]
     rules += [
-        {"pattern": head(close.entry_point) + r"(?!.*Test results)",
-         "replies": [fence(right["has_close_elements"])]},
-        {"pattern": head(substring.entry_point) + r"(?!.*Test results)",
-         "replies": [fence(wrong["filter_by_substring"])]},
-        {"pattern": head(substring.entry_point) + r".*Test results",
-         "replies": [fence(right["filter_by_substring"])]},
+        {
+            "pattern": head(close.entry_point) + r"(?!.*Test results)",
+            "replies": [fence(right["has_close_elements"])],
+        },
+        {
+            "pattern": head(substring.entry_point) + r"(?!.*Test results)",
+            "replies": [fence(wrong["filter_by_substring"])],
+        },
+        {
+            "pattern": head(substring.entry_point) + r".*Test results",
+            "replies": [fence(right["filter_by_substring"])],
+        },
         {"pattern": head(longest.entry_point), "replies": [fence(wrong["longest"])]},
         {"pattern": r"^An implementation of the Python function", "replies": ["Read the docstring again."]},
     ]
     fake_llm.script(*rules, default="(unscripted)")
     out = tmp_path / "run"
-    argv = [RFX, "bench", "humaneval", "--ids", ",".join(IDS), "--strategy", "reflexion", "--feedback",
-            "self_tests", "--concurrency", "2", "--out", str(out), "--model", "fake-model", "--base-url",
-            fake_llm.base_url, "--api-key", "fake-key"]
+    argv = [
+        RFX,
+        "bench",
+        "humaneval",
+        "--ids",
+        ",".join(IDS),
+        "--strategy",
+        "reflexion",
+        "--feedback",
+        "self_tests",
+        "--concurrency",
+        "2",
+        "--out",
+        str(out),
+        "--model",
+        "fake-model",
+        "--base-url",
+        fake_llm.base_url,
+        "--api-key",
+        "fake-key",
+    ]
     env = {**os.environ, "RFX_JUDGE_IMAGE": sandbox_image, "RFX_JUDGE_WORKERS": "2"}
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -69,10 +98,14 @@ def test_self_test_false_positives_are_counted(
     assert r["accuracy_by_trial"] == [pytest.approx(1 / 3), pytest.approx(2 / 3), pytest.approx(2 / 3)]
     assert r["flips"] == {"wrong_to_right": 1, "right_to_wrong": 0, "right_to_right": 1, "wrong_to_wrong": 1}
     assert r["false_positives"]["by_feedback"] == {
-        "self_tests": {"attempts_feedback_passed": 3, "attempts": 1, "episodes_solved": 3, "episodes": 1}}
+        "self_tests": {"attempts_feedback_passed": 3, "attempts": 1, "episodes_solved": 3, "episodes": 1}
+    }
     assert r["stop_reasons"] == {"solved": 3}
     own = {row["task_id"]: row["own_tests"] for row in report["rows"]}
-    assert own == {"HumanEval/0": len(close.visible_tests), "HumanEval/7": len(substring.visible_tests),
-                   "HumanEval/12": 1}
+    assert own == {
+        "HumanEval/0": len(close.visible_tests),
+        "HumanEval/7": len(substring.visible_tests),
+        "HumanEval/12": 1,
+    }
     assert len(fake_llm.requests) == 3 + 4 + 1  # own tests once per episode, 4 attempts, 1 reflection
     assert "| reflexion | self_tests | 1 / 3 | 1 / 3 |" in (out / "report.md").read_text()

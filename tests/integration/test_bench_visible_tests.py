@@ -36,7 +36,7 @@ async def test_derived_visible_tests_pass_on_canonical_solutions(judge_factory: 
         assert len(verdict.tests) == len(asserts)
         return {(task_id, asserts[i]) for i, t in enumerate(verdict.tests) if not t.passed}
 
-    results = await asyncio.gather(*(
-        failing(t.id, t.prompt + (t.canonical_solution or ""), t.visible_tests) for t in tasks
-    ))
+    results = await asyncio.gather(
+        *(failing(t.id, t.prompt + (t.canonical_solution or ""), t.visible_tests) for t in tasks)
+    )
     assert set().union(*results) == KNOWN_WRONG_EXAMPLES

@@ -24,10 +24,10 @@ HIDDEN = "HIDDEN_SENTINEL_91c2"
 TASK = Task(
     id="demo/add",
     prompt='def add(a: int, b: int) -> int:\n    """Return the sum of a and b.\n'
-           '    >>> add(1, 1)\n    2\n    """\n',
+    '    >>> add(1, 1)\n    2\n    """\n',
     entry_point="add",
     tests=f'def check(candidate):\n    assert candidate(2, 3) == 5, "{HIDDEN}"\n'
-          '    assert candidate(-4, 4) == 0\n',
+    "    assert candidate(-4, 4) == 0\n",
     visible_tests=["assert add(1, 1) == 2"],
 )
 WRONG = "```python\ndef add(a: int, b: int) -> int:\n    return a - b\n```"
@@ -60,13 +60,24 @@ class Rig:
     actor_retries: int = 2
 
     async def run(self, task: Task = TASK, **config: object) -> Episode:
-        actor = OpenAIChatModel(self.actor_server.provider(
-            "actor-m", timeout_s=self.actor_timeout_s, max_retries=self.actor_retries
-        ))
+        actor = OpenAIChatModel(
+            self.actor_server.provider(
+                "actor-m", timeout_s=self.actor_timeout_s, max_retries=self.actor_retries
+            )
+        )
         reflector = OpenAIChatModel(self.reflector_server.provider("reflector-m"))
         try:
-            return await run_episode(task, EpisodeConfig(**config), actor, reflector, self.judge, self.memory,
-                                     self.sink, prompts=default_prompt_book(), tenant="acme")
+            return await run_episode(
+                task,
+                EpisodeConfig(**config),
+                actor,
+                reflector,
+                self.judge,
+                self.memory,
+                self.sink,
+                prompts=default_prompt_book(),
+                tenant="acme",
+            )
         finally:
             await actor.aclose()
             await reflector.aclose()
@@ -88,8 +99,11 @@ def reflector_llm(fake_llm_factory: Callable[[], FakeLLMServer]) -> FakeLLMServe
 
 @pytest.fixture
 async def rig(
-    fake_llm: FakeLLMServer, reflector_llm: FakeLLMServer, judge_factory: JudgeFactory,
-    aredis_client: aredis.Redis, key_prefix: str,
+    fake_llm: FakeLLMServer,
+    reflector_llm: FakeLLMServer,
+    judge_factory: JudgeFactory,
+    aredis_client: aredis.Redis,
+    key_prefix: str,
 ) -> AsyncIterator[Rig]:
     sandbox_judge = await judge_factory(mode="pooled", runtime="runc")
     reflector_llm.reset()
@@ -130,8 +144,13 @@ async def test_fail_reflect_pass(rig: Rig) -> None:
     lessons = await rig.memory.episode_lessons("acme", ep.id, 5)
     assert [(r.trial, r.text, r.task_id) for r in lessons] == [(1, LESSON, TASK.id)]
     assert rig.sink.types() == [
-        "episode.started", "attempt.generated", "attempt.judged", "reflection.created",
-        "attempt.generated", "attempt.judged", "episode.finished",
+        "episode.started",
+        "attempt.generated",
+        "attempt.judged",
+        "reflection.created",
+        "attempt.generated",
+        "attempt.judged",
+        "episode.finished",
     ]
     assert set(ep.prompt_versions) >= {"actor/initial", "actor/retry", "reflector/reflect"}
 

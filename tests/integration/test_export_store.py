@@ -22,20 +22,29 @@ TASK = Task(id="T/0", prompt="def inc(x):\n", entry_point="inc", tests="def chec
 
 
 def attempt(trial: int, body: str, passed: bool) -> Attempt:
-    return Attempt(trial=trial, code=f"def inc(x):\n    return {body}\n",
-                   hidden=Verdict(status="passed" if passed else "failed"))
+    return Attempt(
+        trial=trial,
+        code=f"def inc(x):\n    return {body}\n",
+        hidden=Verdict(status="passed" if passed else "failed"),
+    )
 
 
 def episode(tenant: str, strategy: str, status: str, attempts: list[Attempt]) -> Episode:
-    return Episode(id=new_episode_id(), tenant=tenant, task=TASK,
-                   config=EpisodeConfig(strategy=strategy),  # type: ignore[arg-type]
-                   status=status, attempts=attempts)  # type: ignore[arg-type]
+    return Episode(
+        id=new_episode_id(),
+        tenant=tenant,
+        task=TASK,
+        config=EpisodeConfig(strategy=strategy),  # type: ignore[arg-type]
+        status=status,
+        attempts=attempts,
+    )  # type: ignore[arg-type]
 
 
 def export(redis_url: str, key_prefix: str, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RFX_REDIS_URL": redis_url, "RFX_KEY_PREFIX": key_prefix}
-    return subprocess.run([RFX, "export", "--out", str(out), *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [RFX, "export", "--out", str(out), *args], env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def answers(path: Path, key: str) -> list[str]:
@@ -66,14 +75,16 @@ async def test_export_reads_terminal_episodes_of_one_tenant(
         SCHEMAS["sft"].model_validate_json(line)
 
     dpo = tmp_path / "dpo.jsonl"
-    done = export(redis_url, key_prefix, dpo, "--episodes", "strategy=reflexion", "--tenant", "acme",
-                  "--format", "dpo")
+    done = export(
+        redis_url, key_prefix, dpo, "--episodes", "strategy=reflexion", "--tenant", "acme", "--format", "dpo"
+    )
     assert done.returncode == 0, done.stderr
     assert (answers(dpo, "chosen"), answers(dpo, "rejected")) == (["x + 1"], ["x"])
 
     by_id = tmp_path / "one.jsonl"
-    done = export(redis_url, key_prefix, by_id, "--episodes", failed.id, "--tenant", "acme",
-                  "--format", "spin")
+    done = export(
+        redis_url, key_prefix, by_id, "--episodes", failed.id, "--tenant", "acme", "--format", "spin"
+    )
     assert done.returncode == 0 and by_id.read_text() == ""  # no reference solution for this task: no pairs
 
     done = export(redis_url, key_prefix, by_id, "--episodes", foreign.id, "--tenant", "acme")

@@ -20,8 +20,12 @@ from tests.fixtures.services import free_port
 
 def chat(server: FakeLLMServer, text: str, model: str = "m", **params: Any) -> httpx.Response:
     body = {"model": model, "messages": [{"role": "user", "content": text}], **params}
-    return httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=10,
-                      headers={"Authorization": "Bearer k-123"})
+    return httpx.post(
+        f"{server.base_url}/chat/completions",
+        json=body,
+        timeout=10,
+        headers={"Authorization": "Bearer k-123"},
+    )
 
 
 def content(response: httpx.Response) -> str:
@@ -51,8 +55,10 @@ def test_rules_match_by_model_and_pattern_in_order(fake_llm: FakeLLMServer) -> N
     assert content(chat(fake_llm, "write def foo", model="actor-small")) == "actor code"
     assert content(chat(fake_llm, "no function here", model="actor-small")) == "fallback"
     assert content(chat(fake_llm, "anything", model="reflector")) == "a lesson"
-    body = {"model": "x", "messages": [{"role": "system", "content": "system-only"},
-                                       {"role": "user", "content": "q"}]}
+    body = {
+        "model": "x",
+        "messages": [{"role": "system", "content": "system-only"}, {"role": "user", "content": "q"}],
+    }
     response = httpx.post(f"{fake_llm.base_url}/chat/completions", json=body, timeout=10)
     assert content(response) == "seen in system"
     assert [r.rule for r in fake_llm.requests] == [0, None, 1, 2]
@@ -103,8 +109,11 @@ def test_content_faults(fake_llm: FakeLLMServer) -> None:
 def test_hang_outlasts_a_client_timeout(fake_llm: FakeLLMServer) -> None:
     fake_llm.script(Rule(pattern="slow", replies=[Reply.hang(5)]), default="quick")
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{fake_llm.base_url}/chat/completions", timeout=0.3,
-                   json={"model": "m", "messages": [{"role": "user", "content": "slow"}]})
+        httpx.post(
+            f"{fake_llm.base_url}/chat/completions",
+            timeout=0.3,
+            json={"model": "m", "messages": [{"role": "user", "content": "slow"}]},
+        )
     assert content(chat(fake_llm, "fast")) == "quick"  # the hung request blocks nobody else
 
 
@@ -128,7 +137,9 @@ def test_the_openai_sdk_reads_the_stream(fake_llm: FakeLLMServer) -> None:
     fake_llm.script(Rule(model="streamer", replies=["def f():\n    return 42\n"]))
     client = openai.OpenAI(base_url=fake_llm.base_url, api_key="k", max_retries=0)
     stream = client.chat.completions.create(
-        model="streamer", messages=[{"role": "user", "content": "go"}], stream=True,
+        model="streamer",
+        messages=[{"role": "user", "content": "go"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -154,8 +165,12 @@ def test_request_log_records_what_the_model_was_shown(fake_llm: FakeLLMServer) -
 def test_streaming_chunks_reassemble_the_reply(fake_llm: FakeLLMServer) -> None:
     text = "```python\ndef add(a, b):\n    return a + b\n```"
     fake_llm.script(Rule(replies=[Reply.truncated(text)]))
-    body = {"model": "m", "stream": True, "stream_options": {"include_usage": True},
-            "messages": [{"role": "user", "content": "go"}]}
+    body = {
+        "model": "m",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": "go"}],
+    }
     with httpx.stream("POST", f"{fake_llm.base_url}/chat/completions", json=body, timeout=10) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = [line.removeprefix("data: ") for line in response.iter_lines() if line.startswith("data: ")]
@@ -211,7 +226,8 @@ def test_standalone_module_serves_a_script_file(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "app.llm.fake_server", "--port", str(port), "--script", str(script)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
@@ -236,7 +252,9 @@ def test_standalone_module_rejects_a_bad_script(tmp_path: Path) -> None:
     script.write_text('{"rules": [{"replies": []}]}')
     result = subprocess.run(
         [sys.executable, "-m", "app.llm.fake_server", "--port", str(free_port()), "--script", str(script)],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "bad --script" in result.stderr

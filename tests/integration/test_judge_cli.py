@@ -18,8 +18,14 @@ RFX = [sys.executable, "-m", "app.cli"]
 
 
 def rfx(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*RFX, *args], capture_output=True, text=True, timeout=600, env=env,
-                          cwd=Path(__file__).resolve().parents[2])
+    return subprocess.run(
+        [*RFX, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +39,9 @@ def problems(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_judges_samples_in_input_order_with_humaneval_fields(problems: Path, tmp_path: Path,
-                                                             sandbox_image: str) -> None:
+def test_judges_samples_in_input_order_with_humaneval_fields(
+    problems: Path, tmp_path: Path, sandbox_image: str
+) -> None:
     records = list(read_jsonl(problems))
     samples = tmp_path / "samples.jsonl"
     lines = [
@@ -45,8 +52,18 @@ def test_judges_samples_in_input_order_with_humaneval_fields(problems: Path, tmp
     ]
     samples.write_text("".join(json.dumps(line) + "\n" for line in lines))
     out = tmp_path / "results.jsonl"
-    done = rfx("judge", str(problems), "--samples", str(samples), "--out", str(out), "--workers", "2",
-               "--timeout", "2")
+    done = rfx(
+        "judge",
+        str(problems),
+        "--samples",
+        str(samples),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--timeout",
+        "2",
+    )
     assert done.returncode == 0, done.stderr
     results = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["task_id"] for r in results] == [line["task_id"] for line in lines]
@@ -78,15 +95,19 @@ def test_environment_variables_configure_the_judge(problems: Path, sandbox_image
     assert done.stderr.startswith("rfx: error: invalid RFX_JUDGE_WORKERS") and done.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["judge", "/nonexistent/problems.jsonl"], "cannot read /nonexistent/problems.jsonl"),
-    (["judge", "{problems}", "--mode", "warm"], "--mode must be one of pooled, fresh"),
-    (["judge", "{problems}", "--runtime", "kata"], "--runtime must be one of runc, runsc"),
-    (["judge", "{problems}", "--timeout", "-1"], "invalid limits.timeout_s"),
-    (["judge", "{problems}", "--samples", "{bad_samples}"], "unknown task_id 'Nope/1'"),
-])
-def test_bad_usage_is_one_line_on_stderr_and_exit_2(problems: Path, tmp_path: Path, args: list[str],
-                                                    needle: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["judge", "/nonexistent/problems.jsonl"], "cannot read /nonexistent/problems.jsonl"),
+        (["judge", "{problems}", "--mode", "warm"], "--mode must be one of pooled, fresh"),
+        (["judge", "{problems}", "--runtime", "kata"], "--runtime must be one of runc, runsc"),
+        (["judge", "{problems}", "--timeout", "-1"], "invalid limits.timeout_s"),
+        (["judge", "{problems}", "--samples", "{bad_samples}"], "unknown task_id 'Nope/1'"),
+    ],
+)
+def test_bad_usage_is_one_line_on_stderr_and_exit_2(
+    problems: Path, tmp_path: Path, args: list[str], needle: str
+) -> None:
     bad_samples = tmp_path / "bad.jsonl"
     bad_samples.write_text(json.dumps({"task_id": "Nope/1", "completion": "pass"}) + "\n")
     argv = [a.format(problems=problems, bad_samples=bad_samples) for a in args]

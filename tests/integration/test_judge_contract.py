@@ -32,14 +32,14 @@ class TestJudgeContract:
         verdict = await sandbox_judge.judge(humaneval(ADD))
         assert verdict.status == "passed", verdict
         assert [t.name for t in verdict.tests] == [
-            "assert candidate(1, 2) == 3", "assert candidate(2, 2) == 4", "assert candidate(i, 0) == i",
+            "assert candidate(1, 2) == 3",
+            "assert candidate(2, 2) == 4",
+            "assert candidate(i, 0) == i",
         ]
         assert all(t.passed for t in verdict.tests)
         assert verdict.duration_ms > 0
 
-    async def test_wrong_answer_fails_and_says_expected_vs_actual(
-        self, sandbox_judge: DockerJudge
-    ) -> None:
+    async def test_wrong_answer_fails_and_says_expected_vs_actual(self, sandbox_judge: DockerJudge) -> None:
         verdict = await sandbox_judge.judge(humaneval(WRONG_ADD))
         assert verdict.status == "failed"
         failing = verdict.failing()
@@ -64,18 +64,30 @@ class TestJudgeContract:
         assert verdict.stdout == "hello\n" and verdict.stderr == "oops\n"
         assert [t.name for t in verdict.tests] == ["program runs to the end"]
 
-    @pytest.mark.parametrize(("code", "needle"), [
-        ("raise ValueError('bad input')\ndef add(a, b):\n    return a + b\n", "ValueError: bad input"),
-        ("def add(a, b):\n    return a +\n", "SyntaxError"),
-        ("import sys\nsys.exit(0)\n", "SystemExit"),
-        ("import os\nos._exit(0)\n", "exited with code 0"),
-        ("def add(a, b):\n    raise KeyboardInterrupt\n", "KeyboardInterrupt"),
-        ("def add(a, b):\n    import os\n    os._exit(0)\n", "exited with code 0"),
-        ("def add(a, b):\n    return [][1]\n", "IndexError"),
-    ], ids=["raise-at-load", "syntax", "sys-exit", "os-exit-at-load", "keyboard-interrupt-in-test",
-            "os-exit-in-test", "raise-in-test"])
-    async def test_a_program_that_raises_or_exits_is_an_error(self, sandbox_judge: DockerJudge, code: str,
-                                                              needle: str) -> None:
+    @pytest.mark.parametrize(
+        ("code", "needle"),
+        [
+            ("raise ValueError('bad input')\ndef add(a, b):\n    return a + b\n", "ValueError: bad input"),
+            ("def add(a, b):\n    return a +\n", "SyntaxError"),
+            ("import sys\nsys.exit(0)\n", "SystemExit"),
+            ("import os\nos._exit(0)\n", "exited with code 0"),
+            ("def add(a, b):\n    raise KeyboardInterrupt\n", "KeyboardInterrupt"),
+            ("def add(a, b):\n    import os\n    os._exit(0)\n", "exited with code 0"),
+            ("def add(a, b):\n    return [][1]\n", "IndexError"),
+        ],
+        ids=[
+            "raise-at-load",
+            "syntax",
+            "sys-exit",
+            "os-exit-at-load",
+            "keyboard-interrupt-in-test",
+            "os-exit-in-test",
+            "raise-in-test",
+        ],
+    )
+    async def test_a_program_that_raises_or_exits_is_an_error(
+        self, sandbox_judge: DockerJudge, code: str, needle: str
+    ) -> None:
         verdict = await sandbox_judge.judge(humaneval(code))
         assert verdict.status == "error", verdict
         text = verdict.detail + " ".join(t.message for t in verdict.tests)
@@ -98,18 +110,24 @@ class TestJudgeContract:
         assert 0 < len(verdict.stdout) < 10_000  # truncated for the verdict
 
     async def test_objects_with_fake_equality_cannot_pass(self, sandbox_judge: DockerJudge) -> None:
-        code = ("class Yes:\n    def __eq__(self, other):\n        return True\n"
-                "def add(a, b):\n    return Yes()\n")
+        code = (
+            "class Yes:\n    def __eq__(self, other):\n        return True\n"
+            "def add(a, b):\n    return Yes()\n"
+        )
         verdict = await sandbox_judge.judge(humaneval(code))
         assert verdict.status == "error"
         assert "unsupported value of type Yes" in verdict.tests[0].message
 
     async def test_no_trace_of_a_run_reaches_the_next(self, sandbox_judge: DockerJudge) -> None:
-        plant = ("import os, subprocess\nopen('/tmp/secret', 'w').write('s3cret')\n"
-                 "subprocess.Popen(['sleep', '30'], start_new_session=True)\n")
+        plant = (
+            "import os, subprocess\nopen('/tmp/secret', 'w').write('s3cret')\n"
+            "subprocess.Popen(['sleep', '30'], start_new_session=True)\n"
+        )
         assert (await sandbox_judge.judge(Submission(code=plant))).status == "passed"
-        look = ("import os\nprocs = [p for p in os.listdir('/proc') if p.isdigit()]\n"
-                "print(sorted(os.listdir('/tmp')), len(procs))\n")
+        look = (
+            "import os\nprocs = [p for p in os.listdir('/proc') if p.isdigit()]\n"
+            "print(sorted(os.listdir('/tmp')), len(procs))\n"
+        )
         verdict = await sandbox_judge.judge(Submission(code=look))
         assert verdict.status == "passed"
         # runner (1), harness and candidate: nothing left of the planted process or file
@@ -162,8 +180,10 @@ class TestJudgeContract:
         assert verdict.stdout == "4 [-1, -1]\n"
 
     async def test_threads_work(self, sandbox_judge: DockerJudge) -> None:
-        code = ("from concurrent.futures import ThreadPoolExecutor\n"
-                "def add(a, b):\n"
-                "    with ThreadPoolExecutor(2) as pool:\n"
-                "        return sum(pool.map(int, [a, b]))\n")
+        code = (
+            "from concurrent.futures import ThreadPoolExecutor\n"
+            "def add(a, b):\n"
+            "    with ThreadPoolExecutor(2) as pool:\n"
+            "        return sum(pool.map(int, [a, b]))\n"
+        )
         assert (await sandbox_judge.judge(humaneval(code))).status == "passed"

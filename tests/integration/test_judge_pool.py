@@ -31,8 +31,10 @@ LONG = JudgeLimits(timeout_s=60)
 
 def canonical() -> list[Submission]:
     tasks = load_problems()
-    return [Submission(code=t.prompt + (t.canonical_solution or ""), tests=t.tests, entry_point=t.entry_point)
-            for t in tasks]
+    return [
+        Submission(code=t.prompt + (t.canonical_solution or ""), tests=t.tests, entry_point=t.entry_point)
+        for t in tasks
+    ]
 
 
 def running_ids(client: docker.DockerClient, judge: DockerJudge) -> set[str]:
@@ -50,8 +52,9 @@ async def test_all_humaneval_canonical_solutions_pass_in_the_pool(judge_factory:
 
 
 @pytest.mark.parametrize(("mode", "runtime"), [("fresh", "runc"), ("pooled", "runsc"), ("fresh", "runsc")])
-async def test_humaneval_canonical_sample_passes_in_other_kinds(judge_factory: JudgeFactory, mode: str,
-                                                              runtime: str) -> None:
+async def test_humaneval_canonical_sample_passes_in_other_kinds(
+    judge_factory: JudgeFactory, mode: str, runtime: str
+) -> None:
     judge = await judge_factory(mode=mode, runtime=runtime)
     sample = canonical()[::41]  # 4 problems spread over the set
     verdicts = await asyncio.gather(*(judge.judge(s) for s in sample))
@@ -60,8 +63,12 @@ async def test_humaneval_canonical_sample_passes_in_other_kinds(judge_factory: J
 
 async def test_fifty_concurrent_submissions_each_get_their_own_verdict(judge_factory: JudgeFactory) -> None:
     judge = await judge_factory(mode="pooled", runtime="runc")
-    subs = [Submission(code=f"def f(x):\n    return x * {i}\n",
-                       asserts=[f"assert f(3) == {3 * i if i % 3 else -1}"]) for i in range(50)]
+    subs = [
+        Submission(
+            code=f"def f(x):\n    return x * {i}\n", asserts=[f"assert f(3) == {3 * i if i % 3 else -1}"]
+        )
+        for i in range(50)
+    ]
     verdicts = await asyncio.gather(*(judge.judge(s) for s in subs))
     for i, verdict in enumerate(verdicts):
         if i % 3:
@@ -72,9 +79,9 @@ async def test_fifty_concurrent_submissions_each_get_their_own_verdict(judge_fac
 
 
 @pytest.mark.parametrize("mode", ["pooled", "fresh"])
-async def test_cancelling_a_judgement_stops_it_and_its_container(judge_factory: JudgeFactory,
-                                                                 docker_client: docker.DockerClient,
-                                                                 mode: str) -> None:
+async def test_cancelling_a_judgement_stops_it_and_its_container(
+    judge_factory: JudgeFactory, docker_client: docker.DockerClient, mode: str
+) -> None:
     judge = await judge_factory(mode=mode, runtime="runc", workers=1)
     before = running_ids(docker_client, judge)
     task = asyncio.create_task(judge.judge(SPIN, LONG))
@@ -94,8 +101,9 @@ async def test_cancelling_a_judgement_stops_it_and_its_container(judge_factory: 
     assert (await judge.judge(Submission(code="print(1)"))).status == "passed"
 
 
-async def test_pool_survives_a_killed_container(judge_factory: JudgeFactory,
-                                                docker_client: docker.DockerClient) -> None:
+async def test_pool_survives_a_killed_container(
+    judge_factory: JudgeFactory, docker_client: docker.DockerClient
+) -> None:
     judge = await judge_factory(mode="pooled", runtime="runc", workers=1, recycle_after=1000)
     assert (await judge.judge(Submission(code="print(1)"))).status == "passed"
     (victim,) = running_ids(docker_client, judge)
@@ -105,8 +113,9 @@ async def test_pool_survives_a_killed_container(judge_factory: JudgeFactory,
     assert victim not in running_ids(docker_client, judge)
 
 
-async def test_pool_survives_a_container_killed_mid_run(judge_factory: JudgeFactory,
-                                                        docker_client: docker.DockerClient) -> None:
+async def test_pool_survives_a_container_killed_mid_run(
+    judge_factory: JudgeFactory, docker_client: docker.DockerClient
+) -> None:
     judge = await judge_factory(mode="pooled", runtime="runc", workers=1, recycle_after=999)
     await judge.judge(Submission(code="pass"))
     (victim,) = running_ids(docker_client, judge)
@@ -132,8 +141,9 @@ async def test_containers_are_recycled_after_n_runs_and_after_trouble(
     assert not (running_ids(docker_client, judge) & second)
 
 
-async def test_calls_beyond_the_pool_queue_up(judge_factory: JudgeFactory,
-                                              docker_client: docker.DockerClient) -> None:
+async def test_calls_beyond_the_pool_queue_up(
+    judge_factory: JudgeFactory, docker_client: docker.DockerClient
+) -> None:
     judge = await judge_factory(mode="pooled", runtime="runc", workers=1, recycle_after=1000)
     code = "import time\ntime.sleep(0.3)\nprint(open('/proc/self/stat').read().split()[0])"
     verdicts = await asyncio.gather(*(judge.judge(Submission(code=code)) for _ in range(4)))
@@ -167,8 +177,8 @@ async def test_a_killed_judge_leaves_no_container_once_a_judge_restarts(
     script = tmp_path / "judge_then_die.py"
     await asyncio.to_thread(script.write_text, ORPHAN_SCRIPT)
     command = [sys.executable, str(script), mode, sandbox_image, TEST_LABEL, TEST_RUN_ID]
-    proc = subprocess.Popen(command,  # noqa: ASYNC220  (a real, separate judge process to kill)
-                            stdout=subprocess.PIPE, cwd=REPO_ROOT)
+    # a real, separate judge process to kill
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=REPO_ROOT)  # noqa: ASYNC220
     assert proc.stdout is not None
     dead_id = (await asyncio.to_thread(proc.stdout.readline)).decode().strip()
     assert dead_id
@@ -176,8 +186,9 @@ async def test_a_killed_judge_leaves_no_container_once_a_judge_restarts(
     assert docker_client.containers.list(all=True, filters=owned)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    survivor = DockerJudge(JudgeConfig(mode="pooled", workers=1, image=sandbox_image,
-                                       labels={TEST_LABEL: TEST_RUN_ID}))
+    survivor = DockerJudge(
+        JudgeConfig(mode="pooled", workers=1, image=sandbox_image, labels={TEST_LABEL: TEST_RUN_ID})
+    )
     try:
         await survivor.start()
         assert not docker_client.containers.list(all=True, filters=owned)
@@ -194,8 +205,9 @@ async def test_judge_contract_helpers(judge_factory: JudgeFactory) -> None:
     judge = await judge_factory(mode="pooled", runtime="runc")
     bad = await judge.judge(Submission(code="x = 1", tests="def check(c):\n    pass\n"))
     assert bad.status == "error" and bad.detail.startswith("invalid submission:")
-    missing = await judge.judge(Submission(code="x = 1", tests="def check(c):\n    assert c(1)\n",
-                                           entry_point="nope"))
+    missing = await judge.judge(
+        Submission(code="x = 1", tests="def check(c):\n    assert c(1)\n", entry_point="nope")
+    )
     assert missing.status == "error" and "does not define nope" in json.dumps(missing.model_dump())
 
 
@@ -208,8 +220,9 @@ def container_names(client: docker.DockerClient, judge: DockerJudge) -> dict[str
     return {str(c["Names"][0]).lstrip("/"): str(c["State"]) for c in found}
 
 
-async def stray_containers(client: docker.DockerClient, judge: DockerJudge,
-                           rounds: int = 60) -> dict[str, str]:
+async def stray_containers(
+    client: docker.DockerClient, judge: DockerJudge, rounds: int = 60
+) -> dict[str, str]:
     """The judge's containers that are not its warm pool, once there are none, or after ~15 s."""
     stray: dict[str, str] = {}
     for _ in range(rounds):
@@ -228,8 +241,11 @@ async def test_cancelling_while_the_container_starts_leaves_no_container(
     """A call cancelled while `docker run` is still starting its container must not leak it."""
     for delay in CANCEL_DELAYS_S:
         # a fresh judge each time: in pooled mode the pool is not warm, so the call starts it
-        judge = DockerJudge(JudgeConfig(mode=mode, runtime="runc", workers=2, image=sandbox_image,
-                                        labels={TEST_LABEL: TEST_RUN_ID}))
+        judge = DockerJudge(
+            JudgeConfig(
+                mode=mode, runtime="runc", workers=2, image=sandbox_image, labels={TEST_LABEL: TEST_RUN_ID}
+            )
+        )
         try:
             if mode == "fresh":
                 await judge.start()  # reaps and checks the image; fresh containers start per call
@@ -256,8 +272,13 @@ async def test_a_result_for_another_request_is_never_taken(sandbox_image: str) -
 
     limits = JudgeLimits(timeout_s=5)
     container = SandboxContainer(
-        docker=shutil.which("docker") or "docker", image=sandbox_image, name=f"rfx-test-nonce-{os.getpid()}",
-        labels={TEST_LABEL: TEST_RUN_ID}, limits=limits, runtime="runc", fresh=False,
+        docker=shutil.which("docker") or "docker",
+        image=sandbox_image,
+        name=f"rfx-test-nonce-{os.getpid()}",
+        labels={TEST_LABEL: TEST_RUN_ID},
+        limits=limits,
+        runtime="runc",
+        fresh=False,
     )
     await container.start(60)
     try:

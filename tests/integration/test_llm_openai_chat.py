@@ -17,7 +17,7 @@ from tests.fixtures.services import free_port
 
 MESSAGES = [
     ChatMessage(role="system", content="You write Python."),
-    ChatMessage(role="user", content="def add(a, b):\n    \"\"\"Add two numbers.\"\"\"\n"),
+    ChatMessage(role="user", content='def add(a, b):\n    """Add two numbers."""\n'),
 ]
 
 

@@ -33,20 +33,32 @@ def silent_listener() -> Iterator[int]:
 
 @pytest.fixture
 def fake_server_process(silent_listener: int) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
-                                "llama_cpp.server", "--port", str(silent_listener)])
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; time.sleep(60)",
+            "llama_cpp.server",
+            "--port",
+            str(silent_listener),
+        ]
+    )
     yield process
     process.kill()
     process.wait()
 
 
-def test_a_busy_server_we_started_is_reused(tmp_path: Path, silent_listener: int,
-                                            fake_server_process: subprocess.Popen[bytes]) -> None:
+def test_a_busy_server_we_started_is_reused(
+    tmp_path: Path, silent_listener: int, fake_server_process: subprocess.Popen[bytes]
+) -> None:
     spec = spec_for("0.5b")
     path = pid_file(tmp_path, silent_listener)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": fake_server_process.pid, "port": silent_listener,
-                                "size": spec.size, "alias": spec.alias}))
+    path.write_text(
+        json.dumps(
+            {"pid": fake_server_process.pid, "port": silent_listener, "size": spec.size, "alias": spec.alias}
+        )
+    )
     server = ensure_running(spec, tmp_path, silent_listener)
     assert server.pid == fake_server_process.pid
     assert not server.started
@@ -57,12 +69,21 @@ def test_a_silent_stranger_on_the_port_is_still_refused(tmp_path: Path, silent_l
         ensure_running(spec_for("0.5b"), tmp_path, silent_listener)
 
 
-def test_a_pid_file_for_another_size_is_not_trusted(tmp_path: Path, silent_listener: int,
-                                                    fake_server_process: subprocess.Popen[bytes]) -> None:
+def test_a_pid_file_for_another_size_is_not_trusted(
+    tmp_path: Path, silent_listener: int, fake_server_process: subprocess.Popen[bytes]
+) -> None:
     other = spec_for("1.5b")
     path = pid_file(tmp_path, silent_listener)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": fake_server_process.pid, "port": silent_listener,
-                                "size": other.size, "alias": other.alias}))
+    path.write_text(
+        json.dumps(
+            {
+                "pid": fake_server_process.pid,
+                "port": silent_listener,
+                "size": other.size,
+                "alias": other.alias,
+            }
+        )
+    )
     with pytest.raises(Conflict):
         ensure_running(spec_for("0.5b"), tmp_path, silent_listener)

@@ -30,18 +30,24 @@ TERMINAL = {"succeeded", "failed", "cancelled", "timed_out"}
 
 
 async def test_redis_restart_loses_no_accepted_episode(
-    redis_server_factory: Callable[..., RedisServer], key_prefix: str, fake_llm: Any, judge_factory: Any,
+    redis_server_factory: Callable[..., RedisServer],
+    key_prefix: str,
+    fake_llm: Any,
+    judge_factory: Any,
     sandbox_image: str,
 ) -> None:
     server = redis_server_factory(appendonly=True)
     script_fail_then_fix(fake_llm, latency_s=0.1)
-    settings = service_settings(server.url, key_prefix, fake_llm.base_url, judge_image=sandbox_image,
-                                lease_s=3.0)
+    settings = service_settings(
+        server.url, key_prefix, fake_llm.base_url, judge_image=sandbox_image, lease_s=3.0
+    )
     keys = Keys(key_prefix)
     judge = await judge_factory(mode="pooled")
     async with running_app(settings) as base, httpx.AsyncClient(base_url=base, timeout=60) as client:
-        ids = [(await client.post("/v1/episodes", json=task_body(f"durable/{i}"))).json()["id"]
-               for i in range(30)]
+        ids = [
+            (await client.post("/v1/episodes", json=task_body(f"durable/{i}"))).json()["id"]
+            for i in range(30)
+        ]
         async with running_worker(settings, judge, concurrency=4):
             deadline = time.monotonic() + 120
             while True:  # restart Redis while episodes are both finished and in flight
@@ -70,8 +76,9 @@ async def test_sigterm_hands_back_running_episode_to_another_worker(
 ) -> None:
     # every LLM call takes 1.5 s, so the episode is mid-run when the first worker is told to stop
     script_fail_then_fix(fake_llm, latency_s=1.5)
-    settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image,
-                                lease_s=600.0)  # a lapsed lease cannot explain the takeover
+    settings = service_settings(
+        redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image, lease_s=600.0
+    )  # a lapsed lease cannot explain the takeover
     env = worker_env(settings, RFX_JUDGE_WORKERS="1", RFX_WORKER_GRACE_S="0.5")
     keys = Keys(key_prefix)
     first = start_worker_process(env, "first", 2, str(tmp_path / "first.log"))

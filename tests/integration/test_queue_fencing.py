@@ -71,7 +71,8 @@ async def test_cancel_racing_claims_ends_once(aredis_client: Any, key_prefix: st
         await store.finish(final, token=token, mode="owner")
 
     await asyncio.wait_for(
-        asyncio.gather(*(f(e) for e in episodes for f in (cancel, worker_sees_cancel))), 30)
+        asyncio.gather(*(f(e) for e in episodes for f in (cancel, worker_sees_cancel))), 30
+    )
     for e in episodes:
         types = [ev.type for ev in await store.events(e.id, "0")]
         assert types.count("episode.finished") == 1, types

@@ -39,14 +39,21 @@ def env(redis_url: str, key_prefix: str, tmp_path: Path) -> dict[str, str]:
     """The environment of an `rfx` process: private Redis and key prefix, one judge worker."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("RFX_", "OPENAI_"))}
     return base | {
-        "RFX_REDIS_URL": redis_url, "RFX_KEY_PREFIX": key_prefix, "RFX_JUDGE_WORKERS": "1",
-        "RFX_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200",
+        "RFX_REDIS_URL": redis_url,
+        "RFX_KEY_PREFIX": key_prefix,
+        "RFX_JUDGE_WORKERS": "1",
+        "RFX_DATA_DIR": str(tmp_path / "data"),
+        "COLUMNS": "200",
     }
 
 
 def rfx(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True, timeout=240,
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
 
 
@@ -69,8 +76,23 @@ def test_run_prints_the_episode_as_json(
     fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]
 ) -> None:
     script_actor(fake_llm)
-    result = rfx(["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "actor-m",
-                  "--api-key", "key-from-flag", "--max-trials", "3", "--json"], env)
+    result = rfx(
+        [
+            "run",
+            "--task",
+            str(task_file),
+            "--base-url",
+            fake_llm.base_url,
+            "--model",
+            "actor-m",
+            "--api-key",
+            "key-from-flag",
+            "--max-trials",
+            "3",
+            "--json",
+        ],
+        env,
+    )
     assert result.returncode == 0, result.stderr
     assert {r.api_key for r in fake_llm.requests} == {"key-from-flag"}
     episode = Episode.model_validate_json(result.stdout)
@@ -93,8 +115,11 @@ def test_environment_configures_actor_and_reflector_separately(
     second_llm.reset()
     second_llm.script(Rule(model="reflector-m", replies=[LESSON]))
     env = env | {
-        "RFX_ACTOR_BASE_URL": fake_llm.base_url, "RFX_ACTOR_MODEL": "actor-m", "RFX_ACTOR_API_KEY": "key-a",
-        "RFX_REFLECTOR_BASE_URL": second_llm.base_url, "RFX_REFLECTOR_MODEL": "reflector-m",
+        "RFX_ACTOR_BASE_URL": fake_llm.base_url,
+        "RFX_ACTOR_MODEL": "actor-m",
+        "RFX_ACTOR_API_KEY": "key-a",
+        "RFX_REFLECTOR_BASE_URL": second_llm.base_url,
+        "RFX_REFLECTOR_MODEL": "reflector-m",
         "RFX_REFLECTOR_API_KEY": "key-r",
     }
     result = rfx(["run", "--task", str(task_file), "--json"], env)
@@ -112,8 +137,22 @@ def test_reflector_flags_point_the_reflector_elsewhere(
     script_actor(fake_llm)
     second_llm.reset()
     second_llm.script(Rule(model="judge-of-code", replies=[LESSON]))
-    result = rfx(["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "actor-m",
-                  "--reflector-base-url", second_llm.base_url, "--reflector-model", "judge-of-code"], env)
+    result = rfx(
+        [
+            "run",
+            "--task",
+            str(task_file),
+            "--base-url",
+            fake_llm.base_url,
+            "--model",
+            "actor-m",
+            "--reflector-base-url",
+            second_llm.base_url,
+            "--reflector-model",
+            "judge-of-code",
+        ],
+        env,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""  # without --json, nothing on stdout
     assert [r.model for r in second_llm.requests] == ["judge-of-code"]
@@ -125,8 +164,21 @@ def test_humaneval_task(fake_llm: FakeLLMServer, env: dict[str, str]) -> None:
     problem = humaneval_task("HumanEval/0")
     assert problem.canonical_solution is not None
     fake_llm.script(Rule(replies=[f"```python\n{problem.prompt}{problem.canonical_solution}```"]))
-    result = rfx(["run", "--task", "humaneval:HumanEval/0", "--base-url", fake_llm.base_url,
-                  "--model", "m", "--strategy", "single", "--json"], env)
+    result = rfx(
+        [
+            "run",
+            "--task",
+            "humaneval:HumanEval/0",
+            "--base-url",
+            fake_llm.base_url,
+            "--model",
+            "m",
+            "--strategy",
+            "single",
+            "--json",
+        ],
+        env,
+    )
     assert result.returncode == 0, result.stderr
     episode = Episode.model_validate_json(result.stdout)
     assert episode.config.resolved_feedback(episode.task) == "visible"  # derived from the docstring
@@ -138,14 +190,35 @@ def test_sampling_options_reach_the_model(
     fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]
 ) -> None:
     fake_llm.script(Rule(replies=[WRONG, WRONG, RIGHT]))
-    result = rfx(["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "m",
-                  "--strategy", "best_of_n", "--samples", "3", "--seed", "40", "--temperature", "0.5",
-                  "--json"], env)
+    result = rfx(
+        [
+            "run",
+            "--task",
+            str(task_file),
+            "--base-url",
+            fake_llm.base_url,
+            "--model",
+            "m",
+            "--strategy",
+            "best_of_n",
+            "--samples",
+            "3",
+            "--seed",
+            "40",
+            "--temperature",
+            "0.5",
+            "--json",
+        ],
+        env,
+    )
     assert result.returncode == 0, result.stderr
     episode = Episode.model_validate_json(result.stdout)
     assert (episode.stop_reason, episode.final_trial, len(episode.attempts)) == ("solved", 3, 3)
     assert [(r.params.get("seed"), r.params.get("temperature")) for r in fake_llm.requests] == [
-        (40, 0.5), (41, 0.5), (42, 0.5)]
+        (40, 0.5),
+        (41, 0.5),
+        (42, 0.5),
+    ]
 
 
 def test_budget_and_timeout_options(fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]) -> None:
@@ -180,11 +253,14 @@ def test_memory_task_starts_a_rerun_from_earlier_lessons(
     assert LESSON not in fake_llm.requests[0].last_user
 
 
-def test_llm_fault_is_recorded_not_a_traceback(fake_llm: FakeLLMServer, task_file: Path,
-                                               env: dict[str, str]) -> None:
+def test_llm_fault_is_recorded_not_a_traceback(
+    fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]
+) -> None:
     fake_llm.script(Rule(replies=[Reply.server_error(500)]))
-    result = rfx(["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "m",
-                  "--json"], env | {"RFX_LLM_MAX_RETRIES": "1"})
+    result = rfx(
+        ["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "m", "--json"],
+        env | {"RFX_LLM_MAX_RETRIES": "1"},
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     episode = Episode.model_validate_json(result.stdout)
@@ -197,9 +273,23 @@ def test_ctrl_c_records_the_episode_as_cancelled(
 ) -> None:
     fake_llm.script(Rule(replies=[Reply.hang(60)]))
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "run", "--task", str(task_file), "--base-url", fake_llm.base_url,
-         "--model", "m", "--json"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "run",
+            "--task",
+            str(task_file),
+            "--base-url",
+            fake_llm.base_url,
+            "--model",
+            "m",
+            "--json",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
     )
     assert process.stderr is not None
@@ -218,8 +308,21 @@ def test_ctrl_c_records_the_episode_as_cancelled(
 def test_memory_none_needs_no_redis(fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]) -> None:
     script_actor(fake_llm)
     dead = env | {"RFX_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
-    result = rfx(["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "actor-m",
-                  "--memory", "none", "--json"], dead)
+    result = rfx(
+        [
+            "run",
+            "--task",
+            str(task_file),
+            "--base-url",
+            fake_llm.base_url,
+            "--model",
+            "actor-m",
+            "--memory",
+            "none",
+            "--json",
+        ],
+        dead,
+    )
     assert result.returncode == 0, result.stderr
     assert Episode.model_validate_json(result.stdout).attempts[0].reflection == LESSON
 
@@ -245,13 +348,16 @@ def test_no_model_configured_is_one_line(task_file: Path, env: dict[str, str]) -
     one_line_error(rfx(["run", "--task", str(task_file)], env), 2, "no model configured")
 
 
-@pytest.mark.parametrize(("content", "fragment"), [
-    (None, "cannot read task file"),
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "expected a JSON object"),
-    ('{"id": "x", "prompt": "p", "tests": "t"}', "entry_point"),
-    ('{"id": "x", "prompt": "p", "tests": "t", "entry_point": "f", "colour": "red"}', "colour"),
-])
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (None, "cannot read task file"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"id": "x", "prompt": "p", "tests": "t"}', "entry_point"),
+        ('{"id": "x", "prompt": "p", "tests": "t", "entry_point": "f", "colour": "red"}', "colour"),
+    ],
+)
 def test_bad_task_file_is_one_line(
     tmp_path: Path, env: dict[str, str], content: str | None, fragment: str
 ) -> None:
@@ -262,13 +368,16 @@ def test_bad_task_file_is_one_line(
     one_line_error(result, 2, fragment)
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
-    (["--max-trials", "0"], "--max-trials"),
-    (["--temperature", "5"], "--temperature"),
-    (["--strategy", "tree_search"], "--strategy"),
-    (["--feedback", "hidden"], "--feedback"),
-    (["--base-url", "ftp://127.0.0.1/v1", "--model", "m"], "base_url"),
-])
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--max-trials", "0"], "--max-trials"),
+        (["--temperature", "5"], "--temperature"),
+        (["--strategy", "tree_search"], "--strategy"),
+        (["--feedback", "hidden"], "--feedback"),
+        (["--base-url", "ftp://127.0.0.1/v1", "--model", "m"], "base_url"),
+    ],
+)
 def test_bad_options_are_one_line(
     task_file: Path, env: dict[str, str], args: list[str], fragment: str
 ) -> None:
@@ -279,6 +388,8 @@ def test_bad_options_are_one_line(
 
 
 def test_unknown_humaneval_id_is_one_line(env: dict[str, str]) -> None:
-    result = rfx(["run", "--task", "humaneval:HumanEval/999", "--base-url", "http://127.0.0.1:9/v1",
-                  "--model", "m"], env)
+    result = rfx(
+        ["run", "--task", "humaneval:HumanEval/999", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"],
+        env,
+    )
     one_line_error(result, 2, "HumanEval/999")

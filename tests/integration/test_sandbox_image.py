@@ -22,8 +22,9 @@ def test_tag_is_content_addressed_over_the_sandbox_tree(tmp_path: Path) -> None:
     assert sandbox_tree_digest(copy) != sandbox_tree_digest(sandbox_dir())
 
 
-def test_ensure_returns_the_existing_image_without_building(sandbox_image: str,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ensure_returns_the_existing_image_without_building(
+    sandbox_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("debootstrap should not run when the base image exists")
 
@@ -35,8 +36,9 @@ def test_settings_judge_image_overrides() -> None:
     assert ensure_sandbox_image(Settings(judge_image="my/own:image")) == "my/own:image"
 
 
-def test_image_runs_as_nobody_with_the_runner_as_entrypoint(sandbox_image: str,
-                                                          docker_client: docker.DockerClient) -> None:
+def test_image_runs_as_nobody_with_the_runner_as_entrypoint(
+    sandbox_image: str, docker_client: docker.DockerClient
+) -> None:
     config = docker_client.images.get(sandbox_image).attrs["Config"]
     assert config["User"] == "65534:65534"
     assert config["Entrypoint"][-1] == "/opt/rfx/runner.py"

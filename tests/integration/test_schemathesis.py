@@ -25,8 +25,9 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 @pytest.fixture(scope="module")
 def live_api(redis_server: RedisServer, sandbox_image: str) -> Iterator[str]:
     prefix = f"rfxtest:{uuid.uuid4().hex[:10]}"
-    app_settings = service_settings(redis_server.url, prefix, judge_image=sandbox_image,
-                                    api_keys=f"fuzz={KEY}", api_judge_waiting=16)
+    app_settings = service_settings(
+        redis_server.url, prefix, judge_image=sandbox_image, api_keys=f"fuzz={KEY}", api_judge_waiting=16
+    )
     with ThreadedApp(app_settings) as app:
         yield app.url
     import redis
@@ -40,8 +41,13 @@ def live_api(redis_server: RedisServer, sandbox_image: str) -> Iterator[str]:
 
 def make_check(operation: Any, excluded: list[Any]) -> Callable[[], None]:
     @given(case=operation.as_strategy())
-    @settings(max_examples=30, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=30,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case: schemathesis.Case) -> None:
         case.call_and_validate(headers=AUTH, timeout=60, excluded_checks=excluded)
 

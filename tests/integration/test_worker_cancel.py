@@ -21,22 +21,31 @@ SLEEPER = "```python\ndef add(a, b):\n    import time\n    time.sleep(120)\n    
 
 
 async def test_cancel_running_attempt_stops_it_and_its_container(
-    redis_url: str, key_prefix: str, fake_llm: Any, judge_factory: Any, sandbox_image: str,
-    docker_client: Any, test_labels: dict[str, str],
+    redis_url: str,
+    key_prefix: str,
+    fake_llm: Any,
+    judge_factory: Any,
+    sandbox_image: str,
+    docker_client: Any,
+    test_labels: dict[str, str],
 ) -> None:
     fake_llm.script({"pattern": "Complete the Python function", "replies": [SLEEPER]}, default="lesson")
     settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
     # fresh mode: one container per judge run, so "no container left" is exact; 300 s judge limit,
     # so only the cancel can end that run early
-    judge = await judge_factory(mode="fresh", limits=JudgeLimits(timeout_s=300),
-                                labels={"rfx.test-case": "cancel"})
+    judge = await judge_factory(
+        mode="fresh", limits=JudgeLimits(timeout_s=300), labels={"rfx.test-case": "cancel"}
+    )
     label = "rfx.test-case=cancel"
 
     def containers() -> list[Any]:
         return list(docker_client.api.containers(all=True, filters={"label": label}))  # one call, no race
 
-    async with running_app(settings) as base, running_worker(settings, judge), \
-            httpx.AsyncClient(base_url=base, timeout=60) as client:
+    async with (
+        running_app(settings) as base,
+        running_worker(settings, judge),
+        httpx.AsyncClient(base_url=base, timeout=60) as client,
+    ):
         episode_id = (await client.post("/v1/episodes", json=task_body())).json()["id"]
         deadline = time.monotonic() + 60
         while not any(c["State"] == "running" for c in containers()):

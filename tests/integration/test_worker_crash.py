@@ -37,8 +37,9 @@ async def test_sigkilled_worker_loses_no_episode(
     redis_url: str, key_prefix: str, fake_llm: Any, sandbox_image: str, tmp_path: Path
 ) -> None:
     script_fail_then_fix(fake_llm, latency_s=0.2)
-    settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image,
-                                lease_s=2.0)
+    settings = service_settings(
+        redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image, lease_s=2.0
+    )
     env = worker_env(settings, RFX_JUDGE_WORKERS="2", RFX_JUDGE_MODE="pooled", RFX_WORKER_GRACE_S="20")
     keys = Keys(key_prefix)
     sync = redis.Redis.from_url(redis_url)
@@ -46,8 +47,9 @@ async def test_sigkilled_worker_loses_no_episode(
     survivor = start_worker_process(env, "survivor", 25, str(tmp_path / "survivor.log"))
     try:
         async with running_app(settings) as base, httpx.AsyncClient(base_url=base, timeout=60) as client:
-            replies = await asyncio.gather(*(client.post("/v1/episodes", json=task_body(f"crash/{i}"))
-                                             for i in range(EPISODES)))
+            replies = await asyncio.gather(
+                *(client.post("/v1/episodes", json=task_body(f"crash/{i}")) for i in range(EPISODES))
+            )
             assert [r.status_code for r in replies] == [202] * EPISODES
             ids = [r.json()["id"] for r in replies]
 

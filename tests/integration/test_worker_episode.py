@@ -25,8 +25,11 @@ async def test_episode_runs_through_queue_and_streams_every_step(
     script_fail_then_fix(fake_llm)
     settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
     judge = await judge_factory(mode="pooled")
-    async with running_app(settings) as base, running_worker(settings, judge), \
-            httpx.AsyncClient(base_url=base, timeout=60) as client:
+    async with (
+        running_app(settings) as base,
+        running_worker(settings, judge),
+        httpx.AsyncClient(base_url=base, timeout=60) as client,
+    ):
         r = await client.post("/v1/episodes", json=task_body("demo/add", max_trials=3, memory="task"))
         episode_id = r.json()["id"]
         async with client.stream("GET", f"/v1/episodes/{episode_id}/events") as stream:
@@ -37,8 +40,15 @@ async def test_episode_runs_through_queue_and_streams_every_step(
 
     frames = parse_sse(text)
     types = [f["event"] for f in frames]
-    assert types == ["episode.started", "attempt.generated", "attempt.judged", "reflection.created",
-                     "attempt.generated", "attempt.judged", "episode.finished"]
+    assert types == [
+        "episode.started",
+        "attempt.generated",
+        "attempt.judged",
+        "reflection.created",
+        "attempt.generated",
+        "attempt.judged",
+        "episode.finished",
+    ]
     ids = [f["id"] for f in frames]
     assert ids == sorted(ids, key=lambda i: tuple(int(p) for p in i.split("-"))) and len(set(ids)) == len(ids)
     payloads = [json.loads(f["data"]) for f in frames]

@@ -92,14 +92,16 @@ class VariantJudge:
 
 
 @contextlib.asynccontextmanager
-async def _variant_judge(request: pytest.FixtureRequest, test_labels: dict[str, str],
-                         sandbox_image: str) -> AsyncIterator[VariantJudge]:
+async def _variant_judge(
+    request: pytest.FixtureRequest, test_labels: dict[str, str], sandbox_image: str
+) -> AsyncIterator[VariantJudge]:
     from app.judge import DockerJudge, JudgeConfig
 
     mode, runtime = request.param
     labels = {**test_labels, VARIANT_LABEL: f"{mode}-{runtime}-{uuid.uuid4().hex[:6]}"}
-    config = JudgeConfig(mode=mode, runtime=runtime, workers=1, image=sandbox_image, limits=LIMITS,
-                         labels=labels)
+    config = JudgeConfig(
+        mode=mode, runtime=runtime, workers=1, image=sandbox_image, limits=LIMITS, labels=labels
+    )
     judge = DockerJudge(config)
     await judge.start()
     try:

@@ -115,12 +115,23 @@ def open_guard() -> Iterator[HostGuard]:
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     listener.setblocking(False)
-    sentinel = subprocess.Popen(["sleep", "3600"], user=SANDBOX_UID, group=SANDBOX_UID,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sentinel = subprocess.Popen(
+        ["sleep", "3600"],
+        user=SANDBOX_UID,
+        group=SANDBOX_UID,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     env_secret = f"env-secret-{uuid.uuid4().hex}"
     os.environ[ENV_CANARY] = env_secret
-    guard = HostGuard(directory=directory, secret=secret, port=listener.getsockname()[1],
-                      listener=listener, sentinel=sentinel, env_secret=env_secret)
+    guard = HostGuard(
+        directory=directory,
+        secret=secret,
+        port=listener.getsockname()[1],
+        listener=listener,
+        sentinel=sentinel,
+        env_secret=env_secret,
+    )
     try:
         yield guard
     finally:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from app.reflexion.models import Submission
 
 # Runs in both processes: defines `_leftovers()` -> list of human-readable findings.
-LOOKER = r'''
+LOOKER = r"""
 import builtins as _b
 import os as _os
 import sys as _sys
@@ -117,16 +117,21 @@ def _leftovers():
     except OSError as exc:
         found.append(f"cannot write 1 MiB to /tmp: {exc}")
     return found
-'''
+"""
 
-PROBE_CODE = LOOKER + '''
+PROBE_CODE = (
+    LOOKER
+    + '''
 
 def probe(a, b):
     """Correct sum plus what this (candidate) process sees left over; the harness checks both."""
     return [a + b, _leftovers()]
 '''
+)
 
-PROBE_TESTS = LOOKER + '''
+PROBE_TESTS = (
+    LOOKER
+    + """
 
 def check(candidate):
     assert candidate(40, 2)[0] == 42
@@ -135,7 +140,8 @@ def check(candidate):
     assert seen_by_candidate == [], f"the candidate found: {seen_by_candidate}"
     seen_by_harness = _leftovers()
     assert seen_by_harness == [], f"the harness found: {seen_by_harness}"
-'''
+"""
+)
 
 
 def probe_submission() -> Submission:

@@ -18,8 +18,10 @@ from app.reflexion.models import Submission, VerdictStatus
 
 SOLVE_WRONG = "\ndef solve(x):\n    return x + 1\n"
 # The tests carry a marker the submission never receives; `steal_the_tests` hunts for it.
-CHECK = ("def check(candidate):\n    # HXTESTSECRET-91c2\n"
-         "    assert candidate(2) == 4\n    assert candidate(3) == 9\n")
+CHECK = (
+    "def check(candidate):\n    # HXTESTSECRET-91c2\n"
+    "    assert candidate(2) == 4\n    assert candidate(3) == 9\n"
+)
 ASSERTS = ["assert solve(2) == 4", "assert solve(3) == 9"]
 
 # Shared preamble: a forked child names itself so the probe (and the host) can recognise it.
@@ -695,8 +697,9 @@ time.sleep(0.5)
 """,
         {"runc": "error", "runsc": "failed"},
     ),
-    Hostile("kill_runner_pid1", "try:\n    os.kill(1, signal.SIGKILL)\nexcept OSError:\n    pass\n",
-            "failed"),
+    Hostile(
+        "kill_runner_pid1", "try:\n    os.kill(1, signal.SIGKILL)\nexcept OSError:\n    pass\n", "failed"
+    ),
     Hostile("os_abort", "def solve(x):\n    os.abort()\n", "error"),
     Hostile("kill_parent", "os.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(0.5)\n", "error"),
     # --- forgeries (issue point 4) ------------------------------------------------------------------
@@ -938,17 +941,43 @@ while True:
     # --- the other submission shapes ----------------------------------------------------------------
     Hostile("visible_os_exit0", "def solve(x):\n    os._exit(0)\n", "error", shape="visible"),
     Hostile("visible_print_success", "print('passed')\nprint('ok')\n", "failed", shape="visible"),
-    Hostile("program_os_exit0_midway", "print('half done')\nos._exit(0)\nprint('never')\n", "error",
-            shape="program"),
+    Hostile(
+        "program_os_exit0_midway",
+        "print('half done')\nos._exit(0)\nprint('never')\n",
+        "error",
+        shape="program",
+    ),
 ]
 
 # The subset also run on the fresh-container judges: one or more of every kind in the issue's list.
-FRESH = frozenset({
-    "cpu_spin_module", "sleep_forever", "fork_bomb", "setsid_daemon_orphans", "memory_bomb",
-    "memory_bomb_in_children", "huge_stdout", "disk_fill", "deep_directory_tree", "network",
-    "read_env_and_proc1", "read_host_files", "symlink_tricks", "mount", "unshare_setns", "ptrace_runner",
-    "open_foreign_fds", "privileges", "segfault_ctypes", "input_at_eof", "kill_minus_1",
-    "os_exit0_before_tests", "print_success_then_exit", "forge_result_via_runner_stdout",
-    "close_channels", "write_channels_then_exit",
-})
+FRESH = frozenset(
+    {
+        "cpu_spin_module",
+        "sleep_forever",
+        "fork_bomb",
+        "setsid_daemon_orphans",
+        "memory_bomb",
+        "memory_bomb_in_children",
+        "huge_stdout",
+        "disk_fill",
+        "deep_directory_tree",
+        "network",
+        "read_env_and_proc1",
+        "read_host_files",
+        "symlink_tricks",
+        "mount",
+        "unshare_setns",
+        "ptrace_runner",
+        "open_foreign_fds",
+        "privileges",
+        "segfault_ctypes",
+        "input_at_eof",
+        "kill_minus_1",
+        "os_exit0_before_tests",
+        "print_success_then_exit",
+        "forge_result_via_runner_stdout",
+        "close_channels",
+        "write_channels_then_exit",
+    }
+)
 assert {case.id for case in HOSTILE} >= FRESH

@@ -43,9 +43,9 @@ def submission(i: int) -> tuple[Submission, VerdictStatus, str]:
 
 async def test_fifty_concurrent_submissions(pooled_judge: VariantJudge) -> None:
     cases = [submission(i) for i in range(50)]
-    verdicts = await asyncio.gather(*(
-        pooled_judge.judge.judge(sub, SHORT if status == "timeout" else LIMITS) for sub, status, _ in cases
-    ))
+    verdicts = await asyncio.gather(
+        *(pooled_judge.judge.judge(sub, SHORT if status == "timeout" else LIMITS) for sub, status, _ in cases)
+    )
     wrong = [
         f"#{i}: expected {status}, {describe(v)}"
         for i, ((_, status, _), v) in enumerate(zip(cases, verdicts, strict=True))

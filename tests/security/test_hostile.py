@@ -24,8 +24,10 @@ FRESH_CASES = [case for case in HOSTILE if case.id in FRESH]
 def describe(verdict: Verdict) -> str:
     """Enough of a verdict to see why an assertion failed."""
     failing = "; ".join(f"{t.name}: {t.message[:300]}" for t in verdict.failing())
-    return (f"status={verdict.status} detail={verdict.detail[:500]!r} failing=[{failing}] "
-            f"stdout={verdict.stdout[:300]!r} stderr={verdict.stderr[-500:]!r}")
+    return (
+        f"status={verdict.status} detail={verdict.detail[:500]!r} failing=[{failing}] "
+        f"stdout={verdict.stdout[:300]!r} stderr={verdict.stderr[-500:]!r}"
+    )
 
 
 def labelled_running(client: docker.DockerClient, judge: VariantJudge) -> list[str]:
@@ -68,14 +70,24 @@ async def check_probe_baseline(variant_judge: VariantJudge, durations: Durations
 
 
 @pytest.mark.parametrize("case", HOSTILE, ids=[c.id for c in HOSTILE])
-async def test_hostile_program_pooled(case: Hostile, pooled_judge: VariantJudge, host_guard: HostGuard,
-                                      docker_client: docker.DockerClient, durations: Durations) -> None:
+async def test_hostile_program_pooled(
+    case: Hostile,
+    pooled_judge: VariantJudge,
+    host_guard: HostGuard,
+    docker_client: docker.DockerClient,
+    durations: Durations,
+) -> None:
     await check_hostile(case, pooled_judge, host_guard, docker_client, durations)
 
 
 @pytest.mark.parametrize("case", FRESH_CASES, ids=[c.id for c in FRESH_CASES])
-async def test_hostile_program_fresh(case: Hostile, fresh_judge: VariantJudge, host_guard: HostGuard,
-                                     docker_client: docker.DockerClient, durations: Durations) -> None:
+async def test_hostile_program_fresh(
+    case: Hostile,
+    fresh_judge: VariantJudge,
+    host_guard: HostGuard,
+    docker_client: docker.DockerClient,
+    durations: Durations,
+) -> None:
     """A subset on the fresh judges: a fresh container per run costs 1-3 s here, and nothing can
     linger between fresh runs anyway; it still covers every kind of hostile behaviour in the issue."""
     await check_hostile(case, fresh_judge, host_guard, docker_client, durations)

@@ -44,8 +44,9 @@ asyncio.run(main())
 """
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GOOD = Submission(code="def f(x):\n    return x\n", tests="def check(c):\n    assert c(1) == 1\n",
-                  entry_point="f")
+GOOD = Submission(
+    code="def f(x):\n    return x\n", tests="def check(c):\n    assert c(1) == 1\n", entry_point="f"
+)
 
 
 async def wait_for(predicate: Callable[[], bool], what: str, deadline_s: float = 60.0) -> None:
@@ -71,10 +72,16 @@ def host_pids_mentioning(needle: str) -> list[int]:
     return pids
 
 
-@pytest.mark.parametrize(("runtime", "freeze_cli"), [("runc", True), ("runsc", True), ("runc", False)],
-                         ids=["runc-cli-frozen", "runsc-cli-frozen", "runc-cli-alive"])
+@pytest.mark.parametrize(
+    ("runtime", "freeze_cli"),
+    [("runc", True), ("runsc", True), ("runc", False)],
+    ids=["runc-cli-frozen", "runsc-cli-frozen", "runc-cli-alive"],
+)
 async def test_killed_judge_leaves_no_container_after_restart(
-    runtime: str, freeze_cli: bool, test_labels: dict[str, str], docker_client: docker.DockerClient,
+    runtime: str,
+    freeze_cli: bool,
+    test_labels: dict[str, str],
+    docker_client: docker.DockerClient,
     sandbox_image: str,
 ) -> None:
     """With `freeze_cli` the killed judge's docker CLI is stopped first, so it cannot end the container
@@ -86,7 +93,12 @@ async def test_killed_judge_leaves_no_container_after_restart(
     selector: dict[str, str | list[str] | bool] = {"label": f"rfx.security-killed={marker}"}
     args = json.dumps({"runtime": runtime, "image": sandbox_image, "labels": labels})
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        CHILD,
+        args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         cwd=REPO_ROOT,
     )
     try:
@@ -110,8 +122,16 @@ async def test_killed_judge_leaves_no_container_after_restart(
         assert orphans == before, "the orphaned container should still exist before any judge restarts"
 
     # Nothing cleaned up after the kill; a judge with the same labels starting up must reap.
-    judge = DockerJudge(JudgeConfig(mode="pooled", runtime=runtime, workers=1, image=sandbox_image,
-                                    labels=labels, limits=JudgeLimits(timeout_s=5)))
+    judge = DockerJudge(
+        JudgeConfig(
+            mode="pooled",
+            runtime=runtime,
+            workers=1,
+            image=sandbox_image,
+            labels=labels,
+            limits=JudgeLimits(timeout_s=5),
+        )
+    )
     await judge.start()
     try:
         remaining = {str(c.id) for c in docker_client.containers.list(all=True, filters=selector)}

@@ -57,7 +57,7 @@ async def check_state(
 async def test_the_probe_sees_leftovers(pooled_judge: VariantJudge) -> None:
     """The probe can fail: planted in its own run (file, env, module, patched builtin, process), each
     leftover is named in its failure message, from the candidate's side and the harness's side."""
-    plant = '''
+    plant = """
 import builtins, os, sys, time, types
 open("/tmp/hx_planted", "w").close()
 os.environ["HX_PLANTED"] = "1"
@@ -67,13 +67,18 @@ builtins.len = lambda o: _real_len(o)  # same answers, but no longer the builtin
 if os.fork() == 0:
     os.execv("/bin/sleep", ["hx_planted_sleeper", "1000"])
 time.sleep(0.3)
-'''
+"""
     planted = Submission(code=PROBE_CODE + plant, tests=PROBE_TESTS, entry_point="probe")
     verdict = await pooled_judge.judge.judge(planted, LIMITS)
     assert verdict.status == "failed", describe(verdict)
     messages = " ".join(t.message for t in verdict.failing())
-    for finding in ("file /tmp/hx_planted", "env HX_PLANTED", "module hx_planted", "builtin len",
-                    "hx_planted_sleeper"):
+    for finding in (
+        "file /tmp/hx_planted",
+        "env HX_PLANTED",
+        "module hx_planted",
+        "builtin len",
+        "hx_planted_sleeper",
+    ):
         assert finding in messages, f"{finding!r} not reported: {messages[:1500]}"
     assert "the harness found" in messages  # the file and the process are visible from the harness too
     follow = await pooled_judge.judge.judge(probe_submission(), LIMITS)

@@ -23,13 +23,13 @@ def below_zero(operations: List[int]) -> bool:
     """
 '''
 
-FUNCTION = '''def below_zero(operations: List[int]) -> bool:
+FUNCTION = """def below_zero(operations: List[int]) -> bool:
     balance = 0
     for op in operations:
         balance += op
         if balance < 0:
             return True
-    return False'''
+    return False"""
 
 
 def run(code: str, name: str) -> Any:
@@ -63,9 +63,14 @@ def test_tilde_fences_and_unclosed_fence_of_a_cut_reply() -> None:
 
 def test_the_last_block_defining_the_entry_point_wins() -> None:
     reply = (
-        "Your code was:\n" + fenced("def below_zero(operations):\n    return False") +
-        "\nThe bug is the missing sum. Fixed:\n" + fenced(FUNCTION) +
-        "\nExample:\n" + fenced("print(below_zero([1, -2]))") + "\nOutput:\n" + fenced("True", "text")
+        "Your code was:\n"
+        + fenced("def below_zero(operations):\n    return False")
+        + "\nThe bug is the missing sum. Fixed:\n"
+        + fenced(FUNCTION)
+        + "\nExample:\n"
+        + fenced("print(below_zero([1, -2]))")
+        + "\nOutput:\n"
+        + fenced("True", "text")
     )
     code = extract_code(reply, "below_zero", PROMPT)
     assert code is not None and "balance" in code and "print" not in code
@@ -80,8 +85,10 @@ def test_blocks_in_other_languages_are_ignored() -> None:
 
 def test_helper_from_another_block_is_brought_along() -> None:
     reply = (
-        "First a helper:\n" + fenced("def is_negative(x):\n    return x < 0") +
-        "\nThen:\n" + fenced("def f(xs):\n    return any(is_negative(x) for x in xs)")
+        "First a helper:\n"
+        + fenced("def is_negative(x):\n    return x < 0")
+        + "\nThen:\n"
+        + fenced("def f(xs):\n    return any(is_negative(x) for x in xs)")
     )
     code = extract_code(reply, "f")
     assert code is not None
@@ -108,8 +115,10 @@ def test_unfenced_code_followed_by_prose_that_parses_as_code_is_trimmed() -> Non
 
 
 def test_body_only_completion_is_attached_to_the_prompt_signature() -> None:
-    body = "    balance = 0\n    for op in operations:\n        balance += op\n        if balance < 0:\n" \
-           "            return True\n    return False\n"
+    body = (
+        "    balance = 0\n    for op in operations:\n        balance += op\n        if balance < 0:\n"
+        "            return True\n    return False\n"
+    )
     code = extract_code(body, "below_zero", PROMPT)
     assert code is not None and code.startswith(PROMPT.rstrip())
     assert run(code, "below_zero")([1, 2, -4, 5]) is True
@@ -117,8 +126,10 @@ def test_body_only_completion_is_attached_to_the_prompt_signature() -> None:
 
 
 def test_unindented_body_in_a_fence_is_attached_too() -> None:
-    reply = fenced("balance = 0\nfor op in operations:\n    balance += op\n    if balance < 0:\n"
-                   "        return True\nreturn False")
+    reply = fenced(
+        "balance = 0\nfor op in operations:\n    balance += op\n    if balance < 0:\n"
+        "        return True\nreturn False"
+    )
     code = extract_code(reply, "below_zero", PROMPT)
     assert code is not None
     assert run(code, "below_zero")([-1]) is True
@@ -181,9 +192,8 @@ def test_example_calls_prints_asserts_and_main_blocks_are_dropped_constants_kept
 
 
 def test_reasoning_in_think_tags_is_ignored() -> None:
-    reply = (
-        "<think>Maybe:\n```python\ndef add(a, b):\n    return a - b\n```\nNo, plus.</think>\n"
-        + fenced("def add(a, b):\n    return a + b")
+    reply = "<think>Maybe:\n```python\ndef add(a, b):\n    return a - b\n```\nNo, plus.</think>\n" + fenced(
+        "def add(a, b):\n    return a + b"
     )
     code = extract_code(reply, "add")
     assert code is not None and "a + b" in code and "a - b" not in code
@@ -208,7 +218,8 @@ def test_doctest_and_output_blocks_are_not_code() -> None:
     session = fenced(">>> add(1, 2)\n3")
     assert extract_code(session, "add") is None
     assert extract_code(session + "\n" + fenced("def add(a, b):\n    return a + b"), "add") == (
-        "def add(a, b):\n    return a + b")
+        "def add(a, b):\n    return a + b"
+    )
 
 
 def test_code_under_another_name_is_still_code() -> None:
@@ -301,4 +312,5 @@ def test_complete_solution_with_unparsable_code_or_prose_prompt() -> None:
     module = complete_solution(CYCLIC_PROMPT, broken, "decode_cyclic")
     assert module.startswith("import itertools") and module.rstrip().endswith(broken)
     assert complete_solution("Write add(a, b).", "def add(a, b):\n    return a + b", "add") == (
-        "def add(a, b):\n    return a + b\n")
+        "def add(a, b):\n    return a + b\n"
+    )

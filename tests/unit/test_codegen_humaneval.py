@@ -51,7 +51,8 @@ def dressed(task: Task, shape: str) -> str:
 @pytest.mark.parametrize("shape", ["fenced-module", "bare-body", "fenced-body"])
 def test_every_canonical_solution_survives_extraction(shape: str) -> None:
     failures = [
-        t.id for t in TASKS
+        t.id
+        for t in TASKS
         if not same_program(extract_code(dressed(t, shape), t.entry_point, t.prompt), reference(t))
     ]
     assert failures == []

@@ -34,27 +34,51 @@ def attempt(trial: int, code: str, passed: bool | None) -> Attempt:
 def episodes() -> list[Episode]:
     other = TASK.model_copy(update={"id": "T/1", "canonical_solution": None})
     return [
-        Episode(id="e1", task=TASK, config=EpisodeConfig(strategy="reflexion"), status="succeeded",
-                attempts=[attempt(1, WRONG_A, False), attempt(2, RIGHT_A, True)]),
-        Episode(id="e2", task=TASK, config=EpisodeConfig(strategy="best_of_n"), status="succeeded",
-                attempts=[attempt(1, RIGHT_A + "   \n", True), attempt(2, WRONG_B, False),
-                          attempt(3, RIGHT_B, True), attempt(4, WRONG_A, False), attempt(5, "", False),
-                          attempt(6, "def inc(x): pass", None)]),
-        Episode(id="e3", task=other, config=EpisodeConfig(strategy="single"), status="failed",
-                attempts=[attempt(1, WRONG_A, False)]),
+        Episode(
+            id="e1",
+            task=TASK,
+            config=EpisodeConfig(strategy="reflexion"),
+            status="succeeded",
+            attempts=[attempt(1, WRONG_A, False), attempt(2, RIGHT_A, True)],
+        ),
+        Episode(
+            id="e2",
+            task=TASK,
+            config=EpisodeConfig(strategy="best_of_n"),
+            status="succeeded",
+            attempts=[
+                attempt(1, RIGHT_A + "   \n", True),
+                attempt(2, WRONG_B, False),
+                attempt(3, RIGHT_B, True),
+                attempt(4, WRONG_A, False),
+                attempt(5, "", False),
+                attempt(6, "def inc(x): pass", None),
+            ],
+        ),
+        Episode(
+            id="e3",
+            task=other,
+            config=EpisodeConfig(strategy="single"),
+            status="failed",
+            attempts=[attempt(1, WRONG_A, False)],
+        ),
     ]
 
 
 def code_of(message: dict[str, str]) -> str:
     content = message["content"]
     assert message["role"] == "assistant" and content.startswith("```python\n") and content.endswith("\n```")
-    return content[len("```python\n"):-len("\n```")]
+    return content[len("```python\n") : -len("\n```")]
 
 
 def hidden_of(eps: list[Episode]) -> dict[tuple[str, str], bool]:
     """(task prompt text, normalized code) -> hidden verdict, for every graded attempt."""
-    return {(e.task.id, normalize(a.code)): a.hidden.passed for e in eps for a in e.attempts
-            if a.hidden is not None and a.code}
+    return {
+        (e.task.id, normalize(a.code)): a.hidden.passed
+        for e in eps
+        for a in e.attempts
+        if a.hidden is not None and a.code
+    }
 
 
 def task_of(prompt: list[dict[str, str]]) -> str:
@@ -115,8 +139,10 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     for argv, message in [
         (["export", "--out", str(tmp_path / "x.jsonl")], "exactly one of --from DIR or --episodes"),
         (["export", "--out", str(tmp_path / "x.jsonl"), "--from", str(tmp_path)], "not a benchmark run"),
-        (["export", "--out", str(tmp_path / "x.jsonl"), "--from", str(tmp_path), "--format", "csv"],
-         "--format must be one of"),
+        (
+            ["export", "--out", str(tmp_path / "x.jsonl"), "--from", str(tmp_path), "--format", "csv"],
+            "--format must be one of",
+        ),
         (["export", "--out", str(tmp_path / "x.jsonl"), "--episodes", "color=red"], "unknown filter"),
     ]:
         with pytest.raises(SystemExit) as exit_info:

@@ -18,10 +18,29 @@ from rfx_sandbox.rewrite import AssertSite, free_names, rewrite_assert_line, rew
 OK = {"outcome": "ok"}
 
 
-@pytest.mark.parametrize("value", [
-    None, True, 0, -5, 2**80, -(2**70), 1.5, math.inf, "héllo\udcff", b"\x00\xff", 3 + 4j,
-    [1, [2, (3, 4)]], (1,), {"a": 1, 2: [3]}, {1, 2}, frozenset({"x"}), {(1, 2): {"k": None}}, [],
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        0,
+        -5,
+        2**80,
+        -(2**70),
+        1.5,
+        math.inf,
+        "héllo\udcff",
+        b"\x00\xff",
+        3 + 4j,
+        [1, [2, (3, 4)]],
+        (1,),
+        {"a": 1, 2: [3]},
+        {1, 2},
+        frozenset({"x"}),
+        {(1, 2): {"k": None}},
+        [],
+    ],
+)
 def test_codec_round_trips_plain_data_exactly(value: object) -> None:
     decoded = wire.decode(wire.dumps(wire.encode(value)))
     assert decoded == value
@@ -61,8 +80,10 @@ def test_decoder_rejects_malformed_values(raw: bytes) -> None:
 
 def test_rewrite_names_each_assert_by_its_source() -> None:
     sites: list[AssertSite] = []
-    tests = ("def check(candidate):\n    assert candidate(1) == 2\n"
-             "    for i in range(3):\n        assert candidate(i) > 0, 'msg'\n")
+    tests = (
+        "def check(candidate):\n    assert candidate(1) == 2\n"
+        "    for i in range(3):\n        assert candidate(i) > 0, 'msg'\n"
+    )
     rewrite_module(tests, sites, "<tests>")
     assert [s.name for s in sites] == ["assert candidate(1) == 2", "assert candidate(i) > 0, 'msg'"]
     assert sites[0].op == "==" and sites[0].left_src == "candidate(1)" and sites[0].left_is_call
@@ -102,8 +123,9 @@ def test_passed_needs_complete_positive_evidence() -> None:
         assert verdict_from_report(forged, OK, 1.0).status == "sandbox_error"
 
 
-@pytest.mark.parametrize(("outcome", "status"),
-                         [("timeout", "timeout"), ("memory", "memory"), ("crashed", "error")])
+@pytest.mark.parametrize(
+    ("outcome", "status"), [("timeout", "timeout"), ("memory", "memory"), ("crashed", "error")]
+)
 def test_runner_observations_override_the_report(outcome: str, status: str) -> None:
     passing = {"status": "passed", "complete": True, "tests": [{"name": "t", "passed": True}]}
     verdict = verdict_from_report(passing, {"outcome": outcome, "detail": "x"}, 5.0)

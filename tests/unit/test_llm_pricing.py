@@ -28,4 +28,5 @@ def test_config_prices_override_the_table_field_by_field() -> None:
     assert prices(config("gpt-4o", price_input_per_1m=1.0)) == (1.0, 10.00)
     assert prices(config("mystery", price_output_per_1m=3.0)) == (0.0, 3.0)
     assert cost_usd(config("mystery", price_input_per_1m=2.0, price_output_per_1m=4.0), 500, 250) == (
-        pytest.approx((500 * 2.0 + 250 * 4.0) / 1e6))
+        pytest.approx((500 * 2.0 + 250 * 4.0) / 1e6)
+    )

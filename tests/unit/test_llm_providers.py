@@ -32,8 +32,9 @@ extra_headers = { "X-Title" = "rfx" }
 """
 
 
-def registry(env: dict[str, str] | None = None, config: str | None = None, tmp: Path | None = None,
-             **fields: Any) -> ModelRegistry:
+def registry(
+    env: dict[str, str] | None = None, config: str | None = None, tmp: Path | None = None, **fields: Any
+) -> ModelRegistry:
     settings = Settings(**fields)
     file = None
     if config is not None:
@@ -61,8 +62,9 @@ def test_local_model_follows_the_configured_size() -> None:
 
 
 def test_actor_from_a_preset_and_the_reflector_falls_back_to_it() -> None:
-    reg = registry(actor_provider="ollama", actor_model="qwen2.5-coder:7b", llm_timeout_s=33,
-                   llm_max_retries=4)
+    reg = registry(
+        actor_provider="ollama", actor_model="qwen2.5-coder:7b", llm_timeout_s=33, llm_max_retries=4
+    )
     actor = reg.actor()
     assert reg.is_configured()
     assert actor.base_url == "http://127.0.0.1:11434/v1"
@@ -74,8 +76,12 @@ def test_actor_from_a_preset_and_the_reflector_falls_back_to_it() -> None:
 
 @pytest.mark.parametrize(
     ("provider", "url"),
-    [("vllm", "http://127.0.0.1:8000/v1"), ("llamacpp", "http://127.0.0.1:8080/v1"),
-     ("lmstudio", "http://127.0.0.1:1234/v1"), ("openai", "https://api.openai.com/v1")],
+    [
+        ("vllm", "http://127.0.0.1:8000/v1"),
+        ("llamacpp", "http://127.0.0.1:8080/v1"),
+        ("lmstudio", "http://127.0.0.1:1234/v1"),
+        ("openai", "https://api.openai.com/v1"),
+    ],
 )
 def test_presets_know_where_servers_listen(provider: str, url: str) -> None:
     reg = registry(env={"OPENAI_API_KEY": "sk-env"}, actor_provider=provider, actor_model="m")
@@ -83,8 +89,12 @@ def test_presets_know_where_servers_listen(provider: str, url: str) -> None:
 
 
 def test_reflector_model_alone_keeps_the_actors_endpoint_and_key() -> None:
-    reg = registry(actor_base_url="http://127.0.0.1:7000/v1", actor_model="weak", actor_api_key="k-a",
-                   reflector_model="strong")
+    reg = registry(
+        actor_base_url="http://127.0.0.1:7000/v1",
+        actor_model="weak",
+        actor_api_key="k-a",
+        reflector_model="strong",
+    )
     reflector = reg.reflector()
     assert (reflector.base_url, reflector.model) == ("http://127.0.0.1:7000/v1", "strong")
     assert reflector.api_key is not None and reflector.api_key.get_secret_value() == "k-a"
@@ -93,20 +103,30 @@ def test_reflector_model_alone_keeps_the_actors_endpoint_and_key() -> None:
 
 
 def test_reflector_on_another_endpoint_never_inherits_the_actors_key() -> None:
-    reg = registry(actor_base_url="http://127.0.0.1:7000/v1", actor_model="weak", actor_api_key="k-a",
-                   reflector_base_url="http://127.0.0.1:7001/v1")
+    reg = registry(
+        actor_base_url="http://127.0.0.1:7000/v1",
+        actor_model="weak",
+        actor_api_key="k-a",
+        reflector_base_url="http://127.0.0.1:7001/v1",
+    )
     reflector = reg.reflector()
     assert (reflector.base_url, reflector.model) == ("http://127.0.0.1:7001/v1", "weak")
     assert reflector.api_key is None
 
 
 def test_same_model_id_on_two_endpoints_stays_two_models() -> None:
-    reg = registry(actor_base_url="http://127.0.0.1:7000/v1", actor_model="m",
-                   reflector_base_url="http://127.0.0.1:7001/v1")
+    reg = registry(
+        actor_base_url="http://127.0.0.1:7000/v1",
+        actor_model="m",
+        reflector_base_url="http://127.0.0.1:7001/v1",
+    )
     actor, reflector = reg.actor(), reg.reflector()
     assert (actor.name, actor.base_url) == ("m", "http://127.0.0.1:7000/v1")
     assert (reflector.name, reflector.model, reflector.base_url) == (
-        "reflector:m", "m", "http://127.0.0.1:7001/v1")
+        "reflector:m",
+        "m",
+        "http://127.0.0.1:7001/v1",
+    )
     assert reg.names() == ["local", "m", "reflector:m"]
 
 
@@ -156,8 +176,13 @@ def test_config_file_names_models_and_defaults(tmp_path: Path) -> None:
 
 
 def test_environment_beats_the_file_and_may_name_a_file_model(tmp_path: Path) -> None:
-    reg = registry(config=CONFIG, tmp=tmp_path, env={"OPENAI_API_KEY": "x"}, actor_model="gpt-4o-mini",
-                   reflector_model="small")
+    reg = registry(
+        config=CONFIG,
+        tmp=tmp_path,
+        env={"OPENAI_API_KEY": "x"},
+        actor_model="gpt-4o-mini",
+        reflector_model="small",
+    )
     assert reg.actor().name == "gpt-4o-mini"
     assert reg.reflector().name == "small"
 
@@ -209,15 +234,20 @@ def test_cli_reflector_flags_are_separate_and_fall_back_field_by_field() -> None
     )
     assert isinstance(other, OpenAIChatModel)
     assert (other.config.base_url, other.config.model, other.config.api_key) == (
-        "http://127.0.0.1:7200/v1", "weak", None)
+        "http://127.0.0.1:7200/v1",
+        "weak",
+        None,
+    )
 
 
 def test_cli_model_name_selects_a_configured_model(tmp_path: Path) -> None:
     path = tmp_path / "m.toml"
     path.write_text(CONFIG)
-    actor, reflector = build_chat_models(Settings(config=path, local_model_port=9555),
-                                         actor_overrides=ModelOverrides(model="local"),
-                                         reflector_overrides=ModelOverrides(model="small"))
+    actor, reflector = build_chat_models(
+        Settings(config=path, local_model_port=9555),
+        actor_overrides=ModelOverrides(model="local"),
+        reflector_overrides=ModelOverrides(model="small"),
+    )
     assert isinstance(actor, OpenAIChatModel) and isinstance(reflector, OpenAIChatModel)
     assert actor.config.base_url == "http://127.0.0.1:9555/v1"
     assert reflector.config.name == "small"

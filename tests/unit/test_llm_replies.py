@@ -14,15 +14,23 @@ def body(**fields: object) -> bytes:
 
 
 def test_a_normal_body() -> None:
-    parsed = parse_chat_body(body(model="m", usage={"prompt_tokens": 5, "completion_tokens": 2},
-                                  choices=[{"message": {"content": "hi"}, "finish_reason": "stop"}]))
+    parsed = parse_chat_body(
+        body(
+            model="m",
+            usage={"prompt_tokens": 5, "completion_tokens": 2},
+            choices=[{"message": {"content": "hi"}, "finish_reason": "stop"}],
+        )
+    )
     assert (parsed.text, parsed.outcome, parsed.finish_reason, parsed.model) == ("hi", "ok", "stop", "m")
     assert (parsed.prompt_tokens, parsed.completion_tokens) == (5, 2)
 
 
 def test_content_parts_null_content_and_length() -> None:
-    parts = parse_chat_body(body(choices=[{"message": {"content": [{"type": "text", "text": "a"},
-                                                                   {"type": "text", "text": "b"}]}}]))
+    parts = parse_chat_body(
+        body(
+            choices=[{"message": {"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}}]
+        )
+    )
     assert (parts.text, parts.outcome) == ("ab", "ok")
     null = parse_chat_body(body(choices=[{"message": {"content": None}, "finish_reason": "stop"}]))
     assert (null.text, null.outcome) == ("", "empty")
@@ -31,8 +39,9 @@ def test_content_parts_null_content_and_length() -> None:
 
 
 def test_bad_usage_values_are_ignored() -> None:
-    parsed = parse_chat_body(body(usage={"prompt_tokens": -1, "completion_tokens": "7"},
-                                  choices=[{"message": {"content": "x"}}]))
+    parsed = parse_chat_body(
+        body(usage={"prompt_tokens": -1, "completion_tokens": "7"}, choices=[{"message": {"content": "x"}}])
+    )
     assert (parsed.prompt_tokens, parsed.completion_tokens) == (None, None)
 
 

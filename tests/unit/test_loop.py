@@ -36,8 +36,16 @@ class Parts:
 
     async def run(self, task: Task = TASK, episode: Episode | None = None, **config: object) -> Episode:
         return await run_episode(
-            task, EpisodeConfig(**config), self.actor, self.reflector, self.judge, self.memory, self.sink,
-            prompts=default_prompt_book(), episode=episode, tenant="t1",
+            task,
+            EpisodeConfig(**config),
+            self.actor,
+            self.reflector,
+            self.judge,
+            self.memory,
+            self.sink,
+            prompts=default_prompt_book(),
+            episode=episode,
+            tenant="t1",
         )
 
 
@@ -57,13 +65,23 @@ async def test_fail_reflect_then_pass() -> None:
     reflect_prompt = parts.reflector.prompts()[0]
     assert "return a - b" in reflect_prompt and "actual value was -1" in reflect_prompt
     assert parts.sink.types() == [
-        "episode.started", "attempt.generated", "attempt.judged", "reflection.created",
-        "attempt.generated", "attempt.judged", "episode.finished",
+        "episode.started",
+        "attempt.generated",
+        "attempt.judged",
+        "reflection.created",
+        "attempt.generated",
+        "attempt.judged",
+        "episode.finished",
     ]
     assert [r.text for r in parts.memory.episodes[("t1", ep.id)]] == [LESSON]
     assert ep.actor_model == "actor-m" and ep.reflector_model == "reflector-m"
-    assert set(ep.prompt_versions) == {"actor/system", "actor/initial", "actor/retry",
-                                       "reflector/system", "reflector/reflect"}
+    assert set(ep.prompt_versions) == {
+        "actor/system",
+        "actor/initial",
+        "actor/retry",
+        "reflector/system",
+        "reflector/reflect",
+    }
     assert ep.usage.total_tokens == 3 * 20
     assert first.usage.total_tokens == 40  # its generation plus the reflection on it
 

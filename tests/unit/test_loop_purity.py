@@ -11,8 +11,25 @@ from pathlib import Path
 
 import app.reflexion
 
-FORBIDDEN = {"redis", "docker", "openai", "fastapi", "httpx", "starlette", "uvicorn", "jinja2", "requests",
-             "aiohttp", "subprocess", "socket", "app.llm", "app.judge", "app.memory", "app.api", "app.queue"}
+FORBIDDEN = {
+    "redis",
+    "docker",
+    "openai",
+    "fastapi",
+    "httpx",
+    "starlette",
+    "uvicorn",
+    "jinja2",
+    "requests",
+    "aiohttp",
+    "subprocess",
+    "socket",
+    "app.llm",
+    "app.judge",
+    "app.memory",
+    "app.api",
+    "app.queue",
+}
 
 
 def imported_modules(path: Path) -> set[str]:

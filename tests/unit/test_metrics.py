@@ -31,16 +31,30 @@ def attempt(trial: int, hidden: bool | None, feedback: bool | None = None, token
     )
 
 
-def episode(strategy: str, hiddens: list[bool | None], *, max_trials: int = 3, samples: int = 3,
-            feedback: list[bool | None] | None = None, stop: str | None = None, seconds: float = 0.0,
-            final_trial: int | None = None, tokens: int = 0, source: str | None = None) -> Episode:
+def episode(
+    strategy: str,
+    hiddens: list[bool | None],
+    *,
+    max_trials: int = 3,
+    samples: int = 3,
+    feedback: list[bool | None] | None = None,
+    stop: str | None = None,
+    seconds: float = 0.0,
+    final_trial: int | None = None,
+    tokens: int = 0,
+    source: str | None = None,
+) -> Episode:
     fb = feedback or [None] * len(hiddens)
     attempts = [attempt(i + 1, h, f, tokens) for i, (h, f) in enumerate(zip(hiddens, fb, strict=True))]
     return Episode(
         id=f"e{id(hiddens)}",
         task=TASK,
-        config=EpisodeConfig(strategy=strategy, max_trials=max_trials, samples=samples,  # type: ignore[arg-type]
-                             feedback=source),  # type: ignore[arg-type]
+        config=EpisodeConfig(
+            strategy=strategy,
+            max_trials=max_trials,
+            samples=samples,  # type: ignore[arg-type]
+            feedback=source,
+        ),  # type: ignore[arg-type]
         attempts=attempts,
         stop_reason=stop,  # type: ignore[arg-type]
         final_trial=final_trial,

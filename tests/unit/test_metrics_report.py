@@ -31,16 +31,24 @@ def test_report_files_hold_the_expected_figures(tmp_path: Path) -> None:
     eps = sample_run()
     for i, ep in enumerate(eps):
         ep.task = ep.task.model_copy(update={"id": f"T/{i % 2}"})
-    doc = write_report(tmp_path, eps, strategies=["reflexion", "self_refine", "best_of_n"],
-                       run={"dataset": "unit", "problems": 2, "max_trials": 3, "samples": 2})
+    doc = write_report(
+        tmp_path,
+        eps,
+        strategies=["reflexion", "self_refine", "best_of_n"],
+        run={"dataset": "unit", "problems": 2, "max_trials": 3, "samples": 2},
+    )
     on_disk = json.loads((tmp_path / "report.json").read_text())
     assert on_disk["strategies"] == json.loads(json.dumps(doc["strategies"]))
     s = on_disk["strategies"]
     assert list(s) == ["reflexion", "self_refine", "best_of_n"]
     assert s["reflexion"]["accuracy_by_trial"] == [0.5, 1.0, 1.0]
     assert s["reflexion"]["pass@1"] == 0.5
-    assert s["reflexion"]["flips"] == {"wrong_to_right": 1, "right_to_wrong": 0, "right_to_right": 1,
-                                       "wrong_to_wrong": 0}
+    assert s["reflexion"]["flips"] == {
+        "wrong_to_right": 1,
+        "right_to_wrong": 0,
+        "right_to_right": 1,
+        "wrong_to_wrong": 0,
+    }
     assert s["self_refine"]["accuracy_by_trial"] == [0.5, 0.0, 0.0]
     assert s["self_refine"]["flips"]["right_to_wrong"] == 1
     assert s["self_refine"]["solved"] == 0 and s["self_refine"]["tokens_per_solved"] is None
@@ -49,8 +57,11 @@ def test_report_files_hold_the_expected_figures(tmp_path: Path) -> None:
     assert s["reflexion"]["tokens_per_solved"] == 15.0  # (2*10 + 1*10) tokens / 2 solved
     assert len(on_disk["rows"]) == 2 + 1 + 3 + 3 + 2 + 2
     assert sum(r["is_final"] for r in on_disk["rows"]) == 6
-    assert {r["strategy"] for r in on_disk["rows"] if r["hidden_passed"]} == {"reflexion", "self_refine",
-                                                                               "best_of_n"}
+    assert {r["strategy"] for r in on_disk["rows"] if r["hidden_passed"]} == {
+        "reflexion",
+        "self_refine",
+        "best_of_n",
+    }
 
     md = (tmp_path / "report.md").read_text()
     assert "reflexion on 2 problems, best_of_n on 2 problems" in md  # oracle feedback is called out

@@ -95,10 +95,13 @@ def test_says_no_change() -> None:
 
 
 def test_describe_verdict_names_failing_tests_and_messages() -> None:
-    verdict = Verdict(status="failed", tests=[
-        TestResult(name="assert f(1) == 2", passed=True),
-        TestResult(name="assert f(2) == 4", passed=False, message="AssertionError: f(2) returned 3"),
-    ])
+    verdict = Verdict(
+        status="failed",
+        tests=[
+            TestResult(name="assert f(1) == 2", passed=True),
+            TestResult(name="assert f(2) == 4", passed=False, message="AssertionError: f(2) returned 3"),
+        ],
+    )
     text = describe_verdict(verdict)
     assert "1 of 2 tests passed" in text and "assert f(2) == 4" in text and "returned 3" in text
     assert "assert f(1) == 2" not in text
@@ -109,8 +112,12 @@ def test_describe_verdict_names_failing_tests_and_messages() -> None:
 
 def test_final_attempt_choice() -> None:
     passed, failed = Verdict(status="passed"), Verdict(status="failed")
-    attempts = [Attempt(trial=1, code="a", feedback=failed), Attempt(trial=2, code="b", feedback=passed),
-                Attempt(trial=3, code="c", feedback=passed), Attempt(trial=4, code="")]
+    attempts = [
+        Attempt(trial=1, code="a", feedback=failed),
+        Attempt(trial=2, code="b", feedback=passed),
+        Attempt(trial=3, code="c", feedback=passed),
+        Attempt(trial=4, code=""),
+    ]
     bon = Episode(id="x", task=TASK, config=EpisodeConfig(strategy="best_of_n"), attempts=attempts)
     rfx = Episode(id="y", task=TASK, config=EpisodeConfig(strategy="reflexion"), attempts=attempts)
     best, last = final_attempt(bon), final_attempt(rfx)

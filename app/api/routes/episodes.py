@@ -18,12 +18,23 @@ router = APIRouter(prefix="/episodes", tags=["episodes"])
 IDEMPOTENCY_PATTERN = r"^[!-~]{0,200}$"  # visible ASCII; empty: none
 IDEMPOTENCY_RE = re.compile(IDEMPOTENCY_PATTERN)
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: PROBLEM, 404: PROBLEM, 409: PROBLEM, 413: PROBLEM, 422: PROBLEM, 429: PROBLEM, 503: PROBLEM,
+    401: PROBLEM,
+    404: PROBLEM,
+    409: PROBLEM,
+    413: PROBLEM,
+    422: PROBLEM,
+    429: PROBLEM,
+    503: PROBLEM,
 }
 
 
-@router.post("", status_code=202, response_model=Episode, responses=ERRORS,
-             summary="Submit an episode; it is stored and queued atomically")
+@router.post(
+    "",
+    status_code=202,
+    response_model=Episode,
+    responses=ERRORS,
+    summary="Submit an episode; it is stored and queued atomically",
+)
 async def create_episode(
     body: EpisodeCreate,
     services: ServicesDep,
@@ -34,10 +45,18 @@ async def create_episode(
         raise InvalidInput("Idempotency-Key must be 1-200 visible ASCII characters")
     actor = services.models.actor(body.actor.model)
     reflector = services.models.reflector(body.reflector.model)
-    episode = Episode(id=new_episode_id(), tenant=tenant, task=body.task, config=body.config(),
-                      actor_model=actor, reflector_model=reflector)
+    episode = Episode(
+        id=new_episode_id(),
+        tenant=tenant,
+        task=body.task,
+        config=body.config(),
+        actor_model=actor,
+        reflector_model=reflector,
+    )
     episode_id, created = await services.store.create(
-        episode, quota=services.settings.quota_episodes, queue_max=services.settings.queue_max,
+        episode,
+        quota=services.settings.quota_episodes,
+        queue_max=services.settings.queue_max,
         idempotency_key=idempotency_key or None,
         fingerprint=request_fingerprint(body.model_dump(mode="json")) if idempotency_key else "",
     )
@@ -46,8 +65,9 @@ async def create_episode(
         headers["Idempotent-Replayed"] = "true"
         episode = await services.store.get(tenant, episode_id)
     # the record is already valid: serialize it once instead of letting FastAPI re-validate it
-    return Response(episode.model_dump_json(), status_code=202, headers=headers,
-                    media_type="application/json")
+    return Response(
+        episode.model_dump_json(), status_code=202, headers=headers, media_type="application/json"
+    )
 
 
 @router.get("", response_model=EpisodePage, responses=ERRORS, summary="List episodes, newest first")
@@ -55,8 +75,9 @@ async def list_episodes(
     services: ServicesDep,
     tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    after: Annotated[str | None, Query(pattern=EPISODE_ID_PATTERN,
-                                       description="`next` of the previous page")] = None,
+    after: Annotated[
+        str | None, Query(pattern=EPISODE_ID_PATTERN, description="`next` of the previous page")
+    ] = None,
     status: EpisodeStatusFilter | None = None,
 ) -> EpisodePage:
     page = await services.store.list_page(tenant, limit=limit, after=after, status=status)
@@ -68,14 +89,19 @@ async def get_episode(episode_id: str, services: ServicesDep, tenant: TenantDep)
     return await services.store.get(tenant, episode_id)
 
 
-@router.delete("/{episode_id}", status_code=204, responses=ERRORS,
-               summary="Delete a finished episode and its events")
+@router.delete(
+    "/{episode_id}", status_code=204, responses=ERRORS, summary="Delete a finished episode and its events"
+)
 async def delete_episode(episode_id: str, services: ServicesDep, tenant: TenantDep) -> Response:
     await services.store.delete(tenant, episode_id)
     return Response(status_code=204)
 
 
-@router.post("/{episode_id}/cancel", response_model=Episode, responses=ERRORS,
-             summary="Cancel (idempotent): a queued episode ends now, a running one stops its attempt")
+@router.post(
+    "/{episode_id}/cancel",
+    response_model=Episode,
+    responses=ERRORS,
+    summary="Cancel (idempotent): a queued episode ends now, a running one stops its attempt",
+)
 async def cancel_episode(episode_id: str, services: ServicesDep, tenant: TenantDep) -> Episode:
     return await services.store.request_cancel(tenant, episode_id)

@@ -32,8 +32,9 @@ def _sse(event: Event) -> ServerSentEvent:
     return ServerSentEvent(data=event.model_dump_json(), event=event.type, id=event.id)
 
 
-async def follow(store: EpisodeStore, tenant: str, episode_id: str,
-                 after: str) -> AsyncIterator[ServerSentEvent]:
+async def follow(
+    store: EpisodeStore, tenant: str, episode_id: str, after: str
+) -> AsyncIterator[ServerSentEvent]:
     """Replay, then follow; stop after episode.finished or when the episode disappears (deleted/expired)."""
     last = after
     while True:
@@ -69,8 +70,12 @@ async def _nothing_more(store: EpisodeStore, tenant: str, episode_id: str, last:
 
 @router.get(
     "/{episode_id}/events",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
-               401: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
+        401: PROBLEM,
+        404: PROBLEM,
+        422: PROBLEM,
+    },
     summary="Stream the episode's events (SSE; resumable with Last-Event-ID)",
 )
 async def stream_events(
@@ -82,8 +87,12 @@ async def stream_events(
 ) -> Any:
     start = last_event_id or after or "0"
     if not STREAM_ID_RE.match(start) and start != "0":
-        raise InvalidInput("Last-Event-ID must be an event id received from this stream "
-                           "(like 1700000000000-0)")
+        raise InvalidInput(
+            "Last-Event-ID must be an event id received from this stream (like 1700000000000-0)"
+        )
     await services.store.get(tenant, episode_id)  # 404 for unknown ids and other tenants' episodes
-    return EventSourceResponse(follow(services.store, tenant, episode_id, start), ping=15,
-                               headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventSourceResponse(
+        follow(services.store, tenant, episode_id, start),
+        ping=15,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

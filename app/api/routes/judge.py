@@ -26,9 +26,12 @@ def check_limits(asked: JudgeLimits, server: JudgeLimits) -> None:
             raise InvalidInput(f"limits.{field}: at most {allowed} on this server (asked {wanted})")
 
 
-@router.post("/judge", response_model=Verdict,
-             responses={401: PROBLEM, 413: PROBLEM, 422: PROBLEM, 429: PROBLEM, 503: PROBLEM},
-             summary="Judge a submission in the sandbox and return the verdict")
+@router.post(
+    "/judge",
+    response_model=Verdict,
+    responses={401: PROBLEM, 413: PROBLEM, 422: PROBLEM, 429: PROBLEM, 503: PROBLEM},
+    summary="Judge a submission in the sandbox and return the verdict",
+)
 async def judge(body: JudgeRequest, services: ServicesDep, tenant: TenantDep) -> Verdict:
     submission = Submission.model_validate(body.model_dump(exclude={"limits"}))
     if not (submission.code.strip() or submission.tests.strip() or submission.asserts):

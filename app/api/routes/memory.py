@@ -21,10 +21,12 @@ def _check(task_id: str) -> None:
         raise InvalidInput(f"task id must be 1-{MAX_TASK_ID} characters")
 
 
-@router.get("/{task_id:path}", response_model=MemoryView, responses=ERRORS,
-            summary="The task's lessons, oldest first")
-async def get_memory(task_id: str, services: ServicesDep, tenant: TenantDep,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> MemoryView:
+@router.get(
+    "/{task_id:path}", response_model=MemoryView, responses=ERRORS, summary="The task's lessons, oldest first"
+)
+async def get_memory(
+    task_id: str, services: ServicesDep, tenant: TenantDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> MemoryView:
     _check(task_id)
     lessons = await services.memory.task_lessons(tenant, task_id, limit)
     if not lessons:  # none, or another tenant's: both look the same
@@ -32,8 +34,9 @@ async def get_memory(task_id: str, services: ServicesDep, tenant: TenantDep,
     return MemoryView(task_id=task_id, lessons=lessons)
 
 
-@router.delete("/{task_id:path}", response_model=MemoryCleared, responses=ERRORS,
-               summary="Forget the task's lessons")
+@router.delete(
+    "/{task_id:path}", response_model=MemoryCleared, responses=ERRORS, summary="Forget the task's lessons"
+)
 async def delete_memory(task_id: str, services: ServicesDep, tenant: TenantDep) -> MemoryCleared:
     _check(task_id)
     deleted = await services.memory.clear_task(tenant, task_id)
