@@ -11,6 +11,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +44,12 @@ def fake_server_process(silent_listener: int) -> Iterator[subprocess.Popen[bytes
             str(silent_listener),
         ]
     )
+    # Right after fork, /proc/PID/cmdline is still the parent's until exec completes: wait for it.
+    cmdline = Path(f"/proc/{process.pid}/cmdline")
+    for _ in range(200):
+        if b"llama_cpp.server" in cmdline.read_bytes():
+            break
+        time.sleep(0.05)
     yield process
     process.kill()
     process.wait()

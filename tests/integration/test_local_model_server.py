@@ -100,8 +100,15 @@ def test_rfx_model_serve_answers_and_ctrl_c_leaves_no_process() -> None:
         assert reply["choices"][0]["message"]["content"].strip()
         assert reply["usage"]["completion_tokens"] >= 1
 
+        # The command announces itself once its own readiness poll sees the server, which can be
+        # a moment after ours did: wait for that line before pressing Ctrl-C.
+        assert process.stderr is not None
+        announced = ""
+        while "serving" not in announced and (line := process.stderr.readline()):
+            announced += line
         process.send_signal(signal.SIGINT)  # what Ctrl-C does to the command
-        _, stderr = process.communicate(timeout=60)
+        _, rest = process.communicate(timeout=60)
+        stderr = announced + rest
     finally:
         if process.poll() is None:
             process.kill()
