@@ -34,7 +34,7 @@ demo: host venv sandbox model
 	@$(PY) scripts/demo.py
 
 lint: venv
-	$(VENV)/bin/ruff check app tests bench scripts clients/python
+	$(VENV)/bin/ruff check app sandbox tests bench scripts clients/python
 	$(VENV)/bin/ruff format --check app tests bench scripts clients/python
 
 types: venv

@@ -6,8 +6,9 @@ Shared by `rfx bench judge` and the thin script bench/judge.py.
    `check_correctness` (a forked process per problem, no sandbox; run before and after the judges,
    the mean is the baseline) and through DockerJudge in each mode/runtime with the same number of
    workers; a judge's time includes starting it. ratio = judge time / baseline (<= 1.0: no slower).
-2. Single-judgement latency p50/p99 per mode and runtime, next to a bare
-   `docker run --rm IMAGE python3 -c pass` on the same runtime (the fresh-mode floor).
+2. Single-judgement latency p50/p99 per mode and runtime, each judgement paired with a bare
+   `docker run --rm IMAGE python3 -c pass` on the same runtime taken just before it (the
+   fresh-mode floor; interleaved, so a load spike lands on both sides of the ratio).
 Every figure is set against a baseline taken in the same run, so a busy machine shows up on both
 sides of each ratio instead of in a number compared with yesterday's.
 """
@@ -70,24 +71,36 @@ async def judge_all(
     return elapsed, sum(v.passed for v in verdicts), failing
 
 
-async def latency(sub: Submission, mode: str, runtime: str, samples: int, image: str) -> list[float]:
-    """Sequential single judgements (one in flight), after one warm-up call."""
+async def latency(
+    sub: Submission, mode: str, runtime: str, samples: int, image: str
+) -> tuple[list[float], list[float]]:
+    """Sequential single judgements (one in flight) after one warm-up call, each paired with a bare
+    `docker run` taken just before it, so both sides of the ratio see the same moment's load.
+    Nothing overlaps: each side starts once the other has finished, container removal included.
+
+    Returns (judgement times, bare docker run times).
+    """
     times: list[float] = []
+    bare: list[float] = []
     config = JudgeConfig.model_validate({"mode": mode, "runtime": runtime, "workers": 1, "image": image})
+    command = bare_docker_run_command(image, runtime)
     async with DockerJudge(config) as judge:
         await judge.judge(sub)
+        await asyncio.to_thread(timed_run, command)  # warm-up
         for _ in range(samples):
+            bare.append(await asyncio.to_thread(timed_run, command))
             started = time.perf_counter()
             verdict = await judge.judge(sub)
             times.append(time.perf_counter() - started)
+            await judge.settle()  # untimed: the container's removal must not load the next bare run
             if not verdict.passed:
                 raise RuntimeError(f"latency probe did not pass in {mode}/{runtime}: {verdict.detail}")
-    return times
+    return times, bare
 
 
-def bare_docker_run(image: str, runtime: str, samples: int) -> list[float]:
+def bare_docker_run_command(image: str, runtime: str) -> list[str]:
     """The fresh-mode floor: `docker run --rm` of `python3 -c pass`, nothing else."""
-    command = [
+    return [
         "docker",
         "run",
         "--rm",
@@ -101,13 +114,12 @@ def bare_docker_run(image: str, runtime: str, samples: int) -> list[float]:
         "-c",
         "pass",
     ]
+
+
+def timed_run(command: list[str]) -> float:
+    started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, timeout=120)
-    times = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
-        times.append(time.perf_counter() - started)
-    return times
+    return time.perf_counter() - started
 
 
 def ms(values: list[float]) -> str:
@@ -177,12 +189,13 @@ def run_judge_bench(
     if samples > 0 and subs:
         probe = subs[0]
         for runtime in runtimes:
-            bare = bare_docker_run(image, runtime, samples)
-            emit(f"latency bare docker run/{runtime}: {ms(bare)}")
             for mode in modes:
-                times = asyncio.run(latency(probe, mode, runtime, samples, image))
+                times, bare = asyncio.run(latency(probe, mode, runtime, samples, image))
                 over_bare = statistics.median(times) / statistics.median(bare)
-                emit(f"latency {mode}/{runtime}: {ms(times)}, median / bare docker run {over_bare:.2f}")
+                emit(
+                    f"latency {mode}/{runtime}: {ms(times)}; bare docker run {ms(bare)}; "
+                    f"median / bare docker run {over_bare:.2f}"
+                )
                 report["latency"].append(
                     {
                         "mode": mode,
@@ -190,6 +203,7 @@ def run_judge_bench(
                         "p50_ms": percentile(times, 0.5) * 1000,
                         "p99_ms": percentile(times, 0.99) * 1000,
                         "bare_docker_run_p50_ms": percentile(bare, 0.5) * 1000,
+                        "bare_docker_run_p99_ms": percentile(bare, 0.99) * 1000,
                         "over_bare": over_bare,
                     }
                 )

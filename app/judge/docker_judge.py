@@ -122,6 +122,15 @@ class DockerJudge:
         self._closed = True
         await self._shutdown()
 
+    async def settle(self) -> None:
+        """Wait until the fresh containers of verdicts already given are gone.
+
+        A fresh verdict does not wait for Docker to remove its container; a benchmark that pairs
+        each judgement with a baseline calls this in between, so one sample's cleanup does not
+        slow the next measurement (on either side of the ratio).
+        """
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
     async def __aenter__(self) -> DockerJudge:
         await self.start()
         return self

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-from dataclasses import dataclass
 
 OPS = {
     ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
@@ -19,14 +18,19 @@ OPS = {
 }
 
 
-@dataclass
 class AssertSite:
-    name: str
-    left_src: str = ""
-    right_src: str = ""
-    op: str = ""
-    left_is_call: bool = False
-    right_is_call: bool = False
+    """What the report says about one assert statement (a plain class: `dataclasses` would cost a
+    fresh-mode judgement several milliseconds of import time)."""
+
+    __slots__ = ("left_is_call", "left_src", "name", "op", "right_is_call", "right_src")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.left_src = ""
+        self.right_src = ""
+        self.op = ""
+        self.left_is_call = False
+        self.right_is_call = False
 
 
 def _lambda(body: ast.expr) -> ast.Lambda:
