@@ -116,6 +116,8 @@ class Stack:
             }
         )
         self.concurrency = concurrency
+        self.batch_cpu_start: tuple[dict[str, float], dict[str, float]] = ({}, {})
+        self.batch_cpu_end: tuple[dict[str, float], dict[str, float]] = ({}, {})
 
     @property
     def api(self) -> str:
@@ -195,6 +197,10 @@ class Stack:
             out[name] = round(sum(int(f) for f in fields[11:15]) / ticks, 2)
         return out
 
+    def pids(self) -> set[int]:
+        """This benchmark's service processes (and redis, the fake LLM): counted by name, not in groups."""
+        return {proc.pid for proc in self.procs}
+
     def stop(self) -> None:
         for proc in reversed(self.procs):
             if proc.poll() is None:
@@ -231,6 +237,7 @@ async def load(
 
     before = post_histogram((await client.get("/metrics")).text)
     api_cpu = stack.cpu_seconds().get("api", 0.0)
+    stack.batch_cpu_start = (stack.cpu_seconds(), host_cpu(stack.pids()))
     start = time.perf_counter()
     tasks = []
     for i in range(episodes):  # open loop: the schedule does not wait for answers
@@ -251,7 +258,49 @@ async def load(
         )
         if active == 0:
             break
+    stack.batch_cpu_end = (stack.cpu_seconds(), host_cpu(stack.pids()))
     return post_latency, ids, time.perf_counter() - start, api_cpu_per_post, server_side
+
+
+def host_cpu(exclude: set[int]) -> dict[str, float]:
+    """CPU seconds the whole host has spent, by process group (the docker daemon and its shims, the
+    docker CLIs relaying the pooled sandboxes' stdio, the sandboxes' own Python, everything else),
+    plus "busy" from /proc/stat: what a 2-core machine had to fit into the batch's window."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    groups: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in exclude:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        comm = data[data.find(b"(") + 1 : data.rfind(b")")].decode(errors="replace")
+        fields = data[data.rfind(b")") + 2 :].split()
+        group = {
+            "dockerd": "docker daemon",
+            "containerd": "docker daemon",
+            "containerd-shim": "docker daemon",
+            "containerd-shim-runc-v2": "docker daemon",
+            "docker": "docker CLI (stdio relay)",
+            "python3": "sandbox runners",
+        }.get(comm, "other (this client, the system)")
+        groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    with open("/proc/stat") as handle:
+        cpu = [int(x) for x in handle.readline().split()[1:]]
+    groups["host busy"] = (sum(cpu) - cpu[3] - cpu[4]) / ticks  # all but idle and iowait
+    return groups
+
+
+def cpu_between(
+    start: tuple[dict[str, float], dict[str, float]], end: tuple[dict[str, float], dict[str, float]]
+) -> dict[str, float]:
+    """CPU seconds spent during the batch: the service's processes, then the host's groups."""
+    out = {k: round(v - start[0].get(k, 0.0), 2) for k, v in end[0].items()}
+    for key, value in end[1].items():
+        out[key] = round(value - start[1].get(key, 0.0), 2)
+    return out
 
 
 def post_histogram(metrics: str) -> dict[str, float]:
@@ -326,6 +375,10 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         "judge_runs": len(judge_ms),
         "judge_run_p50_ms": round(percentile(judge_ms, 0.5), 1),
         "cpu_seconds": cpu,
+        # During the batch only: the stack's processes by name, then the rest of the host by group;
+        # processes that ended during the batch are missing from the groups (not from "host busy").
+        "cpu_seconds_during_batch": cpu_between(stack.batch_cpu_start, stack.batch_cpu_end),
+        "cpu_capacity_during_batch_s": round(batch_wall * (os.cpu_count() or 1), 2),
         "orchestration_cpu_ms_per_episode": round(
             sum(v for k, v in cpu.items() if k in ("api", "redis") or k.startswith("worker"))
             / total_episodes

@@ -112,13 +112,19 @@ async def _stream(
 
 
 async def _client_left(request: Request, seconds: float) -> bool:
-    """Wait up to `seconds`; stop early (True) when the client hangs up, so no handler outlives it."""
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        await asyncio.sleep(min(left, 0.05))
-        if await request.is_disconnected():
+    """Wait up to `seconds`; stop early (True) when the client hangs up, so no handler outlives it.
+
+    Waits for the server's `http.disconnect` message (the body is already read, so nothing else
+    arrives) rather than polling `is_disconnected()`: polling 200 waiting requests every 50 ms
+    cost this fake more CPU than the service under test spends, on the same cores.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
             return True
-    return False
+    except TimeoutError:
+        return False
 
 
 def create_fake_app(state: ScriptState) -> Starlette:
