@@ -1,10 +1,13 @@
-"""CPU per LLM call of the openai SDK's two async transports, with many calls in flight.
+"""CPU per LLM call with many calls in flight: the SDK's typed create() on httpx (what
+OpenAIChatModel did before), the same on the SDK's aiohttp transport, and OpenAIChatModel.complete
+as it is now (aiohttp, and the SDK's generic post() instead of create()).
 
 A worker running 200 episodes has ~200 chat calls waiting on the model at once. httpx's connection
-pool scans every connection on each request and each response close; the SDK's aiohttp transport
-(what OpenAIChatModel uses) does not. This measures the client process's own CPU time per call
-(user + system, so the fake server's work and the machine's load do not count) for both transports
-in one run, alternating rounds, against the project's fake server on loopback with a fixed latency.
+pool scans every connection on each request and each response close; aiohttp's does not. create()
+also runs every message through the SDK's TypedDict transform. This measures the client process's
+own CPU time per call (user + system, so the fake server's work and the machine's load do not
+count) for the three callers in one run, alternating rounds, against the project's fake server on
+loopback with a fixed latency.
 
     python bench/llm_transport.py [--concurrency 200] [--rounds 3] [--latency 1.0]
 """
@@ -19,13 +22,24 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import openai
 
+from app.llm.config import ProviderConfig
+from app.llm.openai_chat import OpenAIChatModel
+from app.reflexion.models import ChatMessage
+
 ROOT = Path(__file__).resolve().parent.parent
-PROMPT = "Complete the Python function below. " * 40
+# A retry prompt's shape: system, first ask, the failed answer, the feedback and lessons.
+MESSAGES = [
+    ("system", "You are an expert Python programmer. " * 10),
+    ("user", "Complete the Python function below. " * 40),
+    ("assistant", "```python\ndef add(a, b):\n    return a - b\n```"),
+    ("user", "Your code failed: assert add(1, 2) == 3; add(1, 2) returned -1. Lessons: ... " * 8),
+]
 
 
 def cpu_s() -> float:
@@ -33,37 +47,59 @@ def cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def per_call_cpu_ms(client: openai.AsyncOpenAI, concurrency: int) -> float:
+Call = Callable[[], Awaitable[None]]
+
+
+async def per_call_cpu_ms(call: Call, concurrency: int) -> float:
     """One round of `concurrency` simultaneous calls: this process's CPU ms per call."""
-
-    async def call() -> None:
-        raw = await client.chat.completions.with_raw_response.create(
-            model="fake-actor", messages=[{"role": "user", "content": PROMPT}]
-        )
-        assert raw.http_response.status_code == 200
-
     before = cpu_s()
     await asyncio.gather(*(call() for _ in range(concurrency)))
     return (cpu_s() - before) / concurrency * 1000
 
 
+def sdk_create(client: openai.AsyncOpenAI) -> Call:
+    async def call() -> None:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="fake-actor",
+            messages=[{"role": role, "content": content} for role, content in MESSAGES],
+        )
+        assert raw.http_response.status_code == 200
+
+    return call
+
+
+def adapter(model: OpenAIChatModel) -> Call:
+    async def call() -> None:
+        completion = await model.complete([ChatMessage(role=role, content=text) for role, text in MESSAGES])
+        assert completion.outcome == "ok", completion.error
+
+    return call
+
+
 async def measure(base_url: str, concurrency: int, rounds: int) -> dict[str, list[float]]:
-    clients = {
-        "httpx": openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0),
-        "aiohttp": openai.AsyncOpenAI(
-            base_url=base_url, api_key="x", max_retries=0, http_client=openai.DefaultAioHttpClient()
-        ),
+    httpx_client = openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0)
+    aiohttp_client = openai.AsyncOpenAI(
+        base_url=base_url, api_key="x", max_retries=0, http_client=openai.DefaultAioHttpClient()
+    )
+    model = OpenAIChatModel(
+        ProviderConfig(name="bench", base_url=base_url, model="fake-actor", max_retries=0)
+    )
+    callers = {
+        "sdk create, httpx (before)": sdk_create(httpx_client),
+        "sdk create, aiohttp": sdk_create(aiohttp_client),
+        "OpenAIChatModel.complete (now)": adapter(model),
     }
-    results: dict[str, list[float]] = {name: [] for name in clients}
+    results: dict[str, list[float]] = {name: [] for name in callers}
     try:
-        for client in clients.values():
-            await per_call_cpu_ms(client, concurrency)  # warm-up: open the connections
-        for _ in range(rounds):  # alternate, so drift lands on both sides
-            for name, client in clients.items():
-                results[name].append(await per_call_cpu_ms(client, concurrency))
+        for call in callers.values():
+            await per_call_cpu_ms(call, concurrency)  # warm-up: open the connections
+        for _ in range(rounds):  # alternate, so drift lands on every side
+            for name, call in callers.items():
+                results[name].append(await per_call_cpu_ms(call, concurrency))
     finally:
-        for client in clients.values():
-            await client.close()
+        await httpx_client.close()
+        await aiohttp_client.close()
+        await model.aclose()
     return results
 
 
@@ -110,7 +146,9 @@ def main() -> None:
         "concurrency": args.concurrency,
         "rounds": args.rounds,
         "cpu_ms_per_call": {name: round(value, 2) for name, value in medians.items()},
-        "aiohttp_over_httpx": round(medians["aiohttp"] / medians["httpx"], 3),
+        "over_before": {
+            name: round(value / medians["sdk create, httpx (before)"], 3) for name, value in medians.items()
+        },
     }
     print(json.dumps(report, indent=2))
 
