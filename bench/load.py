@@ -286,10 +286,12 @@ def host_cpu(exclude: set[int]) -> dict[str, float]:
             "docker": "docker CLI (stdio relay)",
             "python3": "sandbox runners",
         }.get(comm, "other (this client, the system)")
-        groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        # utime, stime and the reaped children's (a runner's harness and candidate forks)
+        groups[group] = groups.get(group, 0.0) + sum(int(f) for f in fields[11:15]) / ticks
     with open("/proc/stat") as handle:
         cpu = [int(x) for x in handle.readline().split()[1:]]
-    groups["host busy"] = (sum(cpu) - cpu[3] - cpu[4]) / ticks  # all but idle and iowait
+    groups["host busy"] = (sum(cpu[:7]) - cpu[3] - cpu[4]) / ticks  # all but idle, iowait and steal
+    groups["host steal"] = cpu[7] / ticks  # a VM's neighbours: CPU time this host was denied
     return groups
 
 

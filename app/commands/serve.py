@@ -126,7 +126,14 @@ def worker(
             loop.add_signal_handler(sig, stop.set)
         await start_worker(settings, stop, concurrency=concurrency, consumer=name)
 
-    asyncio.run(main())
+    # uvloop, as uvicorn uses for `rfx serve --with-worker`: a worker with hundreds of episodes in
+    # flight is mostly event-loop work (sockets to Redis and the LLM, the sandboxes' pipes).
+    try:
+        import uvloop
+    except ImportError:  # not installed on this platform
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
 
 
 def register(app: typer.Typer) -> None:
