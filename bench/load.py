@@ -343,6 +343,8 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         for i in range(0, len(ids), 50):
             page = await asyncio.gather(*(client.get(f"/v1/episodes/{x}") for x in ids[i : i + 50]))
             records += [r.json() for r in page]
+    if args.records is not None:
+        args.records.write_text("".join(json.dumps(e) + "\n" for e in records))
     cpu = stack.cpu_seconds()
     total_episodes = args.episodes + 4  # plus the warm-up and the three baseline runs
     per_episode = [seconds(e) for e in records]
@@ -414,6 +416,7 @@ def main() -> None:
         help="where the processes' logs are kept afterwards",
     )
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    parser.add_argument("--records", type=Path, default=None, help="write the episode records (JSONL) here")
     args = parser.parse_args()
     if not (1 <= args.episodes <= 2000 and 1 <= args.rate <= 2000):
         parser.error("--episodes and --rate must be within 1..2000")

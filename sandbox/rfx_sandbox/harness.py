@@ -562,6 +562,8 @@ def _spawn_candidate(limits: dict[str, Any]) -> tuple[int, int, int, int, int]:
                     handle.write("1000")
             except OSError:
                 pass
+            if limits.get("deferred"):  # a standby candidate: the run's limits come first, before code
+                limits = _await_limits()
             _set_limits(limits)
             candidate.serve()
         finally:
@@ -571,14 +573,64 @@ def _spawn_candidate(limits: dict[str, Any]) -> tuple[int, int, int, int, int]:
     return pid, req_w, rep_r, out_r, err_r
 
 
+def _await_limits() -> dict[str, Any]:
+    """In a standby candidate (nothing untrusted has run yet): the first request is the limits."""
+    raw = wire.read_frame_bytes(candidate.REQUEST_FD)
+    if raw is None:  # the harness was discarded before a run
+        os._exit(0)
+    message = wire.decode(raw)
+    if not (isinstance(message, list) and len(message) == 2 and message[0] == "limits"
+            and isinstance(message[1], dict)):
+        os._exit(70)
+    return message[1]
+
+
 def main(limits: dict[str, Any], body_len: int, result_fd: int) -> int:
-    """Entry point in the forked harness process; returns its exit code."""
-    started = time.monotonic()
-    deadline = started + float(limits.get("timeout_s", 10))
-    pid, req_w, rep_r, out_r, err_r = _spawn_candidate(limits)
+    """Entry point in a harness forked for this run; returns its exit code."""
+    spawned = _spawn_candidate(limits)
     if limits.get("split_uid"):
         become(HARNESS_UID)
         _nondumpable()
+    return _run(limits, body_len, result_fd, spawned)
+
+
+def standby(control_fd: int, result_fd: int, base: dict[str, Any]) -> int:
+    """Entry point in a harness forked ahead of the next run (pooled mode); returns its exit code.
+
+    The fork of the harness and of its candidate, and their first page faults, are most of a small
+    run's CPU: done here, while the judge is idle, they are off the next run's clock. Nothing is
+    known about that run yet (the runner forks this after the previous run's cleanup), and the
+    candidate is forked before anything is read, as in `main`. The runner then sends the run's
+    limits and body length on `control_fd`, or closes it to discard this harness.
+    """
+    spawned = _spawn_candidate({**base, "deferred": True})
+    if base.get("split_uid"):
+        become(HARNESS_UID)
+        _nondumpable()
+    try:
+        message = wire.read_frame(control_fd, limit=1 << 20)
+    except wire.WireError:
+        message = None
+    os.close(control_fd)
+    if not isinstance(message, dict) or not isinstance(message.get("limits"), dict):
+        os.kill(spawned[0], signal.SIGKILL)
+        return 0
+    limits = message["limits"]
+    try:
+        wire.write_all(spawned[1], wire.frame(wire.dumps(["limits", wire.encode(limits)])))
+    except OSError:
+        pass  # the candidate is gone: the run reports it like any candidate death
+    return _run(limits, int(message.get("body_len", 0)), result_fd, spawned)
+
+
+Spawned = "tuple[int, int, int, int, int]"  # the candidate's pid, request, reply, stdout, stderr fds
+
+
+def _run(limits: dict[str, Any], body_len: int, result_fd: int, spawned: Spawned) -> int:
+    """Read the submission, run it against its candidate, write the report."""
+    started = time.monotonic()
+    deadline = started + float(limits.get("timeout_s", 10))
+    pid, req_w, rep_r, out_r, err_r = spawned
     body = wire.read_exact(0, body_len) if body_len else b"{}"
     os.close(0)
     wire.write_all(result_fd, b"B")  # stdin is free again: the runner may watch it for an abort

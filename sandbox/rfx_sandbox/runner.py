@@ -219,17 +219,67 @@ _SPLIT_UID = False
 _FRESH = False  # --fresh: one run, then exit
 
 
-def run_one(header: dict[str, Any]) -> None:
-    limits = dict(header.get("limits") or {})
-    if _NPROC:
-        limits["nproc"] = _NPROC
-    if _SPLIT_UID:
-        limits["split_uid"] = True
-    body_len = int(header.get("body_len", 0))
-    timeout = float(limits.get("timeout_s", 10))
+# Pooled mode: a harness (and its candidate) forked after the previous run's cleanup, waiting for
+# the next run: (harness pid, its report pipe, its control pipe). See harness.standby.
+_spare: tuple[int, int, int] | None = None
+
+
+def prefork() -> None:
+    """Fork the next run's harness now, while the judge is idle (best effort: run_one forks
+    one itself when there is none). The runner holds nothing of any submission at this point."""
+    global _spare
+    discard_spare()
     result_r, result_w = os.pipe()
-    oom_before = oom_kills()
-    started = time.monotonic()
+    control_r, control_w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (result_r, result_w, control_r, control_w):
+            os.close(fd)
+        return
+    if pid == 0:
+        code = 70
+        try:
+            os.close(result_r)
+            os.close(control_w)
+            from rfx_sandbox import harness
+
+            code = harness.standby(control_r, result_w, {"split_uid": True} if _SPLIT_UID else {})
+        finally:
+            os._exit(code)
+    os.close(result_w)
+    os.close(control_r)
+    _spare = (pid, result_r, control_w)
+
+
+def discard_spare() -> None:
+    """Forget the standby harness: closing its control pipe makes it and its candidate exit."""
+    global _spare
+    if _spare is not None:
+        os.close(_spare[1])
+        os.close(_spare[2])
+        _spare = None
+
+
+def _start_harness(limits: dict[str, Any], body_len: int) -> tuple[int, int]:
+    """The run's harness: the standby one told the limits, or a fresh fork. (pid, report fd)."""
+    global _spare
+    if _spare is not None:
+        pid, result_r, control_w = _spare
+        _spare = None
+        try:
+            wire.write_frame(control_w, {"limits": limits, "body_len": body_len})
+            os.close(control_w)
+            return pid, result_r
+        except OSError:  # it died while waiting: reap it, fork a new one
+            os.close(control_w)
+            os.close(result_r)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+    result_r, result_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         code = 70
@@ -241,6 +291,20 @@ def run_one(header: dict[str, Any]) -> None:
         finally:
             os._exit(code)
     os.close(result_w)
+    return pid, result_r
+
+
+def run_one(header: dict[str, Any]) -> None:
+    limits = dict(header.get("limits") or {})
+    if _NPROC:
+        limits["nproc"] = _NPROC
+    if _SPLIT_UID:
+        limits["split_uid"] = True
+    body_len = int(header.get("body_len", 0))
+    timeout = float(limits.get("timeout_s", 10))
+    oom_before = oom_kills()
+    started = time.monotonic()
+    pid, result_r = _start_harness(limits, body_len)
     deadline = started + timeout + GRACE_S
     global _buffer
     view = memoryview(_buffer)
@@ -338,6 +402,8 @@ def main() -> None:
     gc.freeze()  # forked children then share these pages instead of copying them on first GC
     wire.write_frame(1, {"op": "ready", "protocol": PROTOCOL, "pid": os.getpid(), "uid": os.getuid(),
                          "nondumpable": dumpable_off, "python": sys.version.split()[0]})
+    if not fresh:
+        prefork()
     while True:
         try:
             header = wire.read_frame(0, limit=1 << 20)
@@ -351,13 +417,15 @@ def main() -> None:
                 run_one(header)
                 if _FRESH:  # one run per container: the container's end is the cleanup
                     os._exit(0)
+                prefork()  # after the result is out: off the run's clock
             except Exception as exc:  # a bug or a trap we did not foresee: report it, get recycled
+                discard_spare()
                 kill_everything()
                 failure = {"op": "result", "run": header.get("run"), "outcome": "runner_error",
                            "clean": False, "report_len": 0,
                            "detail": f"runner failure: {type(exc).__name__}: {exc}"[:500], "duration_ms": 0}
                 wire.write_all(1, wire.frame(wire.dumps(failure)) + wire.HEADER.pack(0))
-        elif op == "ping":
-            wire.write_frame(1, {"op": "pong", "clean": not _other_pids()})
+        elif op == "ping":  # clean: nothing but the standby harness and its candidate
+            wire.write_frame(1, {"op": "pong", "clean": len(_other_pids()) <= (2 if _spare else 0)})
         else:
             os._exit(0)

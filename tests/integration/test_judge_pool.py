@@ -293,3 +293,25 @@ async def test_a_result_for_another_request_is_never_taken(sandbox_image: str) -
             await container.run(failing, limits)
     finally:
         await container.kill()
+
+
+async def test_each_run_s_own_limits_reach_the_pre_forked_candidate(
+    judge_factory: JudgeFactory, docker_client: docker.DockerClient
+) -> None:
+    """Pooled mode forks the next harness and candidate before the run's limits are known; the
+    candidate must still apply each run's own limits (CPU seconds follow timeout_s, output cap)."""
+    judge = await judge_factory(mode="pooled", runtime="runc", workers=1)
+    show = Submission(code="import resource\nprint(resource.getrlimit(resource.RLIMIT_CPU))\n")
+    first = await judge.judge(show, JudgeLimits(timeout_s=3))
+    assert first.status == "passed" and first.stdout.strip() == "(4, 5)", first
+    (container_id,) = running_ids(docker_client, judge)
+    for _ in range(50):  # the standby pair: runner + harness + candidate, waiting for a run
+        if len(docker_client.api.top(container_id)["Processes"]) == 3:
+            break
+        await asyncio.sleep(0.1)
+    assert len(docker_client.api.top(container_id)["Processes"]) == 3
+    second = await judge.judge(show, JudgeLimits(timeout_s=7))
+    assert second.status == "passed" and second.stdout.strip() == "(8, 9)", second
+    loud = await judge.judge(Submission(code="print('x' * 5000)\n"), JudgeLimits(output_bytes=1024))
+    assert loud.status == "output_limit", loud
+    assert running_ids(docker_client, judge) == {container_id}  # the same warm container throughout
