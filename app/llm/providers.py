@@ -23,7 +23,6 @@ from pydantic import SecretStr, ValidationError
 from app.errors import ConfigError, InvalidInput
 from app.llm.config import ProviderConfig
 from app.llm.config_file import ConfigFile, ModelEntry, load_config_file
-from app.llm.openai_chat import OpenAIChatModel
 from app.llm.presets import LOCAL, PRESETS, Preset, all_presets, local_preset
 from app.reflexion.ports import ChatModel
 from app.settings import Settings
@@ -337,4 +336,8 @@ def build_chat_models(
     if registry.reflector_is_explicit() and registry.needs_base(reflector_over):
         reflector_base = registry.reflector()
     reflector = registry.with_overrides(reflector_base, reflector_over, "--reflector-")
+    # Imported here: the openai SDK takes about a second to import, which every `rfx` command
+    # (even --help) paid when this module imported it at the top.
+    from app.llm.openai_chat import OpenAIChatModel
+
     return OpenAIChatModel(actor), OpenAIChatModel(reflector)
