@@ -539,7 +539,8 @@ def become(uid: int) -> None:
         raise OSError("could not change uid")
 
 
-def _spawn_candidate(limits: dict[str, Any]) -> tuple[int, int, int, int, int]:
+def _spawn_candidate(split_uid: bool) -> tuple[int, int, int, int, int]:
+    """Fork the candidate before anything of the run is known; its first request is the limits."""
     req_r, req_w = os.pipe()
     rep_r, rep_w = os.pipe()
     out_r, out_w = os.pipe()
@@ -555,16 +556,14 @@ def _spawn_candidate(limits: dict[str, Any]) -> tuple[int, int, int, int, int]:
             for target, fd in zip((1, 2, candidate.REQUEST_FD, candidate.REPLY_FD), high, strict=True):
                 os.dup2(fd, target)
             os.closerange(candidate.REPLY_FD + 1, 65536)
-            if limits.get("split_uid"):
+            if split_uid:
                 become(CANDIDATE_UID)
             try:
                 with open("/proc/self/oom_score_adj", "w") as handle:
                     handle.write("1000")
             except OSError:
                 pass
-            if limits.get("deferred"):  # a standby candidate: the run's limits come first, before code
-                limits = _await_limits()
-            _set_limits(limits)
+            _set_limits(_await_limits())
             candidate.serve()
         finally:
             os._exit(70)
@@ -574,7 +573,7 @@ def _spawn_candidate(limits: dict[str, Any]) -> tuple[int, int, int, int, int]:
 
 
 def _await_limits() -> dict[str, Any]:
-    """In a standby candidate (nothing untrusted has run yet): the first request is the limits."""
+    """In the candidate, before any code (nothing untrusted has run yet): the run's limits."""
     raw = wire.read_frame_bytes(candidate.REQUEST_FD)
     if raw is None:  # the harness was discarded before a run
         os._exit(0)
@@ -585,26 +584,18 @@ def _await_limits() -> dict[str, Any]:
     return message[1]
 
 
-def main(limits: dict[str, Any], body_len: int, result_fd: int) -> int:
-    """Entry point in a harness forked for this run; returns its exit code."""
-    spawned = _spawn_candidate(limits)
-    if limits.get("split_uid"):
-        become(HARNESS_UID)
-        _nondumpable()
-    return _run(limits, body_len, result_fd, spawned)
+def main(control_fd: int, result_fd: int, split_uid: bool) -> int:
+    """Entry point in a harness the runner forked ahead of its run; returns its exit code.
 
-
-def standby(control_fd: int, result_fd: int, base: dict[str, Any]) -> int:
-    """Entry point in a harness forked ahead of the next run (pooled mode); returns its exit code.
-
-    The fork of the harness and of its candidate, and their first page faults, are most of a small
-    run's CPU: done here, while the judge is idle, they are off the next run's clock. Nothing is
-    known about that run yet (the runner forks this after the previous run's cleanup), and the
-    candidate is forked before anything is read, as in `main`. The runner then sends the run's
-    limits and body length on `control_fd`, or closes it to discard this harness.
+    In pooled mode the runner forks it right after the previous run's cleanup, so the fork of the
+    harness and of its candidate, and their first page faults (most of a small run's CPU), happen
+    while the judge is idle instead of on the run's clock. Nothing is known about the run yet, and
+    the candidate is forked before anything is read: neither process can hold another run's code or
+    tests. The runner then sends the run's limits and body length on `control_fd`, or closes it to
+    discard this harness.
     """
-    spawned = _spawn_candidate({**base, "deferred": True})
-    if base.get("split_uid"):
+    spawned = _spawn_candidate(split_uid)
+    if split_uid:
         become(HARNESS_UID)
         _nondumpable()
     try:
@@ -623,11 +614,11 @@ def standby(control_fd: int, result_fd: int, base: dict[str, Any]) -> int:
     return _run(limits, int(message.get("body_len", 0)), result_fd, spawned)
 
 
-Spawned = "tuple[int, int, int, int, int]"  # the candidate's pid, request, reply, stdout, stderr fds
-
-
-def _run(limits: dict[str, Any], body_len: int, result_fd: int, spawned: Spawned) -> int:
-    """Read the submission, run it against its candidate, write the report."""
+def _run(
+    limits: dict[str, Any], body_len: int, result_fd: int, spawned: tuple[int, int, int, int, int]
+) -> int:
+    """Read the submission, run it against its candidate (pid, request, reply, stdout, stderr fds)
+    and write the report."""
     started = time.monotonic()
     deadline = started + float(limits.get("timeout_s", 10))
     pid, req_w, rep_r, out_r, err_r = spawned

@@ -219,14 +219,15 @@ _SPLIT_UID = False
 _FRESH = False  # --fresh: one run, then exit
 
 
-# Pooled mode: a harness (and its candidate) forked after the previous run's cleanup, waiting for
-# the next run: (harness pid, its report pipe, its control pipe). See harness.standby.
+# A harness (and its candidate) forked ahead of its run, waiting for the run's limits: (harness pid,
+# its report pipe, its control pipe). In pooled mode it is forked right after the previous run's
+# cleanup, off the next run's clock. See harness.main.
 _spare: tuple[int, int, int] | None = None
 
 
 def prefork() -> None:
-    """Fork the next run's harness now, while the judge is idle (best effort: run_one forks
-    one itself when there is none). The runner holds nothing of any submission at this point."""
+    """Fork the next run's harness now. The runner holds nothing of any submission at this point.
+    Raises OSError when the fork fails."""
     global _spare
     discard_spare()
     result_r, result_w = os.pipe()
@@ -236,7 +237,7 @@ def prefork() -> None:
     except OSError:
         for fd in (result_r, result_w, control_r, control_w):
             os.close(fd)
-        return
+        raise
     if pid == 0:
         code = 70
         try:
@@ -244,7 +245,7 @@ def prefork() -> None:
             os.close(control_w)
             from rfx_sandbox import harness
 
-            code = harness.standby(control_r, result_w, {"split_uid": True} if _SPLIT_UID else {})
+            code = harness.main(control_r, result_w, _SPLIT_UID)
         finally:
             os._exit(code)
     os.close(result_w)
@@ -252,8 +253,16 @@ def prefork() -> None:
     _spare = (pid, result_r, control_w)
 
 
+def prepare_next() -> None:
+    """Pooled mode, while idle: fork the next run's harness if possible (else that run forks it)."""
+    try:
+        prefork()
+    except OSError:
+        pass
+
+
 def discard_spare() -> None:
-    """Forget the standby harness: closing its control pipe makes it and its candidate exit."""
+    """Forget the waiting harness: closing its control pipe makes it and its candidate exit."""
     global _spare
     if _spare is not None:
         os.close(_spare[1])
@@ -262,16 +271,19 @@ def discard_spare() -> None:
 
 
 def _start_harness(limits: dict[str, Any], body_len: int) -> tuple[int, int]:
-    """The run's harness: the standby one told the limits, or a fresh fork. (pid, report fd)."""
+    """Tell the waiting harness (forked now if there is none) the run's limits. (pid, report fd)"""
     global _spare
-    if _spare is not None:
+    for _ in range(2):  # a harness that died while waiting is replaced once
+        if _spare is None:
+            prefork()
+        assert _spare is not None
         pid, result_r, control_w = _spare
         _spare = None
         try:
             wire.write_frame(control_w, {"limits": limits, "body_len": body_len})
             os.close(control_w)
             return pid, result_r
-        except OSError:  # it died while waiting: reap it, fork a new one
+        except OSError:
             os.close(control_w)
             os.close(result_r)
             try:
@@ -279,27 +291,13 @@ def _start_harness(limits: dict[str, Any], body_len: int) -> tuple[int, int]:
                 os.waitpid(pid, 0)
             except OSError:
                 pass
-    result_r, result_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 70
-        try:
-            os.close(result_r)
-            from rfx_sandbox import harness
-
-            code = harness.main(limits, body_len, result_w)
-        finally:
-            os._exit(code)
-    os.close(result_w)
-    return pid, result_r
+    raise OSError("the harness died before its run")
 
 
 def run_one(header: dict[str, Any]) -> None:
     limits = dict(header.get("limits") or {})
     if _NPROC:
         limits["nproc"] = _NPROC
-    if _SPLIT_UID:
-        limits["split_uid"] = True
     body_len = int(header.get("body_len", 0))
     timeout = float(limits.get("timeout_s", 10))
     oom_before = oom_kills()
@@ -403,7 +401,7 @@ def main() -> None:
     wire.write_frame(1, {"op": "ready", "protocol": PROTOCOL, "pid": os.getpid(), "uid": os.getuid(),
                          "nondumpable": dumpable_off, "python": sys.version.split()[0]})
     if not fresh:
-        prefork()
+        prepare_next()
     while True:
         try:
             header = wire.read_frame(0, limit=1 << 20)
@@ -417,7 +415,7 @@ def main() -> None:
                 run_one(header)
                 if _FRESH:  # one run per container: the container's end is the cleanup
                     os._exit(0)
-                prefork()  # after the result is out: off the run's clock
+                prepare_next()  # after the result is out: off the run's clock
             except Exception as exc:  # a bug or a trap we did not foresee: report it, get recycled
                 discard_spare()
                 kill_everything()
@@ -425,7 +423,7 @@ def main() -> None:
                            "clean": False, "report_len": 0,
                            "detail": f"runner failure: {type(exc).__name__}: {exc}"[:500], "duration_ms": 0}
                 wire.write_all(1, wire.frame(wire.dumps(failure)) + wire.HEADER.pack(0))
-        elif op == "ping":  # clean: nothing but the standby harness and its candidate
+        elif op == "ping":  # clean: nothing but the waiting harness and its candidate
             wire.write_frame(1, {"op": "pong", "clean": len(_other_pids()) <= (2 if _spare else 0)})
         else:
             os._exit(0)

@@ -305,7 +305,7 @@ async def test_each_run_s_own_limits_reach_the_pre_forked_candidate(
     first = await judge.judge(show, JudgeLimits(timeout_s=3))
     assert first.status == "passed" and first.stdout.strip() == "(4, 5)", first
     (container_id,) = running_ids(docker_client, judge)
-    for _ in range(50):  # the standby pair: runner + harness + candidate, waiting for a run
+    for _ in range(50):  # the pair forked ahead: runner + harness + candidate, waiting for a run
         if len(docker_client.api.top(container_id)["Processes"]) == 3:
             break
         await asyncio.sleep(0.1)
