@@ -116,8 +116,6 @@ class Stack:
             }
         )
         self.concurrency = concurrency
-        self.batch_cpu_start: tuple[dict[str, float], dict[str, float]] = ({}, {})
-        self.batch_cpu_end: tuple[dict[str, float], dict[str, float]] = ({}, {})
 
     @property
     def api(self) -> str:
@@ -224,7 +222,9 @@ async def run_alone(client: httpx.AsyncClient, body: dict[str, Any]) -> float:
 
 async def load(
     client: httpx.AsyncClient, body: dict[str, Any], episodes: int, rate: float, stack: Stack
-) -> tuple[list[float], list[str], float, float]:
+) -> tuple[list[float], list[str], float, float, dict[str, float], dict[str, float]]:
+    """POST `episodes` at `rate`, wait until none is active. Returns POST latencies, ids, batch wall
+    time, API CPU per POST, the API's own POST histogram delta and the CPU spent during the batch."""
     post_latency: list[float] = []
     ids: list[str] = []
 
@@ -237,7 +237,7 @@ async def load(
 
     before = post_histogram((await client.get("/metrics")).text)
     api_cpu = stack.cpu_seconds().get("api", 0.0)
-    stack.batch_cpu_start = (stack.cpu_seconds(), host_cpu(stack.pids()))
+    cpu_start = (stack.cpu_seconds(), host_cpu(stack.pids()))
     start = time.perf_counter()
     tasks = []
     for i in range(episodes):  # open loop: the schedule does not wait for answers
@@ -258,8 +258,8 @@ async def load(
         )
         if active == 0:
             break
-    stack.batch_cpu_end = (stack.cpu_seconds(), host_cpu(stack.pids()))
-    return post_latency, ids, time.perf_counter() - start, api_cpu_per_post, server_side
+    batch_cpu = cpu_between(cpu_start, (stack.cpu_seconds(), host_cpu(stack.pids())))
+    return post_latency, ids, time.perf_counter() - start, api_cpu_per_post, server_side, batch_cpu
 
 
 def host_cpu(exclude: set[int]) -> dict[str, float]:
@@ -336,7 +336,7 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         alone = [await run_alone(client, body) for _ in range(3)]
         baseline = statistics.median(alone)
         await warm_connections(client, "/healthz", min(args.episodes, 100))
-        post_latency, ids, batch_wall, api_cpu_per_post, server_side = await load(
+        post_latency, ids, batch_wall, api_cpu_per_post, server_side, batch_cpu = await load(
             client, body, args.episodes, args.rate, stack
         )
         records = []
@@ -381,7 +381,7 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         "cpu_seconds": cpu,
         # During the batch only: the stack's processes by name, then the rest of the host by group;
         # processes that ended during the batch are missing from the groups (not from "host busy").
-        "cpu_seconds_during_batch": cpu_between(stack.batch_cpu_start, stack.batch_cpu_end),
+        "cpu_seconds_during_batch": batch_cpu,
         "cpu_capacity_during_batch_s": round(batch_wall * (os.cpu_count() or 1), 2),
         "orchestration_cpu_ms_per_episode": round(
             sum(v for k, v in cpu.items() if k in ("api", "redis") or k.startswith("worker"))
