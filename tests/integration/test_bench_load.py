@@ -1,0 +1,63 @@
+"""bench/load.py as a user runs it, scaled down: a real stack (redis-server, fake LLM, `rfx serve`,
+two `rfx worker` processes, Docker sandboxes) and a JSON report whose figures add up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_load_bench_reports_every_episode_and_where_its_time_went(sandbox_image: str, tmp_path: Path) -> None:
+    out, records = tmp_path / "load.json", tmp_path / "records.jsonl"
+    args = [
+        "--episodes",
+        "6",
+        "--rate",
+        "20",
+        "--latency",
+        "0.2",
+        "--judge-workers",
+        "2",
+        "--worker-processes",
+        "2",
+    ]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "bench/load.py",
+            *args,
+            "--out",
+            str(out),
+            "--records",
+            str(records),
+            "--logs",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["statuses"] == {"failed": 6}  # 3 failing trials each, as scripted
+    assert report["worker_processes"] == 2 and report["judge_runs"] == 18
+    # one episode alone is 5 model calls of 0.2 s plus 3 judgements: at least 1 s
+    assert report["baseline_alone_s"] >= 1.0
+    assert report["overhead_ratio_max"] >= report["overhead_ratio_p50"] > 0.9
+    assert set(report["phases_slowest_s"]) == {"claim", "llm_excess", "judge", "finish"}
+    assert report["post_p99_ms"] >= report["post_p50_ms"] > 0
+    kept = [json.loads(line) for line in records.read_text().splitlines()]
+    assert len(kept) == 6
+    for episode in kept:
+        kinds = [e["type"] for e in episode["events"]]
+        assert kinds[0] == "episode.started" and kinds[-1] == "episode.finished"
+        assert kinds.count("attempt.judged") == 3 and kinds.count("reflection.created") == 2
