@@ -1,0 +1,105 @@
+"""Where a pooled judgement's CPU goes on the whole host: N back-to-back judgements on one container.
+
+Reads /proc before and after: this (judging) process, the docker CLI relaying the container's stdio,
+dockerd, containerd and the shim, the sandbox runner (PID 1 of the container) and its reaped
+children (each run's harness and candidate), and the host's busy time. Fewer runs than the pool's
+recycle count, so no container start lands in the window. Reported per judgement, in ms.
+
+    python bench/judge_cpu.py [--runs 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+
+from app.judge import DockerJudge, JudgeConfig, ensure_sandbox_image
+from app.reflexion.models import Submission
+
+SUBMISSION = Submission(
+    code="def add(a, b):\n    return a - b\n",
+    tests="def check(candidate):\n    assert candidate(1, 2) == 3\n",
+    entry_point="add",
+)
+RELAY = {"docker", "dockerd", "containerd", "containerd-shim"}
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def stat(pid: int) -> tuple[str, int, list[float]]:
+    """(command, parent pid, [utime, stime, reaped children's utime+stime in s, minor faults, children's])"""
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        data = handle.read()
+    fields = data[data.rfind(b")") + 2 :].split()
+    comm = data[data.find(b"(") + 1 : data.rfind(b")")].decode(errors="replace")
+    numbers = [int(fields[11]) / TICKS, int(fields[12]) / TICKS, (int(fields[13]) + int(fields[14])) / TICKS]
+    return comm, int(fields[1]), [*numbers, float(fields[7]), float(fields[8])]
+
+
+def host_busy() -> float:
+    with open("/proc/stat") as handle:
+        cpu = [int(x) for x in handle.readline().split()[1:]]
+    return (sum(cpu[:7]) - cpu[3] - cpu[4]) / TICKS
+
+
+def watched() -> dict[int, str]:
+    """The long-lived processes of the judgement path: relay processes and the container's runner."""
+    procs: dict[int, tuple[str, int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                comm, ppid, _ = stat(int(entry))
+            except OSError:
+                continue
+            procs[int(entry)] = (comm, ppid)
+    shims = {pid for pid, (comm, _) in procs.items() if comm == "containerd-shim"}
+    out = {pid: comm for pid, (comm, _) in procs.items() if comm in RELAY}
+    out |= {pid: "runner" for pid, (comm, ppid) in procs.items() if comm == "python3" and ppid in shims}
+    return out
+
+
+async def measure(runs: int, image: str) -> dict[str, float]:
+    config = JudgeConfig.model_validate({"mode": "pooled", "runtime": "runc", "workers": 1, "image": image})
+    async with DockerJudge(config) as judge:
+        for _ in range(20):  # warm-up: the container, the connections, the code paths
+            await judge.judge(SUBMISSION)
+        await asyncio.sleep(1)
+        procs = watched()
+        before = {pid: stat(pid)[2] for pid in procs}
+        me, busy, wall = stat(os.getpid())[2], host_busy(), time.perf_counter()
+        for _ in range(runs):
+            await judge.judge(SUBMISSION)
+        wall, busy = time.perf_counter() - wall, host_busy() - busy
+        me = [a - b for a, b in zip(stat(os.getpid())[2], me, strict=True)]
+        delta = {pid: [a - b for a, b in zip(stat(pid)[2], before[pid], strict=True)] for pid in procs}
+    per = 1000 / runs
+    runner = [v for pid, v in delta.items() if procs[pid] == "runner"]
+    if len(runner) != 1:
+        raise SystemExit("bench: expected one sandbox runner")
+    return {
+        "runs": runs,
+        "wall_ms": round(wall * per, 2),
+        "host_busy_ms": round(busy * per, 2),
+        "judging_process_ms": round((me[0] + me[1]) * per, 2),
+        "docker_relay_ms": round(
+            sum(v[0] + v[1] for pid, v in delta.items() if procs[pid] != "runner") * per, 2
+        ),
+        "runner_ms": round((runner[0][0] + runner[0][1]) * per, 2),
+        "harness_and_candidate_ms": round(runner[0][2] * per, 2),
+        "runner_page_faults": round(runner[0][3] / runs),
+        "harness_and_candidate_page_faults": round(runner[0][4] / runs),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=150, choices=range(10, 181), metavar="10..180")
+    args = parser.parse_args()
+    image = ensure_sandbox_image()
+    print(json.dumps(asyncio.run(measure(args.runs, image)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
