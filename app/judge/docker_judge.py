@@ -2,7 +2,8 @@
 
 Pooled mode keeps `workers` containers, each serving one judgement at a time; a container is
 replaced after `recycle_after` runs or on any sign of trouble (timeout, memory kill, a process the
-runner could not reap, a dead container). Calls beyond the pool size queue up. Infrastructure
+runner could not reap, a dead container). Calls beyond the pool size wait, and a freed container
+goes to the oldest episode's judgement first (app/judge/dispatch.py). Infrastructure
 failures come back as a `sandbox_error` verdict; only cancellation propagates, and it kills the
 container that was running the cancelled submission.
 """
@@ -24,6 +25,7 @@ from app.judge.container import (
     docker_cli,
     force_remove,
 )
+from app.judge.dispatch import OldestFirst
 from app.judge.image import ensure_sandbox_image
 from app.judge.reaper import INSTANCE_LABEL, JUDGE_LABEL, OWNER_LABEL, owner_token, reap_orphans
 from app.judge.verdicts import sandbox_error, verdict_from_report
@@ -60,7 +62,7 @@ class DockerJudge:
         self._started = False
         self._closed = False
         self._start_lock = asyncio.Lock()
-        self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
+        self._idle: OldestFirst[_Slot] = OldestFirst()
         self._slots: list[_Slot] = []
         self._fresh_gate = asyncio.Semaphore(self.config.workers)
         self._live: set[SandboxContainer] = set()
@@ -90,7 +92,7 @@ class DockerJudge:
                 for slot, result in zip(self._slots, results, strict=True):
                     if isinstance(result, SandboxContainer):
                         slot.container = result
-                    self._idle.put_nowait(slot)
+                    self._idle.put(slot)
                 if failures:
                     await self._shutdown()
                     raise SandboxError(f"could not start the sandbox pool: {failures[0]}")
@@ -299,7 +301,7 @@ class DockerJudge:
                 return result
             raise ContainerGone("unreachable")
         finally:
-            self._idle.put_nowait(slot)
+            self._idle.put(slot)
 
     async def _judge_fresh(self, submission: Submission, limits: JudgeLimits) -> RunResult:
         container = await self._new_container(limits, fresh=True, first=submission)

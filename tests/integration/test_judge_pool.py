@@ -16,7 +16,7 @@ import docker
 import pytest
 
 from app.bench.datasets import load_problems
-from app.judge import DockerJudge, JudgeConfig
+from app.judge import DockerJudge, JudgeConfig, judge_priority
 from app.judge.reaper import INSTANCE_LABEL, OWNER_LABEL
 from app.reflexion.models import JudgeLimits, Submission
 from tests.fixtures.judge import JudgeFactory
@@ -315,3 +315,26 @@ async def test_each_run_s_own_limits_reach_the_pre_forked_candidate(
     loud = await judge.judge(Submission(code="print('x' * 5000)\n"), JudgeLimits(output_bytes=1024))
     assert loud.status == "output_limit", loud
     assert running_ids(docker_client, judge) == {container_id}  # the same warm container throughout
+
+
+async def test_a_busy_pool_serves_the_oldest_episode_first(judge_factory: JudgeFactory) -> None:
+    """One container, busy; three judgements wait. They run by their episode's age, not arrival."""
+    judge = await judge_factory(
+        mode="pooled", runtime="runc", workers=1, labels={"rfx.test.pool": "oldest-first"}
+    )
+    finished: list[float] = []
+
+    async def judged(priority: float) -> None:
+        judge_priority.set(priority)
+        verdict = await judge.judge(Submission(code="def f():\n    return 1\n", asserts=["assert f() == 1"]))
+        assert verdict.passed, verdict
+        finished.append(priority)
+
+    blocker = asyncio.create_task(judge.judge(Submission(code="import time\ntime.sleep(1.0)\n")))
+    await asyncio.sleep(0.3)  # the blocker holds the only container
+    waiting = []
+    for priority in (300.0, 100.0, 200.0):  # arrival order differs from age order
+        waiting.append(asyncio.create_task(judged(priority)))
+        await asyncio.sleep(0.05)
+    await asyncio.gather(blocker, *waiting)
+    assert finished == [100.0, 200.0, 300.0]

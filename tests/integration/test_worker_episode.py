@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import httpx
 
+from app.judge import judge_priority
 from tests.integration.apiserver import (
     LESSON,
     parse_sse,
@@ -67,3 +69,36 @@ async def test_episode_runs_through_queue_and_streams_every_step(
     verdicts = sum((a["feedback"] is not None) + (a["hidden"] is not None) for a in attempts)
     assert f"rfx_judge_seconds_count {float(verdicts)}" in metrics
     assert "rfx_episode_trials_sum 2.0" in metrics
+
+
+class PriorityRecorder:
+    """The real judge, noting the judge_priority each call is made with."""
+
+    def __init__(self, judge: Any) -> None:
+        self.judge_ = judge
+        self.priorities: list[float | None] = []
+
+    async def judge(self, submission: Any, limits: Any = None) -> Any:
+        self.priorities.append(judge_priority.get())
+        return await self.judge_.judge(submission, limits)
+
+
+async def test_the_worker_judges_each_episode_at_its_own_age(
+    redis_url: str, key_prefix: str, fake_llm: Any, judge_factory: Any, sandbox_image: str
+) -> None:
+    """A busy judge pool serves the oldest episode first: the worker tags each judgement with its
+    episode's acceptance time."""
+    script_fail_then_fix(fake_llm)
+    settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
+    recorder = PriorityRecorder(await judge_factory(mode="pooled"))
+    async with (
+        running_app(settings) as base,
+        running_worker(settings, recorder),
+        httpx.AsyncClient(base_url=base, timeout=60) as client,
+    ):
+        r = await client.post("/v1/episodes", json=task_body("demo/age", max_trials=3))
+        episode = await wait_terminal(client, r.json()["id"])
+    accepted = datetime.fromisoformat(episode["created_at"]).timestamp()
+    # two trials, each judged on its visible tests (feedback) and its hidden tests (grading)
+    assert recorder.priorities == [accepted] * 4
+    assert judge_priority.get() is None  # set in the episode's task only

@@ -1,0 +1,65 @@
+"""OldestFirst: the pool's hand-out order when judgements wait (pure asyncio, no containers)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.judge.dispatch import OldestFirst, judge_priority
+
+
+async def _take(pool: OldestFirst[str], priority: float | None, got: list[tuple[float | None, str]]) -> None:
+    judge_priority.set(priority)  # this task's own context, as the worker sets it per episode
+    got.append((priority, await pool.get()))
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_free_item_is_handed_out_at_once() -> None:
+    pool: OldestFirst[str] = OldestFirst()
+    pool.put("a")
+    assert await asyncio.wait_for(pool.get(), 1) == "a"
+
+
+async def test_waiters_are_served_oldest_episode_first_then_by_arrival() -> None:
+    pool: OldestFirst[str] = OldestFirst()
+    got: list[tuple[float | None, str]] = []
+    tasks = [asyncio.create_task(_take(pool, p, got)) for p in (30.0, 10.0, None, 20.0, 10.0)]
+    await _settle()
+    assert pool.waiting() == 5
+    for item in "abcde":
+        pool.put(item)
+        await _settle()
+    await asyncio.gather(*tasks)
+    # None is "as of arrival" (now), later than any episode accepted at 10-30 s after the epoch
+    assert [p for p, _ in got] == [10.0, 10.0, 20.0, 30.0, None]
+    assert [item for _, item in got] == list("abcde")
+
+
+async def test_a_cancelled_waiter_is_skipped() -> None:
+    pool: OldestFirst[str] = OldestFirst()
+    got: list[tuple[float | None, str]] = []
+    first = asyncio.create_task(_take(pool, 1.0, got))
+    second = asyncio.create_task(_take(pool, 2.0, got))
+    await _settle()
+    first.cancel()
+    await _settle()
+    pool.put("a")
+    await asyncio.wait_for(second, 1)
+    assert got == [(2.0, "a")]
+
+
+async def test_an_item_handed_to_a_waiter_cancelled_meanwhile_goes_to_the_next() -> None:
+    pool: OldestFirst[str] = OldestFirst()
+    got: list[tuple[float | None, str]] = []
+    first = asyncio.create_task(_take(pool, 1.0, got))
+    second = asyncio.create_task(_take(pool, 2.0, got))
+    await _settle()
+    pool.put("a")  # first's future now holds "a" ...
+    first.cancel()  # ... and first is cancelled before it resumes
+    await asyncio.wait_for(second, 1)
+    assert first.cancelled() and got == [(2.0, "a")]
+    pool.put("b")
+    assert await asyncio.wait_for(pool.get(), 1) == "b"  # nothing lost, nothing doubled
