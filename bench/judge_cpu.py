@@ -16,6 +16,8 @@ import json
 import os
 import time
 
+from procstat import host_cpu_s, proc_stat
+
 from app.judge import DockerJudge, JudgeConfig, ensure_sandbox_image
 from app.reflexion.models import Submission
 
@@ -24,23 +26,12 @@ SUBMISSION = Submission(
     tests="def check(candidate):\n    assert candidate(1, 2) == 3\n",
     entry_point="add",
 )
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def stat(pid: int) -> tuple[str, int, list[float]]:
-    """(command, parent pid, [utime, stime, reaped children's utime+stime in s, minor faults, children's])"""
-    with open(f"/proc/{pid}/stat", "rb") as handle:
-        data = handle.read()
-    fields = data[data.rfind(b")") + 2 :].split()
-    comm = data[data.find(b"(") + 1 : data.rfind(b")")].decode(errors="replace")
-    numbers = [int(fields[11]) / TICKS, int(fields[12]) / TICKS, (int(fields[13]) + int(fields[14])) / TICKS]
-    return comm, int(fields[1]), [*numbers, float(fields[7]), float(fields[8])]
-
-
-def host_busy() -> float:
-    with open("/proc/stat") as handle:
-        cpu = [int(x) for x in handle.readline().split()[1:]]
-    return (sum(cpu[:7]) - cpu[3] - cpu[4]) / TICKS
+def reading(pid: int) -> list[float]:
+    """[own CPU s, reaped children's CPU s, own minor faults, reaped children's minor faults]"""
+    stat = proc_stat(pid)
+    return [stat.cpu_s, stat.children_cpu_s, stat.minor_faults, stat.children_minor_faults]
 
 
 def watched(runner: int) -> dict[int, str]:
@@ -51,12 +42,12 @@ def watched(runner: int) -> dict[int, str]:
         if not entry.isdigit():
             continue
         try:
-            comm, ppid, _ = stat(int(entry))
+            stat = proc_stat(int(entry))
         except OSError:
             continue
-        if comm in ("dockerd", "containerd") or (comm == "docker" and ppid == os.getpid()):
-            out[int(entry)] = comm
-    out[stat(runner)[1]] = "containerd-shim"
+        if stat.comm in ("dockerd", "containerd") or (stat.comm == "docker" and stat.ppid == os.getpid()):
+            out[int(entry)] = stat.comm
+    out[proc_stat(runner).ppid] = "containerd-shim"
     return out
 
 
@@ -76,27 +67,25 @@ async def measure(runs: int, image: str) -> dict[str, float]:
         await asyncio.sleep(1)
         (container,) = await judge.container_ids()
         procs = watched(await runner_pid(container))
-        before = {pid: stat(pid)[2] for pid in procs}
-        me, busy, wall = stat(os.getpid())[2], host_busy(), time.perf_counter()
+        before = {pid: reading(pid) for pid in procs}
+        me, busy, wall = proc_stat(os.getpid()).cpu_s, host_cpu_s()[0], time.perf_counter()
         for _ in range(runs):
             await judge.judge(SUBMISSION)
-        wall, busy = time.perf_counter() - wall, host_busy() - busy
-        me = [a - b for a, b in zip(stat(os.getpid())[2], me, strict=True)]
-        delta = {pid: [a - b for a, b in zip(stat(pid)[2], before[pid], strict=True)] for pid in procs}
+        wall, busy = time.perf_counter() - wall, host_cpu_s()[0] - busy
+        me = proc_stat(os.getpid()).cpu_s - me
+        delta = {pid: [a - b for a, b in zip(reading(pid), before[pid], strict=True)] for pid in procs}
     per = 1000 / runs
-    runner = [v for pid, v in delta.items() if procs[pid] == "runner"]
+    (runner,) = [v for pid, v in delta.items() if procs[pid] == "runner"]
     return {
         "runs": runs,
         "wall_ms": round(wall * per, 2),
         "host_busy_ms": round(busy * per, 2),
-        "judging_process_ms": round((me[0] + me[1]) * per, 2),
-        "docker_relay_ms": round(
-            sum(v[0] + v[1] for pid, v in delta.items() if procs[pid] != "runner") * per, 2
-        ),
-        "runner_ms": round((runner[0][0] + runner[0][1]) * per, 2),
-        "harness_and_candidate_ms": round(runner[0][2] * per, 2),
-        "runner_page_faults": round(runner[0][3] / runs),
-        "harness_and_candidate_page_faults": round(runner[0][4] / runs),
+        "judging_process_ms": round(me * per, 2),
+        "docker_relay_ms": round(sum(v[0] for pid, v in delta.items() if procs[pid] != "runner") * per, 2),
+        "runner_ms": round(runner[0] * per, 2),
+        "harness_and_candidate_ms": round(runner[1] * per, 2),
+        "runner_page_faults": round(runner[2] / runs),
+        "harness_and_candidate_page_faults": round(runner[3] / runs),
     }
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from procstat import host_cpu_s, proc_stat
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = "```python\ndef add(a, b):\n    return a - b\n```"
@@ -192,24 +193,19 @@ class Stack:
 
     def cpu_seconds(self) -> dict[str, float]:
         """user+system CPU each child process has used so far (its own work, whatever the host load)."""
-        ticks = os.sysconf("SC_CLK_TCK")
         out = {}
         for name, proc in zip(self.names, self.procs, strict=True):
             try:
-                with open(f"/proc/{proc.pid}/stat", "rb") as handle:
-                    data = handle.read()
+                stat = proc_stat(proc.pid)
             except OSError:
                 continue
-            fields = data[data.rfind(b")") + 2 :].split()
-            # utime, stime, cutime, cstime: children count for --processes > 1
-            out[name] = round(sum(int(f) for f in fields[11:15]) / ticks, 2)
+            # its reaped children count too: the API's processes with --processes > 1
+            out[name] = round(stat.cpu_s + stat.children_cpu_s, 2)
         return out
 
     def niceness(self, name: str) -> int:
         """What a child actually runs at (a negative niceness needs root; else it stays at 0)."""
-        with open(f"/proc/{self.procs[self.names.index(name)].pid}/stat", "rb") as handle:
-            data = handle.read()
-        return int(data[data.rfind(b")") + 2 :].split()[16])
+        return proc_stat(self.procs[self.names.index(name)].pid).nice
 
     def pids(self) -> set[int]:
         """This benchmark's service processes (and redis, the fake LLM): counted by name, not in groups."""
@@ -282,18 +278,14 @@ def host_cpu(exclude: set[int]) -> dict[str, float]:
     """CPU seconds the whole host has spent, by process group (the docker daemon and its shims, the
     docker CLIs relaying the pooled sandboxes' stdio, the sandboxes' own Python, everything else),
     plus "busy" from /proc/stat: what a 2-core machine had to fit into the batch's window."""
-    ticks = os.sysconf("SC_CLK_TCK")
     groups: dict[str, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in exclude:
             continue
         try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                data = handle.read()
+            stat = proc_stat(int(entry))
         except OSError:
             continue
-        comm = data[data.find(b"(") + 1 : data.rfind(b")")].decode(errors="replace")
-        fields = data[data.rfind(b")") + 2 :].split()
         group = {
             "dockerd": "docker daemon",
             "containerd": "docker daemon",
@@ -301,13 +293,10 @@ def host_cpu(exclude: set[int]) -> dict[str, float]:
             "containerd-shim-runc-v2": "docker daemon",
             "docker": "docker CLI (stdio relay)",
             "python3": "sandbox runners",
-        }.get(comm, "other (this client, the system)")
-        # utime, stime and the reaped children's (a runner's harness and candidate forks)
-        groups[group] = groups.get(group, 0.0) + sum(int(f) for f in fields[11:15]) / ticks
-    with open("/proc/stat") as handle:
-        cpu = [int(x) for x in handle.readline().split()[1:]]
-    groups["host busy"] = (sum(cpu[:7]) - cpu[3] - cpu[4]) / ticks  # all but idle, iowait and steal
-    groups["host steal"] = cpu[7] / ticks  # a VM's neighbours: CPU time this host was denied
+        }.get(stat.comm, "other (this client, the system)")
+        # its own time and its reaped children's (a runner's harness and candidate forks)
+        groups[group] = groups.get(group, 0.0) + stat.cpu_s + stat.children_cpu_s
+    groups["host busy"], groups["host steal"] = host_cpu_s()
     return groups
 
 
