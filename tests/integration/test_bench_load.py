@@ -55,6 +55,12 @@ def test_load_bench_reports_every_episode_and_where_its_time_went(sandbox_image:
     assert report["overhead_ratio_max"] >= report["overhead_ratio_p50"] > 0.9
     assert set(report["phases_slowest_s"]) == {"claim", "llm_excess", "judge", "finish"}
     assert report["post_p99_ms"] >= report["post_p50_ms"] > 0
+    # the batch runs from the first POST to the last finished_at (service stamps, not the next poll):
+    # it holds every episode, and the POSTs took 5/20 s of it
+    assert report["batch_ideal_s"] == pytest.approx(report["baseline_alone_s"] + 5 / 20, abs=0.002)
+    assert report["per_episode_max_s"] <= report["batch_wall_s"] <= report["per_episode_max_s"] + 5 / 20 + 1
+    ratio = report["batch_wall_s"] / report["batch_ideal_s"]
+    assert report["batch_vs_schedule_ratio"] == pytest.approx(ratio, abs=0.002)
     kept = [json.loads(line) for line in records.read_text().splitlines()]
     assert len(kept) == 6
     for episode in kept:
