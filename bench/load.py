@@ -18,6 +18,7 @@ episodes' own event stamps: where the median and the slowest episode lost time (
 beyond the fake's latency, judge queue and run). --records keeps every episode and its events.
 
     python bench/load.py [--episodes 200] [--rate 200] [--latency 2.0] [--judge-workers 2*cores]
+                         [--sweep 50,100]
 """
 
 from __future__ import annotations
@@ -277,6 +278,42 @@ async def load(
     return post_latency, ids, first_post, window, api_cpu_per_post, server_side, batch_cpu
 
 
+async def fetch(
+    client: httpx.AsyncClient, ids: list[str], *, events: bool
+) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """The episodes' records and, if asked, their event histories (50 at a time)."""
+    records: list[dict[str, Any]] = []
+    histories: list[list[dict[str, Any]]] = []
+    for i in range(0, len(ids), 50):
+        page = await asyncio.gather(*(client.get(f"/v1/episodes/{x}") for x in ids[i : i + 50]))
+        records += [r.json() for r in page]
+        if events:
+            histories += await asyncio.gather(*(event_history(client, x) for x in ids[i : i + 50]))
+    return records, histories
+
+
+def batch_figures(
+    records: list[dict[str, Any]], first_post: float, baseline: float, last_post_at: float
+) -> dict[str, float]:
+    """The overhead figures of one batch against one episode alone (`baseline`).
+
+    Per episode: finished_at - created_at (service stamps). The batch: from the first POST to the
+    last episode's own finished_at (one host clock), not to this client's next poll; its best
+    possible value is the schedule's, the last POST's time (`last_post_at` after the first) plus
+    one episode alone."""
+    per_episode = [seconds(e) for e in records]
+    batch_wall = max(datetime.fromisoformat(e["finished_at"]).timestamp() for e in records) - first_post
+    batch_ideal = last_post_at + baseline
+    return {
+        "overhead_ratio_p50": round(percentile(per_episode, 0.5) / baseline, 3),
+        "overhead_ratio_max": round(max(per_episode) / baseline, 3),
+        "batch_wall_s": round(batch_wall, 3),
+        "batch_wall_ratio": round(batch_wall / baseline, 3),
+        "batch_ideal_s": round(batch_ideal, 3),
+        "batch_vs_schedule_ratio": round(batch_wall / batch_ideal, 3),
+    }
+
+
 def host_cpu(exclude: set[int]) -> dict[str, float]:
     """CPU seconds the whole host has spent, by process group (the docker daemon and its shims, the
     docker CLIs relaying the pooled sandboxes' stdio, the sandboxes' own Python, everything else),
@@ -388,27 +425,29 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         alone = [await run_alone(client, body) for _ in range(3)]
         baseline = statistics.median(alone)
         await warm_connections(client, "/healthz", min(args.episodes, 100))
+        sweep = []
+        for count in args.sweep:  # smaller batches first, on the same stack and baseline
+            post_latency, ids, first_post, *_ = await load(client, body, count, args.rate, stack)
+            records, _ = await fetch(client, ids, events=False)
+            figures = batch_figures(records, first_post, baseline, (count - 1) / args.rate)
+            sweep.append(
+                {"episodes": count, "failed": sum(e["status"] == "failed" for e in records), **figures}
+                | {"post_p99_ms": round(percentile(post_latency, 0.99) * 1000, 1)}
+            )
+            await asyncio.sleep(2)  # let the pool's last cleanups and Redis's AOF rewrite settle
         post_latency, ids, first_post, window, api_cpu_per_post, server_side, batch_cpu = await load(
             client, body, args.episodes, args.rate, stack
         )
-        records, histories = [], []
-        for i in range(0, len(ids), 50):
-            page = await asyncio.gather(*(client.get(f"/v1/episodes/{x}") for x in ids[i : i + 50]))
-            records += [r.json() for r in page]
-            histories += await asyncio.gather(*(event_history(client, x) for x in ids[i : i + 50]))
+        records, histories = await fetch(client, ids, events=True)
     if args.records is not None:  # each episode with its event history, for a closer look
         lines = (json.dumps({**e, "events": h}) + "\n" for e, h in zip(records, histories, strict=True))
         args.records.write_text("".join(lines))
     cpu = stack.cpu_seconds()
-    total_episodes = args.episodes + 4  # plus the warm-up and the three baseline runs
+    total_episodes = args.episodes + sum(args.sweep) + 4  # plus the warm-up and the three baseline runs
     per_episode = [seconds(e) for e in records]
     judge_ms = [v["duration_ms"] for e in records for a in e["attempts"] for v in (a["hidden"],) if v]
     spent = [phases(e, h, args.latency) for e, h in zip(records, histories, strict=True)]
     slowest = max(range(len(records)), key=lambda i: per_episode[i])
-    # The batch: from the first POST to the last episode's own finished_at (one host clock), not to
-    # this client's next poll. Its best possible value is the schedule's: last POST + one episode.
-    batch_wall = max(datetime.fromisoformat(e["finished_at"]).timestamp() for e in records) - first_post
-    batch_ideal = (args.episodes - 1) / args.rate + baseline
     statuses = {s: sum(e["status"] == s for e in records) for s in {e["status"] for e in records}}
     return {
         "episodes": args.episodes,
@@ -428,15 +467,11 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         "baseline_runs_s": [round(x, 3) for x in alone],
         "per_episode_p50_s": round(percentile(per_episode, 0.5), 3),
         "per_episode_max_s": round(max(per_episode), 3),
-        "overhead_ratio_p50": round(percentile(per_episode, 0.5) / baseline, 3),
-        "overhead_ratio_max": round(max(per_episode) / baseline, 3),
+        **batch_figures(records, first_post, baseline, (args.episodes - 1) / args.rate),
         # seconds beyond the 5 model replies, by phase: the median episode's and the slowest one's
         "phases_p50_s": {k: round(percentile([p[k] for p in spent], 0.5), 3) for k in spent[0]},
         "phases_slowest_s": {k: round(v, 3) for k, v in spent[slowest].items()},
-        "batch_wall_s": round(batch_wall, 3),
-        "batch_wall_ratio": round(batch_wall / baseline, 3),
-        "batch_ideal_s": round(batch_ideal, 3),
-        "batch_vs_schedule_ratio": round(batch_wall / batch_ideal, 3),
+        "sweep": sweep,
         "post_p50_ms": round(percentile(post_latency, 0.5) * 1000, 1),
         "post_p99_ms": round(percentile(post_latency, 0.99) * 1000, 1),
         "api_cpu_ms_per_post": round(api_cpu_per_post * 1000, 2),  # load-independent: the API's own work
@@ -459,10 +494,28 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     }
 
 
+def episode_counts(text: str) -> list[int]:
+    """`--sweep 50,100` -> [50, 100]."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected episode counts like 50,100, not {text!r}") from None
+    if not counts or any(not 1 <= n <= 2000 for n in counts):
+        raise argparse.ArgumentTypeError("each --sweep size must be within 1..2000")
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--rate", type=float, default=200.0, help="POST /v1/episodes per second")
+    parser.add_argument(
+        "--sweep",
+        type=episode_counts,
+        default=[],
+        help="smaller batch sizes to run first on the same stack and baseline, e.g. 50,100: "
+        "how the overhead grows with episodes per core",
+    )
     parser.add_argument("--latency", type=float, default=2.0, help="fake LLM latency per call, seconds")
     # Default: two per core, the service's own default per worker (RFX_JUDGE_WORKERS=2). Judging is
     # CPU-bound: more containers than that only share the cores, so every run takes longer, and the
@@ -506,6 +559,8 @@ def main() -> None:
     args = parser.parse_args()
     if not (1 <= args.episodes <= 2000 and 1 <= args.rate <= 2000):
         parser.error("--episodes and --rate must be within 1..2000")
+    if any(n > args.episodes for n in args.sweep):
+        parser.error("--sweep sizes must not exceed --episodes (the workers are sized for it)")
     with tempfile.TemporaryDirectory(prefix="rfx-bench-") as tmp:
         stack = Stack(
             args.latency,

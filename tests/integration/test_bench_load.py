@@ -28,6 +28,8 @@ def test_load_bench_reports_every_episode_and_where_its_time_went(sandbox_image:
         "2",
         "--worker-processes",
         "2",
+        "--sweep",
+        "3",
     ]
     done = subprocess.run(
         [
@@ -61,6 +63,12 @@ def test_load_bench_reports_every_episode_and_where_its_time_went(sandbox_image:
     assert report["per_episode_max_s"] <= report["batch_wall_s"] <= report["per_episode_max_s"] + 5 / 20 + 1
     ratio = report["batch_wall_s"] / report["batch_ideal_s"]
     assert report["batch_vs_schedule_ratio"] == pytest.approx(ratio, abs=0.002)
+    # a smaller batch first, on the same stack and baseline, reported on its own
+    (smaller,) = report["sweep"]
+    assert smaller["episodes"] == 3 and smaller["failed"] == 3
+    assert smaller["overhead_ratio_max"] >= smaller["overhead_ratio_p50"] > 0.9
+    assert smaller["batch_ideal_s"] == pytest.approx(report["baseline_alone_s"] + 2 / 20, abs=0.002)
+    assert smaller["batch_wall_s"] >= smaller["overhead_ratio_max"] * report["baseline_alone_s"] - 0.01
     kept = [json.loads(line) for line in records.read_text().splitlines()]
     assert len(kept) == 6
     for episode in kept:
