@@ -1,8 +1,11 @@
 """DockerJudge: the `Judge` port on hardened Docker containers, pooled (warm) or fresh per run.
 
 Pooled mode keeps `workers` containers, each serving one judgement at a time; a container is
-replaced after `recycle_after` runs or on any sign of trouble (timeout, memory kill, a process the
-runner could not reap, a dead container). Calls beyond the pool size wait, and a freed container
+replaced at once on any sign of trouble (timeout, memory kill, a process the runner could not reap,
+a dead container), and after `recycle_after` runs make-before-break: its successor starts in the
+background while it keeps serving, so routine recycling never leaves a slot without a container
+(under load that start took ~0.5 s, with every judgement for the slot waiting on it). Calls beyond
+the pool size wait, and a freed container
 goes to the oldest episode's judgement first (app/judge/dispatch.py). Infrastructure
 failures come back as a `sandbox_error` verdict; only cancellation propagates, and it kills the
 container that was running the cancelled submission.
@@ -36,7 +39,8 @@ CONTAINER_LIMIT_FIELDS = ("memory_mb", "pids", "tmpfs_mb", "cpus")
 
 
 class _Slot:
-    """One pool place: holds a container, or the task starting its replacement."""
+    """One pool place: holds a container, the task starting its replacement, or both (a container
+    past `recycle_after` serves until its successor is up)."""
 
     def __init__(self) -> None:
         self.container: SandboxContainer | None = None
@@ -220,8 +224,19 @@ class DockerJudge:
         if slot.starting is None and not self._closed:
             slot.starting = asyncio.create_task(self._new_container(self.config.limits, fresh=False))
 
+    async def ready(self) -> None:
+        """Wait until no slot is starting a container (a recycled one's successor is up)."""
+        await asyncio.gather(*(s.starting for s in self._slots if s.starting), return_exceptions=True)
+
     async def _slot_container(self, slot: _Slot) -> SandboxContainer:
         if slot.container is not None and slot.container.alive:
+            successor = slot.starting
+            if successor is not None and successor.done():  # make-before-break: swap in the new one
+                slot.starting = None
+                if not successor.cancelled() and successor.exception() is None:
+                    self._retire(slot.container)
+                    slot.container = successor.result()
+                # a successor that failed to start: this one keeps serving, the next run retries
             return slot.container
         if slot.container is not None:
             self._retire(slot.container)
@@ -294,10 +309,12 @@ class DockerJudge:
                     self._live.discard(container)
                     slot.container = None
                     raise
-                if result.trouble or container.runs >= self.config.recycle_after:
+                if result.trouble:
                     self._retire(container)
                     slot.container = None
                     self._replace(slot)
+                elif container.runs >= self.config.recycle_after:
+                    self._replace(slot)  # it serves on until the successor is up
                 return result
             raise ContainerGone("unreachable")
         finally:

@@ -126,19 +126,45 @@ async def test_pool_survives_a_container_killed_mid_run(
     assert verdict.status == "passed" and verdict.stdout == "done\n"
 
 
-async def test_containers_are_recycled_after_n_runs_and_after_trouble(
+async def gone(client: docker.DockerClient, judge: DockerJudge, ids: set[str]) -> bool:
+    """Whether none of `ids` is listed any more (retired containers are removed in the background)."""
+    for _ in range(100):
+        if not (running_ids(client, judge) & ids):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_containers_are_recycled_after_n_runs_make_before_break(
     judge_factory: JudgeFactory, docker_client: docker.DockerClient
 ) -> None:
     judge = await judge_factory(mode="pooled", runtime="runc", workers=1, recycle_after=2)
     await judge.judge(Submission(code="pass"))
+    (old,) = judge.pool_names()
     first = running_ids(docker_client, judge)
-    await judge.judge(Submission(code="pass"))  # second run: recycled afterwards
+    await judge.judge(Submission(code="pass"))  # the second run: its successor starts now
+    # the next run does not wait for the successor's start: the old container serves it
+    verdict = await judge.judge(Submission(code="print(3)"))
+    assert verdict.stdout == "3\n" and judge.pool_names() == {old}
+    await judge.ready()
+    assert (await judge.judge(Submission(code="print(4)"))).stdout == "4\n"
+    (new,) = judge.pool_names()
+    assert new != old and await gone(docker_client, judge, first)
+
+
+async def test_a_container_in_trouble_is_replaced_at_once(
+    judge_factory: JudgeFactory, docker_client: docker.DockerClient
+) -> None:
+    judge = await judge_factory(mode="pooled", runtime="runc", workers=1, recycle_after=1000)
     await judge.judge(Submission(code="pass"))
-    second = running_ids(docker_client, judge)
-    assert first and second and not (first & second)
-    assert (await judge.judge(SPIN, JudgeLimits(timeout_s=1))).status == "timeout"  # trouble: recycled
-    await judge.judge(Submission(code="pass"))
-    assert not (running_ids(docker_client, judge) & second)
+    (old,) = judge.pool_names()
+    first = running_ids(docker_client, judge)
+    # the candidate kills its harness: the runner reports a crash, so the container is not trusted
+    verdict = await judge.judge(Submission(code="import os\nos.kill(os.getppid(), 9)\n"))
+    assert verdict.status == "error" and "harness" in verdict.detail
+    assert judge.pool_names() == set()  # not reused, not even while its successor starts
+    assert (await judge.judge(Submission(code="print(5)"))).stdout == "5\n"
+    assert judge.pool_names() != {old} and await gone(docker_client, judge, first)
 
 
 async def test_calls_beyond_the_pool_queue_up(
