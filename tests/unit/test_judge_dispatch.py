@@ -1,10 +1,13 @@
-"""OldestFirst: the pool's hand-out order when judgements wait (pure asyncio, no containers)."""
+"""OldestFirst and recycle_due: the pool's hand-out order and recycle timing (pure, no containers)."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from app.judge.dispatch import OldestFirst, judge_priority
+from app.judge.docker_judge import recycle_due
 
 
 async def _take(pool: OldestFirst[str], priority: float | None, got: list[tuple[float | None, str]]) -> None:
@@ -63,3 +66,19 @@ async def test_an_item_handed_to_a_waiter_cancelled_meanwhile_goes_to_the_next()
     assert first.cancelled() and got == [(2.0, "a")]
     pool.put("b")
     assert await asyncio.wait_for(pool.get(), 1) == "b"  # nothing lost, nothing doubled
+
+
+@pytest.mark.parametrize(
+    ("runs", "waiting", "due"),
+    [
+        (199, 0, False),  # not yet
+        (200, 0, True),  # the count is reached at an idle moment
+        (200, 3, False),  # judgements wait: the start (~0.45 CPU-s) would land in their burst
+        (399, 1, False),
+        (400, 1, True),  # twice the count: recycled whatever the load
+    ],
+)
+def test_a_recycle_waits_for_a_moment_nobody_waits_up_to_twice_the_count(
+    runs: int, waiting: int, due: bool
+) -> None:
+    assert recycle_due(runs, 200, waiting) is due
