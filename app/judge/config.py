@@ -24,7 +24,7 @@ class JudgeConfig(BaseModel):
     image: str | None = None  # None: the content-addressed sandbox image, built if missing
     base_image: str = "rfx-debian-python:bookworm"
     limits: JudgeLimits = Field(default_factory=JudgeLimits)
-    recycle_after: int = Field(default=200, ge=1)
+    recycle_after: int = Field(default=1000, ge=1)  # see Settings.judge_recycle_after
     labels: dict[str, str] = Field(default_factory=dict)
     docker: str = "docker"  # the docker CLI; containers are driven through `docker run -i`
     start_timeout_s: float = Field(default=60.0, gt=0)
