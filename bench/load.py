@@ -444,9 +444,8 @@ def client_priority() -> int:
 async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     client_nice = client_priority()
     body = {"task": TASK, "max_trials": 3, "feedback": "oracle", "memory": "episode"}
-    limits = httpx.Limits(max_connections=args.episodes + 50, max_keepalive_connections=args.episodes + 50)
-    async with (
-        httpx.AsyncClient(base_url=stack.api, timeout=120, limits=limits) as client,
+    async with (  # httpx for the baseline, polls and records (50 at a time); POSTs go on `poster`
+        httpx.AsyncClient(base_url=stack.api, timeout=120) as client,
         poster_session(args.episodes) as poster,
     ):
         await run_alone(client, body)  # warm-up: judge pool, connections, code paths
