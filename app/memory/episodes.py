@@ -52,7 +52,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
 local n = redis.call('HINCRBY', KEYS[1], 'claims', 1)
 redis.call('HSET', KEYS[1], 'owner', ARGV[1])
-return {'claimed', redis.call('HGET', KEYS[1], 'json'), tostring(n)}
+return {'claimed', redis.call('HGET', KEYS[1], 'json'), tostring(n), redis.call('EXISTS', KEYS[2])}
 """
 
 _SAVE = """
@@ -75,6 +75,8 @@ redis.call('SREM', KEYS[3], ARGV[7])
 redis.call('SREM', KEYS[4], ARGV[7])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('EXPIRE', KEYS[5], ARGV[6])
+for i = 9, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[6], ARGV[i], ARGV[i + 1]) end
 return {'ok', id}
 """
 
@@ -98,6 +100,7 @@ class Claim:
     outcome: Literal["claimed", "gone", "terminal"]
     episode: Episode | None = None
     claims: int = 0
+    cancel_requested: bool = False  # asked before this claim: the worker settles it at once
 
 
 @dataclass(frozen=True)
@@ -298,11 +301,13 @@ class EpisodeStore:
 
     # ---- worker side ----------------------------------------------------------------------
     async def claim(self, episode_id: str, token: str) -> Claim:
-        result = await self._claim(keys=[self.keys.episode(episode_id)], args=[token])
+        result = await self._claim(
+            keys=[self.keys.episode(episode_id), self.keys.episode_cancel(episode_id)], args=[token]
+        )
         outcome = _s(result[0])
         if outcome != "claimed":
             return Claim(outcome)  # type: ignore[arg-type]
-        return Claim("claimed", Episode.model_validate_json(result[1]), int(_s(result[2])))
+        return Claim("claimed", Episode.model_validate_json(result[1]), int(_s(result[2])), result[3] == 1)
 
     async def save(self, episode: Episode, token: str, type: EventType, data: dict[str, object]) -> str:
         """Persist the snapshot and append the event; LeaseLost if another worker owns it now."""
@@ -331,12 +336,17 @@ class EpisodeStore:
         """The one terminal transition. Returns the event id, or None when it was already terminal."""
         k = self.keys
         payload = finished_data(episode) if data is None else data
+        # The episode's metrics go in the same script: counted exactly when it becomes terminal,
+        # even if this process dies the moment the script returns.
+        increments = [str(part) for item in stats.episode_increments(episode).items() for part in item]
         result = await self._finish(
             keys=[
                 k.episode(episode.id),
                 k.episode_events(episode.id),
                 k.tenant_active(episode.tenant),
                 k.active_episodes(),
+                k.episode_cancel(episode.id),
+                k.stats(),
             ],
             args=[
                 token,
@@ -347,16 +357,13 @@ class EpisodeStore:
                 self.ttl_s,
                 episode.id,
                 mode,
+                *increments,
             ],
         )
         outcome = _s(result[0])
         if outcome == "fenced":
             raise LeaseLost(episode.id)
-        if outcome == "ok":
-            await self.redis.expire(k.episode_cancel(episode.id), self.ttl_s)
-            await stats.record_episode(self.redis, k.stats(), episode)
-            return _s(result[1])
-        return None
+        return _s(result[1]) if outcome == "ok" else None
 
     async def release(self, episode_id: str, token: str) -> bool:
         """Hand an episode back (graceful shutdown): the next claimer resumes it."""

@@ -2,7 +2,8 @@
 
 Workers are separate processes on separate hosts; a Prometheus registry in each would need a scrape
 per worker. Instead the one terminal transition of an episode (exactly once per episode) adds that
-episode's figures here, and the API renders them as Prometheus counters and histograms.
+episode's figures here, inside the same Lua script (app/memory/episodes.py), and the API renders
+them as Prometheus counters and histograms.
 """
 
 from __future__ import annotations
@@ -48,13 +49,6 @@ def episode_increments(episode: Episode) -> dict[str, float]:
     add("tokens:prompt", episode.usage.prompt_tokens)
     add("tokens:completion", episode.usage.completion_tokens)
     return inc
-
-
-async def record_episode(client: aredis.Redis, key: str, episode: Episode) -> None:
-    async with client.pipeline(transaction=False) as pipe:
-        for field, amount in episode_increments(episode).items():
-            pipe.hincrbyfloat(key, field, amount)
-        await pipe.execute()
 
 
 async def read(client: aredis.Redis, key: str) -> dict[str, float]:

@@ -44,6 +44,7 @@ class Running:
     task: asyncio.Task[None] | None = None
     reason: StopReason = ""
     last: Episode | None = None
+    finished: bool = False  # the loop's episode.finished went through the store
 
 
 class StoreSink:
@@ -58,6 +59,8 @@ class StoreSink:
             raise LeaseLost(episode.id)  # the episode is someone else's now: write nothing
         self.running.last = episode
         await self.store.save(episode, self.running.token, type, data)
+        if type == "episode.finished":
+            self.running.finished = True
 
 
 class Worker:
@@ -199,7 +202,7 @@ class Worker:
             detail = f"gave up after {claim.claims - 1} deliveries: workers kept dying on this episode"
             await self._settle(r, "failed", detail)
             return
-        if await self.store.cancel_requested(r.job.episode_id):
+        if claim.cancel_requested:
             await self._settle(r, "cancelled", None)
             return
         if claim.claims > 1:
@@ -210,7 +213,8 @@ class Worker:
                 len(claim.episode.attempts),
             )
         result = await self.runner(claim.episode, StoreSink(self.store, r))
-        await self.store.finish(result, token=r.token, mode="owner")  # no-op: the loop already did
+        if not r.finished:  # a runner that returned without its episode.finished: end it here
+            await self.store.finish(result, token=r.token, mode="owner")
         await self.jobs.ack(r.job)
 
     async def _settle(self, r: Running, status: Literal["cancelled", "failed"], error: str | None) -> None:

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.memory.episodes import EpisodeStore, LeaseLost, new_episode_id
 from app.memory.keys import Keys
@@ -93,3 +94,63 @@ async def test_accept_is_atomic_with_the_job_entry(aredis_client: Any, key_prefi
     assert [j.episode_id for j in delivered] == ids  # one job per accepted episode, none for refused
     assert await aredis_client.zcard(keys.tenant_episodes("acme")) == 5
     assert await aredis_client.zcard(keys.tenant_episodes("other")) == 0
+
+
+async def test_terminal_transition_carries_its_metrics_and_cancel_expiry(
+    aredis_client: Any, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that loses Redis the moment the terminal script returns must not lose the episode's
+    metrics (they were a second round trip, so /metrics undercounted) or leave the cancel flag
+    without its expiry: everything the transition implies happens in the one script."""
+    keys = Keys(key_prefix)
+    store = EpisodeStore(aredis_client, keys, ttl_s=600)
+    episode = new_episode()
+    await store.create(episode, quota=10, queue_max=10)
+    token = "worker-a:1"
+    assert (await store.claim(episode.id, token)).outcome == "claimed"
+    await store.request_cancel(episode.tenant, episode.id)
+    stats_before = await aredis_client.hgetall(keys.stats())
+
+    def connection_lost(*_args: object, **_kwargs: object) -> None:
+        raise RedisConnectionError("connection lost after the terminal script")
+
+    for method in ("expire", "pipeline", "hincrbyfloat", "set", "exists"):
+        monkeypatch.setattr(aredis_client, method, connection_lost)
+    monkeypatch.setattr(aredis_client, "evalsha", _only_once(aredis_client.evalsha))
+    done = episode.model_copy(update={"status": "cancelled", "stop_reason": "cancelled"})
+    assert await store.finish(done, token=token, mode="owner")
+    monkeypatch.undo()
+
+    stats = await aredis_client.hgetall(keys.stats())
+    assert stats_before == {}
+    assert float(stats[b"episodes:cancelled"]) == 1 and float(stats[b"trials:count"]) == 1
+    assert 0 < await aredis_client.ttl(keys.episode_cancel(episode.id)) <= 600
+    assert (await store.get(episode.tenant, episode.id)).status == "cancelled"
+
+
+def _only_once(call: Any) -> Any:
+    """The script call goes through; any Redis call after it fails as if the connection dropped."""
+    calls = 0
+
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise RedisConnectionError("connection lost after the terminal script")
+        return await call(*args, **kwargs)
+
+    return wrapper
+
+
+async def test_claim_reports_a_cancel_asked_before_it(aredis_client: Any, key_prefix: str) -> None:
+    """A reclaim says whether a cancel came while the dead worker held it (one round trip)."""
+    store = EpisodeStore(aredis_client, Keys(key_prefix), ttl_s=600)
+    asked, plain = new_episode(), new_episode()
+    for e in (asked, plain):
+        await store.create(e, quota=10, queue_max=10)
+        assert (await store.claim(e.id, "w:0")).outcome == "claimed"
+    await store.request_cancel(asked.tenant, asked.id)  # owned: a flag; then w:0 dies
+    claim_asked = await store.claim(asked.id, "w:1")
+    claim_plain = await store.claim(plain.id, "w:2")
+    assert claim_asked.outcome == claim_plain.outcome == "claimed"
+    assert claim_asked.cancel_requested and not claim_plain.cancel_requested
