@@ -41,7 +41,7 @@ from typing import Any
 
 import aiohttp
 import httpx
-from procstat import host_cpu_s, proc_stat
+from procstat import CpuTimeline, host_cpu_s, proc_stat
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = "```python\ndef add(a, b):\n    return a - b\n```"
@@ -242,8 +242,10 @@ async def load(
     episodes: int,
     rate: float,
     stack: Stack,
+    timeline: CpuTimeline,
 ) -> tuple[list[float], list[str], float, float, float, dict[str, float], dict[str, float]]:
-    """POST `episodes` at `rate` (on `poster`'s warm connections), wait until none is active.
+    """POST `episodes` at `rate` (on `poster`'s warm connections), wait until none is active, with
+    the host's CPU sampled into `timeline` meanwhile.
     Returns POST latencies, ids, the unix time of the first POST, the polled batch window (it times
     the CPU figures, not the batch), API CPU per POST, the API's own POST histogram delta and the
     CPU spent during the batch."""
@@ -263,6 +265,7 @@ async def load(
     before = post_histogram((await client.get("/metrics")).text)
     api_cpu = stack.cpu_seconds().get("api", 0.0)
     cpu_start = (stack.cpu_seconds(), host_cpu(stack.pids()))
+    sampler = asyncio.create_task(timeline.record())
     start, first_post = time.perf_counter(), time.time()
     tasks = []
     for i in range(episodes):  # open loop: the schedule does not wait for answers
@@ -283,6 +286,7 @@ async def load(
         )
         if active == 0:
             break
+    sampler.cancel()
     batch_cpu = cpu_between(cpu_start, (stack.cpu_seconds(), host_cpu(stack.pids())))
     window = time.perf_counter() - start
     return post_latency, ids, first_post, window, api_cpu_per_post, server_side, batch_cpu
@@ -321,6 +325,18 @@ def batch_figures(
         "batch_wall_ratio": round(batch_wall / baseline, 3),
         "batch_ideal_s": round(batch_ideal, 3),
         "batch_vs_schedule_ratio": round(batch_wall / batch_ideal, 3),
+    }
+
+
+def saturation(timeline: CpuTimeline, records: list[dict[str, Any]], first_post: float) -> dict[str, Any]:
+    """How long every core was busy between the first POST and the last episode's end, and the
+    cores' busy share per half second: the batch's excess over its schedule, set against the time
+    it could only have waited for CPU."""
+    end = max(datetime.fromisoformat(e["finished_at"]).timestamp() for e in records)
+    cpus = os.cpu_count() or 1
+    return {
+        "cores_saturated_s": round(timeline.saturated_s(first_post, end, cpus), 2),
+        "busy_share_per_half_s": timeline.busy_shares(first_post, end, cpus),
     }
 
 
@@ -453,16 +469,22 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         baseline = statistics.median(alone)
         sweep = []
         for count in args.sweep:  # smaller batches first, on the same stack and baseline
-            post_latency, ids, first_post, *_ = await load(client, poster, body, count, args.rate, stack)
+            timeline = CpuTimeline()
+            post_latency, ids, first_post, *_ = await load(
+                client, poster, body, count, args.rate, stack, timeline
+            )
             records, _ = await fetch(client, ids, events=False)
             figures = batch_figures(records, first_post, baseline, (count - 1) / args.rate)
+            cores_saturated_s = saturation(timeline, records, first_post)["cores_saturated_s"]
             sweep.append(
                 {"episodes": count, "failed": sum(e["status"] == "failed" for e in records), **figures}
+                | {"cores_saturated_s": cores_saturated_s}
                 | {"post_p99_ms": round(percentile(post_latency, 0.99) * 1000, 1)}
             )
             await asyncio.sleep(2)  # let the pool's last cleanups settle
+        timeline = CpuTimeline()
         post_latency, ids, first_post, window, api_cpu_per_post, server_side, batch_cpu = await load(
-            client, poster, body, args.episodes, args.rate, stack
+            client, poster, body, args.episodes, args.rate, stack, timeline
         )
         records, histories = await fetch(client, ids, events=True)
     if args.records is not None:  # each episode with its event history, for a closer look
@@ -494,6 +516,7 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         "per_episode_p50_s": round(percentile(per_episode, 0.5), 3),
         "per_episode_max_s": round(max(per_episode), 3),
         **batch_figures(records, first_post, baseline, (args.episodes - 1) / args.rate),
+        **saturation(timeline, records, first_post),
         # seconds beyond the 5 model replies, by phase: the median episode's and the slowest one's
         "phases_p50_s": {k: round(percentile([p[k] for p in spent], 0.5), 3) for k in spent[0]},
         "phases_slowest_s": {k: round(v, 3) for k, v in spent[slowest].items()},

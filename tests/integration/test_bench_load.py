@@ -63,12 +63,18 @@ def test_load_bench_reports_every_episode_and_where_its_time_went(sandbox_image:
     assert report["per_episode_max_s"] <= report["batch_wall_s"] <= report["per_episode_max_s"] + 5 / 20 + 1
     ratio = report["batch_wall_s"] / report["batch_ideal_s"]
     assert report["batch_vs_schedule_ratio"] == pytest.approx(ratio, abs=0.002)
+    # the host's cores, sampled every 0.1 s over the batch: one share per half second, a saturated
+    # time that fits inside the batch
+    shares = report["busy_share_per_half_s"]
+    assert abs(len(shares) - report["batch_wall_s"] / 0.5) <= 1 and all(0 <= x <= 1.05 for x in shares)
+    assert 0 <= report["cores_saturated_s"] <= report["batch_wall_s"]
     # a smaller batch first, on the same stack and baseline, reported on its own
     (smaller,) = report["sweep"]
     assert smaller["episodes"] == 3 and smaller["failed"] == 3
     assert smaller["overhead_ratio_max"] >= smaller["overhead_ratio_p50"] > 0.9
     assert smaller["batch_ideal_s"] == pytest.approx(report["baseline_alone_s"] + 2 / 20, abs=0.002)
     assert smaller["batch_wall_s"] >= smaller["overhead_ratio_max"] * report["baseline_alone_s"] - 0.01
+    assert 0 <= smaller["cores_saturated_s"] <= smaller["batch_wall_s"]
     kept = [json.loads(line) for line in records.read_text().splitlines()]
     assert len(kept) == 6
     for episode in kept:
