@@ -108,7 +108,8 @@ async def test_terminal_transition_carries_its_metrics_and_cancel_expiry(
     await store.create(episode, quota=10, queue_max=10)
     token = "worker-a:1"
     assert (await store.claim(episode.id, token)).outcome == "claimed"
-    await store.request_cancel(episode.tenant, episode.id)
+    # the flag is set with the canceller's expiry; the terminal transition gives it the episode's
+    await EpisodeStore(aredis_client, keys, ttl_s=86_400).request_cancel(episode.tenant, episode.id)
     stats_before = await aredis_client.hgetall(keys.stats())
 
     def connection_lost(*_args: object, **_kwargs: object) -> None:
