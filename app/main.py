@@ -28,6 +28,7 @@ from app.api.deps import Services
 from app.api.judge_gate import JudgeGate
 from app.api.limits import BodyLimit
 from app.api.routes import episodes, events, judge, memory, ui
+from app.gc_freeze import freeze_startup_heap
 from app.llm.providers import ModelRegistry
 from app.memory.episodes import EpisodeStore
 from app.memory.keys import Keys
@@ -94,6 +95,13 @@ def build_services(settings: Settings) -> Services:
     )
     services.extras["observe_judge"] = metrics.observe_judge
     return services
+
+
+def create_served_app() -> FastAPI:
+    """The app of one `rfx serve --processes N` process, with its start-up heap frozen."""
+    app = create_app()
+    freeze_startup_heap()
+    return app
 
 
 def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:

@@ -3,17 +3,26 @@
 It shows service-wide aggregates only, never tenant data: episodes by terminal status, trials per
 episode, judge and LLM latency, tokens (all from the Redis stats hash every worker writes, so one
 scrape of any API instance covers all workers), the queue (never-delivered and in-flight jobs,
-queued+running episodes), plus this API process's own request latency and /judge latency. Operators
+queued+running episodes), plus this API process's own request latency, /judge latency and garbage
+collector (collections per generation, objects frozen at start-up). Operators
 who want it private restrict it at the network edge, as is usual for scrape endpoints.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Gauge,
+    GCCollector,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
@@ -38,6 +47,14 @@ API_JUDGE_LATENCY = Histogram(
     registry=PROCESS,
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+GCCollector(registry=PROCESS)  # python_gc_*: collections and collected objects per generation
+FROZEN = Gauge(
+    "rfx_gc_frozen_objects",
+    "Objects this process froze at start-up (app/gc_freeze.py), exempt from full GC passes",
+    registry=PROCESS,
+)
+FROZEN.set_function(gc.get_freeze_count)
 
 
 def observe_judge(verdict: Verdict) -> None:

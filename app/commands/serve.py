@@ -18,6 +18,7 @@ import typer
 from app.api.auth import ApiKeys
 from app.commands.model import configured_or_local
 from app.errors import InvalidInput
+from app.gc_freeze import freeze_startup_heap
 from app.settings import Settings, get_settings
 
 LOOPBACK = "127.0.0.1"
@@ -96,7 +97,7 @@ def serve(
     )
     if processes > 1:  # each process builds its app from the same RFX_ environment
         uvicorn.run(
-            "app.main:create_app",
+            "app.main:create_served_app",
             factory=True,
             workers=processes,
             host=bind,
@@ -106,6 +107,7 @@ def serve(
         )
         return
     app = create_app(settings, with_worker=with_worker)
+    freeze_startup_heap()
     uvicorn.run(app, host=bind, port=the_port, log_level="warning", timeout_graceful_shutdown=5)
 
 
@@ -120,6 +122,7 @@ def worker(
     _logging(verbose=True)
 
     async def main() -> None:
+        freeze_startup_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

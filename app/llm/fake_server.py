@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from app.gc_freeze import freeze_startup_heap
 from app.llm.config import ProviderConfig
 from app.llm.fake_script import ReceivedRequest, Reply, Rule, Script, ScriptState, approx_tokens
 
@@ -300,8 +301,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.latency < 0:
             parser.exit(2, "fake_server: error: --latency must be >= 0\n")
         script.latency_s = args.latency
+    app = create_fake_app(ScriptState(script))
+    freeze_startup_heap()
     uvicorn.run(
-        create_fake_app(ScriptState(script)),
+        app,
         host=args.host,
         port=args.port,
         log_level="warning",
