@@ -97,9 +97,10 @@ def build_services(settings: Settings) -> Services:
     return services
 
 
-def create_served_app() -> FastAPI:
-    """The app of one `rfx serve --processes N` process, with its start-up heap frozen."""
-    app = create_app()
+def create_served_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:
+    """The app of an `rfx serve` process (also uvicorn's factory for --processes N), with its
+    start-up heap frozen."""
+    app = create_app(settings, with_worker=with_worker)
     freeze_startup_heap()
     return app
 

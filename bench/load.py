@@ -306,6 +306,11 @@ async def fetch(
     return records, histories
 
 
+def last_finish(records: list[dict[str, Any]]) -> float:
+    """The unix time the batch's last episode finished (its own finished_at stamp)."""
+    return max(datetime.fromisoformat(e["finished_at"]).timestamp() for e in records)
+
+
 def batch_figures(
     records: list[dict[str, Any]], first_post: float, baseline: float, last_post_at: float
 ) -> dict[str, float]:
@@ -316,7 +321,7 @@ def batch_figures(
     possible value is the schedule's, the last POST's time (`last_post_at` after the first) plus
     one episode alone."""
     per_episode = [seconds(e) for e in records]
-    batch_wall = max(datetime.fromisoformat(e["finished_at"]).timestamp() for e in records) - first_post
+    batch_wall = last_finish(records) - first_post
     batch_ideal = last_post_at + baseline
     return {
         "overhead_ratio_p50": round(percentile(per_episode, 0.5) / baseline, 3),
@@ -332,7 +337,7 @@ def saturation(timeline: CpuTimeline, records: list[dict[str, Any]], first_post:
     """How long every core was busy between the first POST and the last episode's end, and the
     cores' busy share per half second: the batch's excess over its schedule, set against the time
     it could only have waited for CPU."""
-    end = max(datetime.fromisoformat(e["finished_at"]).timestamp() for e in records)
+    end = last_finish(records)
     cpus = os.cpu_count() or 1
     return {
         "cores_saturated_s": round(timeline.saturated_s(first_post, end, cpus), 2),

@@ -75,7 +75,7 @@ def serve(
     """Serve the HTTP API (/v1, /healthz, /readyz, /metrics, /ui)."""
     import uvicorn
 
-    from app.main import create_app
+    from app.main import create_served_app
 
     if processes > 1 and with_worker:
         raise InvalidInput(
@@ -106,8 +106,7 @@ def serve(
             timeout_graceful_shutdown=5,
         )
         return
-    app = create_app(settings, with_worker=with_worker)
-    freeze_startup_heap()
+    app = create_served_app(settings, with_worker=with_worker)
     uvicorn.run(app, host=bind, port=the_port, log_level="warning", timeout_graceful_shutdown=5)
 
 
