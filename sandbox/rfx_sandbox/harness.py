@@ -290,29 +290,44 @@ class Recorder:
         after = f" (after {calls})" if calls and calls not in message else ""
         self._record(index, False, message + after)
 
-    def cmp(self, index: int, left_fn: Any, right_fn: Any, msg_fn: Any) -> None:
-        site = self.sites[index]
+    def _evaluate(self, index: int, evaluate: Any, failed_assert: str) -> Any:
+        """Run one assert's evaluation as the current test; None when it raised (recorded here).
+        A fatal end of the run (the candidate died, the time is up) goes on up."""
         self.session.calls.clear()
         self.current = index
         try:
-            left = left_fn()
-            right = right_fn()
-            ok = bool(self.ops[site.op](left, right))
+            return evaluate()
         except (Fatal, CandidateAbort):
             raise
         except AssertionError as exc:
             self.current = None
             self.failed = True
-            self._record(index, False, f"assertion failed inside {site.left_src}: {exc}")
-            return
+            self._record(index, False, f"{failed_assert}: {exc}")
         except Exception as exc:
             self._error(index, exc)
-            return
+        return None
+
+    def _passed(self, index: int, ok: bool) -> bool:
+        """Close the current test; record it as passed if `ok`, else mark the run failed."""
         self.current = None
         if ok:
             self._record(index, True)
+        else:
+            self.failed = True
+        return ok
+
+    def cmp(self, index: int, left_fn: Any, right_fn: Any, msg_fn: Any) -> None:
+        site = self.sites[index]
+
+        def evaluate() -> tuple[Any, Any, bool]:
+            left = left_fn()
+            right = right_fn()
+            return left, right, bool(self.ops[site.op](left, right))
+
+        outcome = self._evaluate(index, evaluate, f"assertion failed inside {site.left_src}")
+        if outcome is None or self._passed(index, outcome[2]):
             return
-        self.failed = True
+        left, right = outcome[0], outcome[1]
         if site.right_is_call and not site.left_is_call:
             shown, value, other, verb = site.right_src, right, left, "returned"
         else:
@@ -331,25 +346,9 @@ class Recorder:
 
     def check(self, index: int, test_fn: Any, msg_fn: Any) -> None:
         site = self.sites[index]
-        self.session.calls.clear()
-        self.current = index
-        try:
-            ok = bool(test_fn())
-        except (Fatal, CandidateAbort):
-            raise
-        except AssertionError as exc:
-            self.current = None
-            self.failed = True
-            self._record(index, False, f"assertion failed: {exc}")
+        ok = self._evaluate(index, lambda: bool(test_fn()), "assertion failed")
+        if ok is None or self._passed(index, ok):
             return
-        except Exception as exc:
-            self._error(index, exc)
-            return
-        self.current = None
-        if ok:
-            self._record(index, True)
-            return
-        self.failed = True
         calls = self._calls()
         message = "assertion failed" + (f": {calls}" if calls else f": {site.name}")
         self._record(index, False, message + self._user_message(msg_fn))
