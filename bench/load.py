@@ -225,14 +225,26 @@ class Stack:
                 proc.kill()
 
 
-async def run_alone(client: httpx.AsyncClient, body: dict[str, Any]) -> float:
+async def run_alone(client: httpx.AsyncClient, body: dict[str, Any]) -> tuple[float, float]:
+    """One episode with nothing else running: (its wall time, the part after its first verdict)."""
     episode_id = (await client.post("/v1/episodes", json=body)).json()["id"]
     while True:
         await asyncio.sleep(0.25)  # the service's timestamps time the episode, not this loop
         episode = (await client.get(f"/v1/episodes/{episode_id}")).json()
         if episode["status"] in TERMINAL:
             assert episode["status"] == "failed" and len(episode["attempts"]) == 3, episode["status"]
-            return seconds(episode)
+            first_verdict = min(stamps(await event_history(client, episode_id), "attempt.judged", trial=1))
+            finished = datetime.fromisoformat(episode["finished_at"]).timestamp()
+            return seconds(episode), finished - first_verdict
+
+
+def stamps(events: list[dict[str, Any]], kind: str, *, trial: int) -> list[float]:
+    """Unix times of an episode's events of one kind for one trial."""
+    return [
+        datetime.fromisoformat(e["at"]).timestamp()
+        for e in events
+        if e["type"] == kind and e["data"].get("trial") == trial
+    ]
 
 
 async def load(
@@ -330,6 +342,40 @@ def batch_figures(
         "batch_wall_ratio": round(batch_wall / baseline, 3),
         "batch_ideal_s": round(batch_ideal, 3),
         "batch_vs_schedule_ratio": round(batch_wall / batch_ideal, 3),
+    }
+
+
+def first_round(
+    timeline: CpuTimeline,
+    histories: list[list[dict[str, Any]]],
+    first_post: float,
+    latency: float,
+    after_first_verdict: float,
+    baseline: float,
+) -> dict[str, Any]:
+    """The first judge round, from the batch's first code to its last first verdict, and what its
+    CPU alone allows: the batch's end can come no sooner than that work packed onto every core
+    from the first code on, plus what one episode alone takes after its first verdict.
+
+    The host's busy time is read up to one model latency after the first code at most: until then
+    no reflection has come back, so the work is the first round's (judging, storing verdicts,
+    asking the reflector). Steal is reported apart and is not counted as work."""
+    start = min(t for h in histories for t in stamps(h, "attempt.generated", trial=1))
+    end = max(t for h in histories for t in stamps(h, "attempt.judged", trial=1))
+    read_until = min(end, start + latency)
+    busy, steal = timeline.used_s(start, read_until)
+    cpus = os.cpu_count() or 1
+    floor = start + busy / cpus - first_post + after_first_verdict
+    return {
+        "first_code_s": round(start - first_post, 3),
+        "last_first_verdict_s": round(end - first_post, 3),
+        "read_s": round(read_until - start, 3),
+        "host_busy_cpu_s": round(busy, 2),
+        "host_steal_s": round(steal, 2),
+        "busy_cpu_ms_per_episode": round(busy / len(histories) * 1000, 1),
+        "alone_after_first_verdict_s": round(after_first_verdict, 3),
+        "batch_floor_s": round(floor, 3),
+        "batch_floor_ratio": round(floor / baseline, 3),
     }
 
 
@@ -470,8 +516,10 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         poster_session(args.episodes) as poster,
     ):
         await run_alone(client, body)  # warm-up: judge pool, connections, code paths
-        alone = [await run_alone(client, body) for _ in range(3)]
+        alone_runs = [await run_alone(client, body) for _ in range(3)]
+        alone = [wall for wall, _ in alone_runs]
         baseline = statistics.median(alone)
+        after_first_verdict = min(after for _, after in alone_runs)  # the least: the floor stays a floor
         sweep = []
         for count in args.sweep:  # smaller batches first, on the same stack and baseline
             timeline = CpuTimeline()
@@ -522,6 +570,9 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         "per_episode_max_s": round(max(per_episode), 3),
         **batch_figures(records, first_post, baseline, (args.episodes - 1) / args.rate),
         **saturation(timeline, records, first_post),
+        "first_round": first_round(
+            timeline, histories, first_post, args.latency, after_first_verdict, baseline
+        ),
         # seconds beyond the 5 model replies, by phase: the median episode's and the slowest one's
         "phases_p50_s": {k: round(percentile([p[k] for p in spent], 0.5), 3) for k in spent[0]},
         "phases_slowest_s": {k: round(v, 3) for k, v in spent[slowest].items()},

@@ -82,19 +82,29 @@ class CpuTimeline:
             self.samples.append((time.time(), *host_cpu_s()))
             await asyncio.sleep(self.step_s)
 
-    def _steps(self, since: float, until: float) -> list[tuple[float, float, float]]:
-        """(seconds inside [since, until], that step's length, its busy + steal seconds)."""
+    def _steps(self, since: float, until: float) -> list[tuple[float, float, float, float]]:
+        """(seconds inside [since, until], that step's length, its busy seconds, its steal seconds)."""
         steps = []
         for (t0, busy0, steal0), (t1, busy1, steal1) in itertools.pairwise(self.samples):
             inside = min(t1, until) - max(t0, since)
             if inside > 0 and t1 > t0:
-                steps.append((inside, t1 - t0, busy1 - busy0 + steal1 - steal0))
+                steps.append((inside, t1 - t0, busy1 - busy0, steal1 - steal0))
         return steps
+
+    def used_s(self, since: float, until: float) -> tuple[float, float]:
+        """(busy, steal) CPU-seconds of the host in [since, until]; a step cut by an edge counts in
+        proportion to its part inside."""
+        steps = self._steps(since, until)
+        busy = sum(step_busy * inside / length for inside, length, step_busy, _ in steps)
+        steal = sum(step_steal * inside / length for inside, length, _, step_steal in steps)
+        return busy, steal
 
     def saturated_s(self, since: float, until: float, cpus: int, threshold: float = 0.9) -> float:
         """Seconds of [since, until] in steps where busy + steal reached `threshold` of every core."""
         return sum(
-            inside for inside, length, used in self._steps(since, until) if used >= threshold * cpus * length
+            inside
+            for inside, length, busy, steal in self._steps(since, until)
+            if busy + steal >= threshold * cpus * length
         )
 
     def busy_shares(self, since: float, until: float, cpus: int, bucket_s: float = 0.5) -> list[float]:
@@ -102,10 +112,9 @@ class CpuTimeline:
         shares = []
         start = since
         while start < until:
-            steps = self._steps(start, min(start + bucket_s, until))
-            inside = sum(step_inside for step_inside, _, _ in steps)
-            # a step cut by the bucket's edge counts in proportion to its part inside
-            used = sum(step_used * step_inside / length for step_inside, length, step_used in steps)
+            end = min(start + bucket_s, until)
+            inside = sum(step_inside for step_inside, *_ in self._steps(start, end))
+            used = sum(self.used_s(start, end))
             shares.append(round(used / (cpus * inside), 2) if inside else 0.0)
             start += bucket_s
         return shares

@@ -68,6 +68,24 @@ def test_load_bench_reports_every_episode_and_where_its_time_went(sandbox_image:
     shares = report["busy_share_per_half_s"]
     assert abs(len(shares) - report["batch_wall_s"] / 0.5) <= 1 and all(0 <= x <= 1.05 for x in shares)
     assert 0 <= report["cores_saturated_s"] <= report["batch_wall_s"]
+    # the first judge round: its first code comes one model reply after the first POST at the
+    # earliest; its host CPU is read for at most one model latency; what one episode alone takes
+    # after its first verdict is 4 more replies at least; and the floor its CPU sets is a floor
+    first = report["first_round"]
+    assert 0.2 <= first["first_code_s"] <= first["last_first_verdict_s"] < report["batch_wall_s"]
+    assert 0 <= first["read_s"] <= min(0.2, first["last_first_verdict_s"] - first["first_code_s"]) + 0.001
+    assert first["host_busy_cpu_s"] >= 0 and first["host_steal_s"] >= 0
+    assert 0.8 <= first["alone_after_first_verdict_s"] < report["baseline_alone_s"]
+    floor = (
+        first["first_code_s"]
+        + first["host_busy_cpu_s"] / report["cpus"]
+        + first["alone_after_first_verdict_s"]
+    )
+    assert first["batch_floor_s"] == pytest.approx(floor, abs=0.01)
+    assert first["batch_floor_s"] <= report["batch_wall_s"]
+    assert first["batch_floor_ratio"] == pytest.approx(
+        first["batch_floor_s"] / report["baseline_alone_s"], abs=0.002
+    )
     # a smaller batch first, on the same stack and baseline, reported on its own
     (smaller,) = report["sweep"]
     assert smaller["episodes"] == 3 and smaller["failed"] == 3
