@@ -60,13 +60,23 @@ def _loc(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _field_and_message(err: Any) -> tuple[str, str]:
+    """Where and what, for one validation error. A body that is not JSON at all says where the
+    parser stopped and why (the framework's own text is "JSON decode error" at a bare position)."""
+    loc = err.get("loc", ())
+    if err.get("type") == "json_invalid":
+        where = f" at character {loc[-1]}" if loc and isinstance(loc[-1], int) else ""
+        reason = str((err.get("ctx") or {}).get("error", ""))[:200]
+        return "body", f"not valid JSON{where}" + (f": {reason}" if reason else "")
+    return _loc(loc), str(err.get("msg", "invalid"))[:300]
+
+
 def validation_detail(errors: Sequence[Any]) -> tuple[str, list[dict[str, str]]]:
     """A one-line summary plus the per-field list (capped: a huge bad body must not echo itself)."""
     items = []
     for err in list(errors)[:20]:
-        loc = _loc(err.get("loc", ()))
-        msg = str(err.get("msg", "invalid"))[:300]
-        items.append({"field": loc, "message": msg})
+        field, message = _field_and_message(err)
+        items.append({"field": field, "message": message})
     summary = "; ".join(f"{i['field']}: {i['message']}" for i in items[:3]) or "invalid request"
     if len(errors) > 3:
         summary += f" (and {len(errors) - 3} more)"
@@ -82,9 +92,23 @@ async def _reflexion_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _not_sent_as_json(request: Request, errors: Sequence[Any]) -> str | None:
+    """The content type, when a body was sent under one that is not JSON: the framework then does
+    not parse it, and "Input should be a valid dictionary" alone would not say why."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";")[0].strip().lower()
+    if not media_type or media_type == "application/json" or media_type.endswith("+json"):
+        return None
+    body_errors = any(tuple(err.get("loc", ()))[:1] == ("body",) for err in errors)
+    return content_type[:100] if body_errors else None
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     summary, items = validation_detail(exc.errors())
+    content_type = _not_sent_as_json(request, exc.errors())
+    if content_type is not None:
+        summary = f"the body must be JSON sent with Content-Type: application/json, not {content_type}"
     return problem(
         422, "invalid-input", "Invalid input", summary, instance=request.url.path, extra={"errors": items}
     )

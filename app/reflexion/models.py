@@ -69,7 +69,13 @@ class Verdict(Strict):
         return [t for t in self.tests if not t.passed]
 
 
-class JudgeLimits(Strict):
+class Finite(Strict):
+    """Base for inputs with float bounds: NaN or infinity is "not a finite number", not a bound missed."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class JudgeLimits(Finite):
     """Per-run resource limits of the sandbox."""
 
     timeout_s: float = Field(default=10.0, gt=0, le=300)
@@ -159,7 +165,7 @@ class ModelRef(Strict):
     model: str | None = Field(default=None, max_length=200)
 
 
-class EpisodeConfig(Strict):
+class EpisodeConfig(Finite):
     strategy: StrategyName = "reflexion"
     feedback: FeedbackSource | None = None
     max_trials: int = Field(default=3, ge=1, le=20)

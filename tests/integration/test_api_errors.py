@@ -43,6 +43,29 @@ async def test_bad_episode_requests(redis_url: str, key_prefix: str) -> None:
             "/v1/episodes", content=b"{not json", headers={"content-type": "application/json"}
         )
         assert not_json.status_code == 422 and not_json.headers["content-type"].startswith(PROBLEM)
+        # says what is wrong and where, not "1: JSON decode error"
+        assert not_json.json()["detail"] == (
+            "body: not valid JSON at character 1: Expecting property name enclosed in double quotes"
+        )
+        assert not_json.json()["errors"] == [{"field": "body", "message": not_json.json()["detail"][6:]}]
+
+        # NaN passes JSON parsing (Python's reader takes it): the error names it, not a bound
+        nan = await client.post(
+            "/v1/episodes",
+            content=b'{"task": {"id": "t", "prompt": "p", "entry_point": "f", "tests": "x"}, '
+            b'"temperature": NaN}',
+            headers={"content-type": "application/json"},
+        )
+        assert nan.status_code == 422
+        assert nan.json()["detail"] == "temperature: Input should be a finite number"
+
+        # a JSON body sent under another content type is not parsed: the error says how to send it
+        as_text = await client.post(
+            "/v1/episodes", content=b'{"task": {}}', headers={"content-type": "text/plain"}
+        )
+        assert as_text.status_code == 422 and as_text.headers["content-type"].startswith(PROBLEM)
+        assert "Content-Type: application/json" in as_text.json()["detail"]
+        assert "text/plain" in as_text.json()["detail"]
 
         huge = await client.post(
             "/v1/episodes", content=b"x" * 400_000, headers={"content-type": "application/json"}
