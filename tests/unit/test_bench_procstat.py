@@ -38,3 +38,13 @@ def test_busy_share_per_bucket() -> None:
     line = timeline((0.2, 0.0), (0.2, 0.0), (0.0, 0.0), (0.1, 0.1))
     assert line.busy_shares(100.0, 100.4, cpus=2, bucket_s=0.2) == [1.0, 0.5]
     assert line.busy_shares(100.0, 100.4, cpus=2, bucket_s=0.4) == [0.75]
+
+
+def test_used_seconds_split_busy_from_steal_and_cut_steps_in_proportion() -> None:
+    line = timeline((0.2, 0.0), (0.1, 0.1), (0.0, 0.0))
+    busy, steal = line.used_s(100.0, 100.3)
+    assert busy == pytest.approx(0.3) and steal == pytest.approx(0.1)
+    # from the middle of the first step to the middle of the second: half of each
+    busy, steal = line.used_s(100.05, 100.15)
+    assert busy == pytest.approx(0.1 + 0.05) and steal == pytest.approx(0.05)
+    assert line.used_s(101.0, 102.0) == (0, 0)  # nothing sampled there
