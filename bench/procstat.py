@@ -94,7 +94,10 @@ class CpuTimeline:
     def used_s(self, since: float, until: float) -> tuple[float, float]:
         """(busy, steal) CPU-seconds of the host in [since, until]; a step cut by an edge counts in
         proportion to its part inside."""
-        steps = self._steps(since, until)
+        return self._used(self._steps(since, until))
+
+    @staticmethod
+    def _used(steps: list[tuple[float, float, float, float]]) -> tuple[float, float]:
         busy = sum(step_busy * inside / length for inside, length, step_busy, _ in steps)
         steal = sum(step_steal * inside / length for inside, length, _, step_steal in steps)
         return busy, steal
@@ -112,9 +115,9 @@ class CpuTimeline:
         shares = []
         start = since
         while start < until:
-            end = min(start + bucket_s, until)
-            inside = sum(step_inside for step_inside, *_ in self._steps(start, end))
-            used = sum(self.used_s(start, end))
+            steps = self._steps(start, min(start + bucket_s, until))
+            inside = sum(step_inside for step_inside, *_ in steps)
+            used = sum(self._used(steps))
             shares.append(round(used / (cpus * inside), 2) if inside else 0.0)
             start += bucket_s
         return shares

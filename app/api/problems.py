@@ -105,8 +105,9 @@ def _not_sent_as_json(request: Request, errors: Sequence[Any]) -> str | None:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    summary, items = validation_detail(exc.errors())
-    content_type = _not_sent_as_json(request, exc.errors())
+    errors = exc.errors()
+    summary, items = validation_detail(errors)
+    content_type = _not_sent_as_json(request, errors)
     if content_type is not None:
         summary = f"the body must be JSON sent with Content-Type: application/json, not {content_type}"
     return problem(

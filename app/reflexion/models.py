@@ -72,7 +72,7 @@ class Verdict(Strict):
 class Finite(Strict):
     """Base for inputs with float bounds: NaN or infinity is "not a finite number", not a bound missed."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(allow_inf_nan=False)  # merged with Strict's extra="forbid"
 
 
 class JudgeLimits(Finite):
