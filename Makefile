@@ -5,21 +5,29 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 RFX := $(VENV)/bin/rfx
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+LOCK := requirements/dev.txt
+STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml clients/python/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+PIP := $(PY) -m pip install -q --disable-pip-version-check --no-input
 
-.PHONY: help host venv sandbox model demo test lint types pytest clean
+.PHONY: help host venv sandbox model demo test lint types pytest lock upgrade clean
 
 help:
 	@echo "make demo   set everything up and run a real Reflexion episode"
 	@echo "make test   set everything up and run ruff, mypy --strict and the whole test suite"
+	@echo "make lock   re-resolve requirements/ after editing pyproject.toml (other pins kept)"
+	@echo "make upgrade  move every locked dependency to its newest allowed version; then make test"
 
 host:
 	@scripts/setup-host $(SETUP_FLAGS)
 
-$(STAMP): pyproject.toml
+# Only the exact, hash-checked versions of the lock; the project and the client are then installed
+# editable without dependencies, built by the lock's own setuptools (no build isolation, no index).
+$(STAMP): $(LOCK) pyproject.toml clients/python/pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@echo "installing the project into $(VENV)" >&2
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' $(if $(wildcard clients/python/pyproject.toml),-e clients/python,) 2>$(VENV)/pip.log || { cat $(VENV)/pip.log >&2; exit 1; }
+	@echo "installing the locked dependencies and the project into $(VENV)" >&2
+	@{ $(PIP) --require-hashes -r $(LOCK) \
+	  && $(PIP) --no-deps --no-build-isolation -e . -e clients/python; } >$(VENV)/pip.log 2>&1 \
+	  || { cat $(VENV)/pip.log >&2; exit 1; }
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(STAMP)
@@ -45,6 +53,12 @@ pytest: venv
 
 test: SETUP_FLAGS = --browser
 test: host venv sandbox model lint types pytest
+
+lock: venv
+	@scripts/lock
+
+upgrade: venv
+	@scripts/lock --upgrade
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -6,6 +6,10 @@ So we always build from the sdist with explicit, portable CPU flags. The build t
 wheel is kept in the data dir's cache so a reinstall (a new venv, a fresh clone on the same machine)
 takes seconds. The runtime is an optional extra (`.[local-model]`), never a hard dependency: we
 install it into the current interpreter's environment only when it is missing or the wrong version.
+
+Which version, and the sha256 of its sdist and of every server dependency, is the lock's to say
+(`requirements/local-model.txt`, written by `scripts/lock`): the build and the install are
+hash-checked against it, so a fresh machine gets exactly what the tests ran.
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
 from app.errors import Unavailable
 from app.llm.local_weights import Progress, no_progress
+from app.paths import project_root
 
-RUNTIME_VERSION = "0.3.36"
+RUNTIME_PACKAGE = "llama-cpp-python"
 PORTABLE_CMAKE_ARGS = (
     "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON "
     "-DGGML_BMI2=ON -DGGML_AMX_INT8=OFF"
@@ -38,10 +45,52 @@ _SERVER_MODULES = (
 )
 
 
+@dataclass(frozen=True)
+class RuntimeLock:
+    """The runtime's part of the lock: its pinned sdist, and the hash-pinned rest of what it needs."""
+
+    version: str
+    sdist: str  # the lock's requirement block for llama-cpp-python, hashes included
+    dependencies: str  # every other block of the lock file
+
+
+def lock_file() -> Path:
+    return project_root() / "requirements" / "local-model.txt"
+
+
+@cache
+def runtime_lock() -> RuntimeLock:
+    """Split the lock into llama-cpp-python's block and the others (a block: one pin and its hashes)."""
+    path = lock_file()
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise Unavailable(f"cannot read the local model's lock {path}: {exc.strerror}") from exc
+    blocks: list[list[str]] = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line[0].isspace() and blocks:
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    prefix = f"{RUNTIME_PACKAGE}=="
+    ours = [block for block in blocks if block[0].startswith(prefix)]
+    if len(ours) != 1:
+        raise Unavailable(f"{path} pins {RUNTIME_PACKAGE} {len(ours)} times, expected once: run scripts/lock")
+    version = ours[0][0].removeprefix(prefix).split()[0].rstrip("\\ ")
+    rest = [block for block in blocks if block is not ours[0]]
+    return RuntimeLock(
+        version=version,
+        sdist="\n".join(ours[0]) + "\n",
+        dependencies="".join("\n".join(block) + "\n" for block in rest),
+    )
+
+
 def runtime_ready() -> bool:
     """True when the pinned bindings and the server's own dependencies are importable here."""
     try:
-        if metadata.version("llama-cpp-python") != RUNTIME_VERSION:
+        if metadata.version(RUNTIME_PACKAGE) != runtime_lock().version:
             return False
     except metadata.PackageNotFoundError:
         return False
@@ -54,7 +103,7 @@ def wheel_cache(data_dir: Path) -> Path:
 
 def _cached_wheel(data_dir: Path) -> Path | None:
     # The bindings load libllama through ctypes, so the wheel is tagged py3-none-<platform>.
-    found = sorted(wheel_cache(data_dir).glob(f"llama_cpp_python-{RUNTIME_VERSION}-*.whl"))
+    found = sorted(wheel_cache(data_dir).glob(f"llama_cpp_python-{runtime_lock().version}-*.whl"))
     return found[-1] if found else None
 
 
@@ -86,11 +135,20 @@ def _run_with_heartbeat(command: list[str], step: str, log: Path, progress: Prog
         raise Unavailable(f"{step} failed (exit {code}, log {log}): {' | '.join(tail)}")
 
 
+def _requirements_file(data_dir: Path, name: str, text: str) -> Path:
+    """pip reads hashes only from a requirements file: write the lock's part to one in the cache."""
+    path = data_dir / "cache" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
 def build_wheel(data_dir: Path, progress: Progress = no_progress) -> Path:
-    """Build the portable llama-cpp-python wheel once into the data dir's cache."""
+    """Build the portable llama-cpp-python wheel once into the data dir's cache, from the locked sdist."""
     cached = _cached_wheel(data_dir)
     if cached is not None:
         return cached
+    sdist = _requirements_file(data_dir, "llama-cpp-python.lock.txt", runtime_lock().sdist)
     command = [
         sys.executable,
         "-m",
@@ -99,11 +157,13 @@ def build_wheel(data_dir: Path, progress: Progress = no_progress) -> Path:
         "--no-deps",
         "--no-cache-dir",
         "--disable-pip-version-check",
+        "--require-hashes",
         "--no-binary",
-        "llama-cpp-python",
+        RUNTIME_PACKAGE,
         "--wheel-dir",
         str(wheel_cache(data_dir)),
-        f"llama-cpp-python=={RUNTIME_VERSION}",
+        "-r",
+        str(sdist),
     ]
     _run_with_heartbeat(
         command,
@@ -124,20 +184,14 @@ def install_runtime(data_dir: Path, progress: Progress = no_progress) -> None:
     if runtime_ready():
         return
     wheel = build_wheel(data_dir, progress)
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        f"{wheel}[server]",
-    ]
+    dependencies = _requirements_file(data_dir, "llama-cpp-server.lock.txt", runtime_lock().dependencies)
+    pip = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+    logs, step = data_dir / "logs", "installing the llama.cpp runtime"
     _run_with_heartbeat(
-        command, "installing the llama.cpp runtime", data_dir / "logs" / "llama-cpp-install.log", progress
+        [*pip, "--require-hashes", "-r", str(dependencies)], step, logs / "llama-cpp-deps.log", progress
     )
+    _run_with_heartbeat([*pip, "--no-deps", str(wheel)], step, logs / "llama-cpp-install.log", progress)
     importlib.invalidate_caches()
     if not runtime_ready():
-        raise Unavailable(
-            f"llama-cpp-python {RUNTIME_VERSION} is still not importable after installing {wheel.name}"
-        )
+        version = runtime_lock().version
+        raise Unavailable(f"{RUNTIME_PACKAGE} {version} not importable after installing {wheel.name}")

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
@@ -35,6 +35,18 @@ log = logging.getLogger("rfx.worker")
 Runner = Callable[[Episode, EventSink], Awaitable[Episode]]
 StopReason = Literal["", "user", "handback", "lease"]
 PRUNE_IDLE_MS = 3600 * 1000  # a consumer silent this long with nothing pending belongs to a dead worker
+
+
+class _Closable(Protocol):
+    """What closing a pub/sub needs, typed here: redis-py's own annotation of `aclose` varies by release."""
+
+    def aclose(self) -> Awaitable[object]: ...
+
+
+async def _close_quietly(resource: _Closable) -> None:
+    """Close on the way out without letting a dead connection's error replace the one in flight."""
+    with contextlib.suppress(RedisError, OSError):
+        await resource.aclose()
 
 
 @dataclass
@@ -274,8 +286,7 @@ class Worker:
                             r.reason = "user"
                             r.task.cancel()
                 finally:
-                    with contextlib.suppress(RedisError, OSError):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await _close_quietly(pubsub)
             except (RedisError, OSError) as exc:
                 log.warning("cancel channel lost (%s); resubscribing", exc)
                 await asyncio.sleep(0.5)

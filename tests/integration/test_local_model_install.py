@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.llm import local_model
-from app.llm.local_runtime import RUNTIME_VERSION, runtime_ready
+from app.llm.local_runtime import runtime_lock, runtime_ready
 from app.llm.local_weights import WEIGHTS, is_verified, weights_path
 from app.settings import Settings
 from tests.fixtures.services import free_port
@@ -48,7 +48,7 @@ def test_second_install_is_a_no_op_that_prints_the_model_path() -> None:
     assert runtime_ready()
     from importlib.metadata import version
 
-    assert version("llama-cpp-python") == RUNTIME_VERSION
+    assert version("llama-cpp-python") == runtime_lock().version
 
 
 def test_status_lists_sizes_and_what_the_port_serves(tmp_path: Path) -> None:
