@@ -27,7 +27,7 @@ from pathlib import Path
 
 from app.errors import Unavailable
 from app.llm.local_weights import Progress, no_progress
-from app.paths import project_root
+from app.lockfile import lock_path, parse_lock
 
 RUNTIME_PACKAGE = "llama-cpp-python"
 PORTABLE_CMAKE_ARGS = (
@@ -54,36 +54,23 @@ class RuntimeLock:
     dependencies: str  # every other block of the lock file
 
 
-def lock_file() -> Path:
-    return project_root() / "requirements" / "local-model.txt"
+LOCK_FILE = "local-model.txt"
 
 
 @cache
 def runtime_lock() -> RuntimeLock:
-    """Split the lock into llama-cpp-python's block and the others (a block: one pin and its hashes)."""
-    path = lock_file()
+    path = lock_path(LOCK_FILE)
     try:
-        text = path.read_text()
+        pins = parse_lock(path.read_text())
     except OSError as exc:
         raise Unavailable(f"cannot read the local model's lock {path}: {exc.strerror}") from exc
-    blocks: list[list[str]] = []
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if line[0].isspace() and blocks:
-            blocks[-1].append(line)
-        else:
-            blocks.append([line])
-    prefix = f"{RUNTIME_PACKAGE}=="
-    ours = [block for block in blocks if block[0].startswith(prefix)]
-    if len(ours) != 1:
-        raise Unavailable(f"{path} pins {RUNTIME_PACKAGE} {len(ours)} times, expected once: run scripts/lock")
-    version = ours[0][0].removeprefix(prefix).split()[0].rstrip("\\ ")
-    rest = [block for block in blocks if block is not ours[0]]
+    ours = [pin for pin in pins if pin.name == RUNTIME_PACKAGE]
+    if len(ours) != 1 or not ours[0].hashes:
+        raise Unavailable(f"{path} must pin {RUNTIME_PACKAGE} once, with its hash: run scripts/lock")
     return RuntimeLock(
-        version=version,
-        sdist="\n".join(ours[0]) + "\n",
-        dependencies="".join("\n".join(block) + "\n" for block in rest),
+        version=ours[0].version,
+        sdist=ours[0].block,
+        dependencies="".join(pin.block for pin in pins if pin is not ours[0]),
     )
 
 
