@@ -13,10 +13,12 @@ FROM ${BUILDER_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 RUN python3 -m venv /opt/venv
 WORKDIR /srv/rfx
-# Dependencies first, from the wheelhouse scripts/stack-init built (no index is reached during the
-# build), so a code change does not reinstall them.
+# Dependencies first, from the wheelhouse scripts/stack-init downloaded from the lock
+# (requirements/service.txt): no index is reached, every file's hash is checked again, and a code
+# change does not reinstall them.
 COPY build/wheels /tmp/wheels
-RUN /opt/venv/bin/pip install -q --no-index --find-links /tmp/wheels -r /tmp/wheels/requirements.txt
+RUN /opt/venv/bin/pip install -q --no-index --require-hashes --find-links /tmp/wheels \
+      -r /tmp/wheels/requirements.txt
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY prompts ./prompts
