@@ -553,7 +553,8 @@ def cli_section(r: Results) -> str:
             "",
             f"Reproduce: {CLI_COMMAND}. Wall time of `rfx --help` (and `rfx judge --help`) in a fresh"
             f" process against `python3 -c pass` with the same interpreter, median of {c['runs']}"
-            " alternating runs. Commands import what they use when they run, so help imports no web,"
+            f" rotating rounds (Python {c['python']}, load average {c['load_average']} at the end)."
+            " Commands import what they use when they run, so help imports no web,"
             " Redis, Docker or LLM library (tests/unit/test_cli_imports.py checks it).",
             "",
             table(
