@@ -235,8 +235,9 @@ def readme_block(r: Results) -> str:
             BEGIN,
             summary_table(r),
             "",
-            "Each figure is a ratio to a baseline measured in the same run, on a 2-vCPU VM with"
-            " neighbours. Every run, the method and the rest of the figures:"
+            "Each figure is a ratio to a baseline measured in the same run, on a"
+            f" {r.load['runs'][0]['cpus']}-vCPU VM with neighbours. Every run, the method and the rest"
+            " of the figures:"
             " [docs/performance.md](docs/performance.md).",
             END,
         )
@@ -588,9 +589,9 @@ def performance_md(r: Results) -> str:
         "",
         "Every figure here is read from a committed results file (bench/results/ or bench/real_model/)"
         " by bench/report_docs.py. Figures are ratios against a baseline measured in the same run, on"
-        " this project's machines: 2 vCPUs in a VM whose neighbours can take CPU (steal time is reported"
-        " where it matters), so the same work costs different CPU from run to run. Re-run the command"
-        " before quoting a figure.",
+        f" this project's machines: {r.load['runs'][0]['cpus']} vCPUs in a VM whose neighbours can take"
+        " CPU (steal time is reported where it matters), so the same work costs different CPU from run"
+        " to run. Re-run the command before quoting a figure.",
         "",
         "## Summary",
         "",
