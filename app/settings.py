@@ -46,9 +46,9 @@ class Settings(BaseSettings):
     judge_output_bytes: int = Field(default=64 * 1024, ge=1024)
     judge_tmpfs_mb: int = Field(default=64, ge=1)
     judge_cpus: float = Field(default=1.0, gt=0)
-    # A pooled container's start and close cost ~0.45 s of host CPU: after 200 runs that was
-    # ~2.3 ms per judgement (of ~14), after 1000 ~0.5 ms. Each run is cleaned up on its own (every
-    # process killed, scratch wiped, a fresh harness); recycling by count is a backstop to that.
+    # A pooled container's start and close cost far more host CPU than a judgement, so a low count
+    # shows up in every judgement's cost (bench/judge_cpu.py, bench/load.py). Each run is cleaned up on
+    # its own (every process killed, scratch wiped, a fresh harness); recycling by count is a backstop.
     judge_recycle_after: int = Field(default=1000, ge=1)
     judge_image: str | None = None  # default: the content-addressed tag of sandbox/
     judge_base_image: str = "rfx-debian-python:bookworm"
@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     local_model_port: int = Field(default=8089, ge=1, le=65535)
     local_model_size: Literal["0.5b", "1.5b"] = "0.5b"
     # llama.cpp threads; default half the cores: its threads spin-wait on each other, so on a busy
-    # 2-core host 2 threads ran ~10x slower than 1 (measured 0.4 vs 3.8 tokens/s).
+    # host a thread per core stalls generation instead of speeding it up (tokens/s of `rfx model serve`).
     local_model_threads: int | None = Field(default=None, ge=1, le=256)
 
 

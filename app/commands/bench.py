@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -32,7 +32,9 @@ from app.commands.run import (
     UrlOpt,
 )
 from app.errors import InvalidInput
-from app.reflexion.models import Episode, EpisodeConfig, Task, utcnow
+
+if TYPE_CHECKING:  # imported when a command runs, not for `rfx --help`
+    from app.reflexion.models import Episode, EpisodeConfig, Task
 
 bench_app = typer.Typer(
     name="bench", help="Benchmarks: strategies side by side, honest figures, reports.", no_args_is_help=True
@@ -170,6 +172,7 @@ def write_partial_report(
     """After Ctrl-C: a report of the episodes finished so far (rerun with the same --out to finish)."""
     from app.bench.report import write_report
     from app.bench.store import EpisodeLog, latest_per_pair
+    from app.reflexion.models import utcnow
 
     planned = {(s, t.id) for t in tasks for s in configs}
     logged = latest_per_pair(EpisodeLog(out).read())
@@ -194,6 +197,7 @@ async def execute(
     from app.bench.report import write_report
     from app.bench.runner import run_bench
     from app.bench.store import EpisodeLog
+    from app.reflexion.models import utcnow
     from app.wiring import close_models, open_adapters
 
     console = Console(stderr=True, highlight=False)

@@ -9,16 +9,17 @@ like `rfx run`; unreachable servers and refused requests are one-line errors.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from app.commands.remote import DEFAULT_URL, Remote
-from app.reflexion.models import Attempt, Episode, Event, Verdict
+if TYPE_CHECKING:  # the HTTP client and the models load when a command runs, not for --help
+    from app.reflexion.models import Attempt, Episode, Event, Verdict
 
+DEFAULT_URL = "http://127.0.0.1:8000"
 UrlOption = Annotated[str, typer.Option("--url", envvar="RFX_URL", help="the server (default RFX_URL)")]
 KeyOption = Annotated[
     str | None, typer.Option("--api-key", envvar="RFX_API_KEY", help="API key (default RFX_API_KEY)")
@@ -63,6 +64,8 @@ def list_episodes(
     json_out: JsonOption = False,
 ) -> None:
     """The newest episodes of your tenant, as a table."""
+    from app.commands.remote import Remote
+
     found: list[Episode] = []
     after: str | None = None
     with Remote(url, api_key) as remote:
@@ -114,6 +117,8 @@ def show(
     json_out: JsonOption = False,
 ) -> None:
     """One episode: status, usage, and per trial the verdicts, tokens, timing and lesson."""
+    from app.commands.remote import Remote
+
     with Remote(url, api_key) as remote:
         episode = remote.episode(episode_id)
     if json_out:
@@ -156,6 +161,8 @@ def watch(
     api_key: KeyOption = None,
 ) -> None:
     """Follow an episode live (SSE) until it finishes; exit 0 if it succeeded, 1 otherwise."""
+    from app.commands.remote import Remote
+
     err = Console(stderr=True, highlight=False)
     with Remote(url, api_key) as remote:
         remote.episode(episode_id)  # unknown ids, bad keys and an unreachable server fail fast, once

@@ -14,18 +14,17 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from app.bench.datasets import read_jsonl, task_from_humaneval
 from app.errors import InvalidInput, SandboxError
-from app.judge import DockerJudge, JudgeConfig, humaneval_result
-from app.reflexion.models import Submission, Task, Verdict
-from app.settings import Settings
+
+if TYPE_CHECKING:  # the command imports the judge (docker, pydantic) when it runs, not for --help
+    from rich.console import Console
+
+    from app.judge import JudgeConfig
+    from app.reflexion.models import Task, Verdict
 
 MODES = ("pooled", "fresh")
 RUNTIMES = ("runc", "runsc")
@@ -33,6 +32,8 @@ RUNTIMES = ("runc", "runsc")
 
 def load_samples(problems_path: Path, samples_path: Path | None) -> list[tuple[Task, str]]:
     """(task, completion) pairs in sample order; canonical solutions when there are no samples."""
+    from app.bench.datasets import read_jsonl, task_from_humaneval
+
     tasks: dict[str, Task] = {}
     for record in read_jsonl(problems_path):
         task = task_from_humaneval(record)
@@ -58,6 +59,8 @@ def load_samples(problems_path: Path, samples_path: Path | None) -> list[tuple[T
 
 
 def result_record(task: Task, completion: str, verdict: Verdict) -> dict[str, Any]:
+    from app.judge import humaneval_result
+
     return {
         "task_id": task.id,
         "completion": completion,
@@ -73,6 +76,11 @@ async def judge_all(
     pairs: list[tuple[Task, str]], config: JudgeConfig, out: TextIO, console: Console
 ) -> Counter[str]:
     """Judge every pair with `config.workers` in flight; write records in input order."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from app.judge import DockerJudge
+    from app.reflexion.models import Submission
+
     statuses: Counter[str] = Counter()
     results: dict[int, dict[str, Any]] = {}
     written = 0
@@ -115,6 +123,12 @@ def register(app: typer.Typer) -> None:
         timeout: float | None = typer.Option(None, "--timeout", help="Seconds each [RFX_JUDGE_TIMEOUT]."),
     ) -> None:
         """Judge HumanEval samples (or the canonical solutions) in the hardened sandbox."""
+        from pydantic import ValidationError
+        from rich.console import Console
+
+        from app.judge import JudgeConfig
+        from app.settings import Settings
+
         if mode is not None and mode not in MODES:
             raise InvalidInput(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
         if runtime is not None and runtime not in RUNTIMES:

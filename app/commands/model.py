@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,9 +25,11 @@ from rich.progress import (
 from rich.table import Table
 
 from app.errors import ConfigError
-from app.llm import local_model
-from app.llm.local_model import LocalServer
-from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the model library loads when a command runs, not for `rfx --help`
+    from app.llm import local_model
+    from app.llm.local_model import LocalServer
+    from app.settings import Settings
 
 model_app = typer.Typer(
     help="The bundled local model (Qwen2.5-Coder on llama.cpp): install, serve, stop.", no_args_is_help=True
@@ -72,6 +74,8 @@ def progress_display() -> Iterator[local_model.Progress]:
 @model_app.command("install")
 def install(size: SizeOption = None) -> None:
     """Download and verify the weights (pinned sha256) and build the llama.cpp runtime. Idempotent."""
+    from app.llm import local_model
+
     started = time.monotonic()
     if local_model.is_installed(size):
         path = local_model.model_path(size)
@@ -90,6 +94,8 @@ def _announce(server: LocalServer) -> None:
 @model_app.command("serve")
 def serve(size: SizeOption = None, port: PortOption = None) -> None:
     """Run the OpenAI-compatible server in the foreground on loopback until Ctrl-C."""
+    from app.llm import local_model
+
     code = local_model.serve(size, port, _announce)
     _err.print("local model server stopped")
     if code not in (0, -2, -15):  # our own SIGINT/SIGTERM is a clean stop
@@ -99,6 +105,8 @@ def serve(size: SizeOption = None, port: PortOption = None) -> None:
 @model_app.command("start")
 def start(size: SizeOption = None, port: PortOption = None) -> None:
     """Start the server in the background (or reuse the one running); prints its base URL."""
+    from app.llm import local_model
+
     server = local_model.ensure_running(size, port)
     verb = "started" if server.started else "already running"
     _err.print(f"{server.alias} {verb} at {server.base_url} (pid {server.pid})")
@@ -108,6 +116,8 @@ def start(size: SizeOption = None, port: PortOption = None) -> None:
 @model_app.command("stop")
 def stop(port: PortOption = None) -> None:
     """Stop the background server started by `rfx model start` or `rfx run` on that port."""
+    from app.llm import local_model
+
     pid = local_model.stop(port)
     _err.print(f"stopped the local model server (pid {pid})" if pid else "no local model server was running")
 
@@ -115,6 +125,9 @@ def stop(port: PortOption = None) -> None:
 @model_app.command("status")
 def status(port: PortOption = None) -> None:
     """Which sizes are installed, and what the port serves."""
+    from app.llm import local_model
+    from app.settings import get_settings
+
     table = Table("size", "model", "installed", "file")
     for size in local_model.SIZES:
         table.add_row(
@@ -137,6 +150,8 @@ def use_local_model(settings: Settings, reason: str = "no model configured") -> 
     that is not installed is not fetched here (a gigabyte and a compiler run are the user's call,
     `rfx model install` or `make demo`): that stays a one-line configuration error.
     """
+    from app.llm import local_model
+
     size, port = settings.local_model_size, settings.local_model_port
     alias = local_model.alias_for(size)
     if not local_model.is_installed(size, data_dir=settings.data_dir):
@@ -159,7 +174,7 @@ def configured_or_local(settings: Settings) -> Settings:
     """For `rfx serve --with-worker` and `rfx worker`: the settings as they are when an actor is
     configured or the local model is not installed (then episodes report the missing model, as
     before); otherwise the same settings with the local model, started or reused, as the actor."""
-    from app.llm import ModelRegistry
+    from app.llm import ModelRegistry, local_model
 
     if ModelRegistry.from_settings(settings).is_configured():
         return settings

@@ -26,7 +26,6 @@ from app.errors import (
 )
 from app.reflexion.models import Episode, Event
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 _ERRORS: dict[int, type[ReflexionError]] = {
     400: InvalidInput,
     401: Unauthorized,

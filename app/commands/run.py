@@ -11,19 +11,18 @@ from __future__ import annotations
 import asyncio
 import sys
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.status import Status
 
-from app.llm import ModelOverrides
-from app.reflexion.loop import run_episode
-from app.reflexion.models import Episode, EpisodeConfig, EventType, Task, Verdict
-from app.reflexion.ports import ChatModel
-from app.settings import Settings, get_settings
-from app.wiring import build_models, close_models, episode_config, load_task, open_adapters
+if TYPE_CHECKING:  # the command imports what it runs when it runs: `rfx --help` stays fast
+    from rich.console import Console
+    from rich.status import Status
+
+    from app.reflexion.models import Episode, EpisodeConfig, EventType, Task, Verdict
+    from app.reflexion.ports import ChatModel
+    from app.settings import Settings
 
 
 class StrategyChoice(StrEnum):
@@ -126,6 +125,9 @@ async def execute(
     console: Console,
 ) -> Episode:
     """Run the episode; on Ctrl-C the loop records it as cancelled, and that record is returned."""
+    from app.reflexion.loop import run_episode
+    from app.wiring import close_models, open_adapters
+
     try:
         async with open_adapters(settings, need_memory=config.memory != "none") as adapters:
             with console.status("starting the episode") as status:
@@ -205,6 +207,12 @@ def run(
     json_output: JsonOpt = False,
 ) -> None:
     """Run one episode: the actor writes code, the sandbox judges it, the reflector writes lessons."""
+    from rich.console import Console
+
+    from app.llm import ModelOverrides
+    from app.settings import get_settings
+    from app.wiring import build_models, episode_config, load_task
+
     settings = get_settings()
     the_task = load_task(task)
     config = episode_config(

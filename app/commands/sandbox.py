@@ -7,10 +7,6 @@ import time
 
 import typer
 
-from app.judge.image import ensure_sandbox_image, sandbox_image_tag
-from app.judge.reaper import reap_orphans
-from app.settings import Settings
-
 sandbox_app = typer.Typer(
     help="Build the sandbox image; clean up orphaned sandbox containers.", no_args_is_help=True
 )
@@ -27,6 +23,9 @@ def build(
     force: bool = typer.Option(False, "--force", help="Rebuild even if the tag exists."),
 ) -> None:
     """Build the sandbox image (content-addressed tag; skipped when unchanged) and print its tag."""
+    from app.judge.image import ensure_sandbox_image
+    from app.settings import Settings
+
     settings = Settings()
     started = time.monotonic()
     tag = ensure_sandbox_image(
@@ -41,12 +40,17 @@ def tag(
     base_image: str | None = typer.Option(None, "--base-image", help="Base image [RFX_JUDGE_BASE_IMAGE]."),
 ) -> None:
     """Print the tag the sandbox image has for the current sandbox/ tree (without building)."""
+    from app.judge.image import sandbox_image_tag
+    from app.settings import Settings
+
     typer.echo(sandbox_image_tag(base_image or Settings().judge_base_image))
 
 
 @sandbox_app.command("reap")
 def reap() -> None:
     """Remove sandbox containers left behind by judge processes that no longer run."""
+    from app.judge.reaper import reap_orphans
+
     removed = asyncio.run(reap_orphans("docker"))
     typer.echo(f"removed {len(removed)} orphaned sandbox container(s)", err=True)
 

@@ -11,15 +11,14 @@ import ipaddress
 import logging
 import signal
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from app.api.auth import ApiKeys
-from app.commands.model import configured_or_local
 from app.errors import InvalidInput
-from app.gc_freeze import freeze_startup_heap
-from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the service (FastAPI, Redis, Docker) loads when a command runs, not for --help
+    from app.settings import Settings
 
 LOOPBACK = "127.0.0.1"
 WITH_WORKER_HELP = "also run a queue worker in this process (one-process local setup)"
@@ -49,6 +48,8 @@ def _logging(verbose: bool) -> None:
 
 def bind_host(settings: Settings, host: str | None) -> str:
     """The host to bind: as asked, except loopback when no API keys are configured."""
+    from app.api.auth import ApiKeys
+
     wanted = host or settings.host
     if ApiKeys.parse(settings.api_keys).enabled:
         return wanted
@@ -75,7 +76,9 @@ def serve(
     """Serve the HTTP API (/v1, /healthz, /readyz, /metrics, /ui)."""
     import uvicorn
 
+    from app.commands.model import configured_or_local
     from app.main import create_served_app
+    from app.settings import get_settings
 
     if processes > 1 and with_worker:
         raise InvalidInput(
@@ -115,7 +118,10 @@ def worker(
     name: Annotated[str | None, typer.Option(help="consumer name (default host-pid-random)")] = None,
 ) -> None:
     """Run queued episodes until SIGTERM/SIGINT (then finish or hand back the running ones)."""
+    from app.commands.model import configured_or_local
+    from app.gc_freeze import freeze_startup_heap
     from app.queue.runner import start_worker
+    from app.settings import get_settings
 
     settings = configured_or_local(get_settings())
     _logging(verbose=True)

@@ -28,9 +28,9 @@ ANSWER_SLACK_S = 15.0  # the runner answers by timeout + 0.5 s + cleanup; past t
 MAX_FRAME = 64 * 1024 * 1024
 LATE_CREATE_S = 1.0  # after a start is cut short: how long a late-created container is watched for
 # The CLI that relays a container's stdio for its whole life runs Go on one thread: with a thread
-# per core, Go's idle threads spin looking for work on every wakeup. Measured with
-# bench/judge_cpu.py, alternating: relay (CLI + dockerd) 1.06-1.28 ms per judgement against
-# 1.56-1.67 ms. The relay is two small copies; it gains nothing from more threads.
+# per core, Go's idle threads spin looking for work on every wakeup, which costs the host CPU per
+# judgement (bench/judge_cpu.py reports the relay's share). The relay is two small copies; it gains
+# nothing from more threads.
 RELAY_ENV = {"GOMAXPROCS": "1"}
 
 
@@ -93,7 +93,7 @@ def _identity(runtime: Runtime) -> list[str]:
 
 
 def hardening_args(limits: JudgeLimits, runtime: Runtime) -> list[str]:
-    """The isolation flags of issue 4, item 2, for one container."""
+    """The isolation flags for one container (what each stops: docs/security.md)."""
     memory = f"{limits.memory_mb + RUNNER_HEADROOM_MB}m"
     return [
         "--runtime",

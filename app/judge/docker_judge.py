@@ -4,7 +4,7 @@ Pooled mode keeps `workers` containers, each serving one judgement at a time; a 
 replaced at once on any sign of trouble (timeout, memory kill, a process the runner could not reap,
 a dead container), and after `recycle_after` runs make-before-break: its successor starts in the
 background while it keeps serving, so routine recycling never leaves a slot without a container
-(a start takes ~0.7 s, and every judgement for the slot used to wait on it), and it starts
+(a start takes far longer than a judgement, which would otherwise wait for it), and it starts
 at a moment no judgement waits (see `recycle_due`). Calls beyond the pool size wait, and a freed container
 goes to the oldest episode's judgement first (app/judge/dispatch.py). Infrastructure
 failures come back as a `sandbox_error` verdict; only cancellation propagates, and it kills the
@@ -343,8 +343,8 @@ class DockerJudge:
 def recycle_due(runs: int, recycle_after: int, waiting: int) -> bool:
     """Whether a clean container's successor should start now: past `recycle_after` runs, at a
     moment no judgement waits for a container, or past twice that whatever the load. A start costs
-    ~0.45 s of host CPU (docker, runc, the runner's start); in a burst that is paid on top of the
-    burst's own judgements, and a pool's containers tend to cross the count together."""
+    far more host CPU than a judgement (docker, runc, the runner's start); in a burst that is paid on
+    top of the burst's own judgements, and a pool's containers tend to cross the count together."""
     return runs >= 2 * recycle_after or (runs >= recycle_after and waiting == 0)
 
 

@@ -213,7 +213,7 @@ class FakeLLMServer:
 
     def start(self) -> FakeLLMServer:
         # uvicorn binds the port itself (port 0 = any free one, read back once it listens): handing it
-        # a socket bound here made every loopback request ~40x slower in this process.
+        # a socket bound here made every loopback request many times slower in this process.
         config = uvicorn.Config(
             create_fake_app(self.state),
             host=self._host,

@@ -41,8 +41,8 @@ class OpenAIChatModel:
             max_retries=config.max_retries,
             default_headers=config.extra_headers or None,
             # The SDK's aiohttp transport: with hundreds of calls in flight (a worker running 200
-            # episodes) httpx's pool scans every connection per request (bench/llm_transport.py:
-            # with 200 calls in flight, 5.5 ms of CPU per call before, 1.4 ms now).
+            # episodes) httpx's pool scans every connection per request and response close, a CPU
+            # cost per call that aiohttp's pool does not have (bench/llm_transport.py).
             http_client=openai.DefaultAioHttpClient(),
         )
 
@@ -87,7 +87,7 @@ class OpenAIChatModel:
                 # The SDK's generic POST (its documented way to call any endpoint): the same client,
                 # retries, Retry-After, timeouts and headers as chat.completions.create, without
                 # create()'s typed-parameter transform, which walks every message through the
-                # TypedDict unions and was a quarter of each call's CPU (bench/llm_transport.py).
+                # TypedDict unions, a large share of each call's CPU (bench/llm_transport.py).
                 response = await self._client.post("/chat/completions", cast_to=httpx2.Response, body=body)
             content = response.content
         except TimeoutError:  # our deadline; an outside cancellation stays a CancelledError

@@ -29,8 +29,8 @@ POOL_WAIT_S = 30
 def driver_info() -> DriverInfo:
     """redis-py's CLIENT SETINFO name and version, looked up once per process: left to itself it
     reads the installed package's metadata (importlib.metadata, an email parse) for every new
-    connection, ~0.8 ms of CPU each (100 new connections: 230-253 ms of CPU, 157-198 ms without),
-    paid a hundred times when a burst grows the pool (a worker starting 100 episodes at once)."""
+    connection, paid a hundred times when a burst grows the pool (a worker starting 100 episodes at
+    once; bench/load.py shows it in the workers' CPU)."""
     return DriverInfo()
 
 
