@@ -27,7 +27,7 @@ from app.api.catalog import RegistryCatalog, document_models
 from app.api.deps import Services
 from app.api.judge_gate import JudgeGate
 from app.api.limits import BodyLimit
-from app.api.routes import episodes, events, judge, memory, ui
+from app.api.routes import episodes, events, judge, memory, openai_compat, ui
 from app.gc_freeze import freeze_startup_heap
 from app.llm.providers import ModelRegistry
 from app.memory.episodes import EpisodeStore
@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(ui.router)
-    for module in (episodes, events, judge, memory):
+    for module in (episodes, events, judge, memory, openai_compat):
         app.include_router(module.router, prefix="/v1")
     base_openapi = app.openapi
 
