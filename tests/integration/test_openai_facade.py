@@ -39,7 +39,8 @@ GOOD_CODE = "def add(a, b):\n    return a + b"
 
 def client(served: Served, tenant: str = "alice", **kw: Any) -> openai.OpenAI:
     key = kw.pop("api_key", None) or served.headers(tenant)["Authorization"].split()[1]
-    return openai.OpenAI(base_url=f"{served.url}/v1", api_key=key, max_retries=0, timeout=60, **kw)
+    kw.setdefault("timeout", 60)
+    return openai.OpenAI(base_url=f"{served.url}/v1", api_key=key, max_retries=0, **kw)
 
 
 def test_models_are_reflexion_and_each_configured_model(served: Served) -> None:
@@ -58,6 +59,8 @@ def test_sync_completion_returns_the_repaired_code(served: Served, fake_llm: Any
         ],
         temperature=0.25,
         seed=7,
+        top_p=0.9,
+        max_tokens=300,
     )
     assert reply.choices[0].message.content == f"```python\n{GOOD_CODE}\n```"
     assert reply.choices[0].finish_reason == "stop"
@@ -95,6 +98,9 @@ def test_sync_completion_returns_the_repaired_code(served: Served, fake_llm: Any
     assert reflector and all("Prefer one-line" not in str(r.messages) for r in reflector)
     assert all(r.params.get("temperature") == 0.25 and r.params.get("seed") == 7 for r in actor_calls)
     assert episode["config"]["feedback"] == "visible" and episode["task"]["entry_point"] == "add"
+    assert episode["config"]["top_p"] == 0.9 and episode["config"]["max_tokens"] == 300
+    assert all(r.params.get("top_p") == 0.9 for r in actor_calls)
+    assert episode["config"]["instructions"] == "Prefer one-line bodies."
 
 
 def _lesson_tokens(episode: dict[str, Any]) -> int:
@@ -245,6 +251,26 @@ def test_bad_messages_are_400(served: Served) -> None:
             model="reflexion", messages=[{"role": "user", "content": pytest_module}]
         )
     assert "pytest-format tests are not supported yet" in caught.value.message
+
+
+def test_schema_errors_are_400_in_openai_shape_after_the_key_check(served: Served) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client(served).chat.completions.create(model="reflexion", messages=[])
+    assert caught.value.param == "messages" and "at least 1" in caught.value.message
+    with pytest.raises(openai.AuthenticationError):  # a wrong key is 401 whatever the body holds
+        client(served, api_key="not-a-key-at-all").chat.completions.create(model="reflexion", messages=[])
+
+
+def test_a_client_that_goes_away_cancels_its_episode(served: Served, fake_llm: Any) -> None:
+    fake_llm.script(
+        {"pattern": "Complete the Python function", "replies": [BAD]}, default=LESSON, latency_s=3
+    )
+    with pytest.raises(openai.APITimeoutError):
+        client(served, timeout=1.5).chat.completions.create(
+            model="reflexion", messages=[{"role": "user", "content": ADD_TASK}]
+        )
+    page = httpx.get(f"{served.url}/v1/episodes", headers=served.headers("alice"), timeout=10).json()
+    assert wait_status(served, "alice", page["data"][0]["id"], {"cancelled"}) == "cancelled"
 
 
 def test_wrong_key_is_401(served: Served) -> None:

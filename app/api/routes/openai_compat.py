@@ -10,70 +10,84 @@ are OpenAI's shape, since that is what OpenAI's SDKs parse.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from app.api import chat_reply
 from app.api.chat_task import ChatTask, read_task
-from app.api.deps import Services, services_of
-from app.api.openai_schemas import MODEL_PREFIX, ChatRequest, ModelCard, ModelList, OpenAIError
+from app.api.deps import Services, ServicesDep, TenantDep
+from app.api.openai_schemas import ERRORS, MODEL_PREFIX, ChatRequest, ModelCard, ModelList, OpenAIError
+from app.api.problems import validation_detail
 from app.api.routes.events import episode_events
 from app.errors import ReflexionError
 from app.memory.episodes import new_episode_id
 from app.reflexion.models import Episode, EpisodeConfig, Task
 
-router = APIRouter(tags=["openai-compatible"])
 _PARAMS = ("temperature", "top_p", "seed")
 
 
-def _tenant(request: Request, services: Services) -> str:
-    try:
-        return services.api_keys.tenant_for(request.headers.get("authorization"))
-    except ReflexionError as exc:
-        raise OpenAIError.of(exc, None) from None
+class OpenAIRoute(APIRoute):
+    """Every error of these routes, including FastAPI's own validation and the auth dependency's,
+    answered in OpenAI's shape (validation is 400 there, with the parameter named)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def openai_errors(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                summary, items = validation_detail(exc.errors())
+                param = items[0]["field"] if items and items[0]["field"] != "body" else None
+                return OpenAIError(400, summary, param=param, code="invalid_value").response()
+            except ReflexionError as exc:
+                return OpenAIError.of(exc).response()
+            except OpenAIError as exc:
+                return exc.response()
+
+        return openai_errors
+
+
+router = APIRouter(tags=["openai-compatible"], route_class=OpenAIRoute, responses=ERRORS)
 
 
 @router.get("/models", response_model=ModelList, summary="Models this service answers as (OpenAI-style)")
-async def list_models(request: Request) -> Response:
-    services = services_of(request)
-    try:
-        _tenant(request, services)
-    except OpenAIError as exc:
-        return exc.response()
+async def list_models(services: ServicesDep, tenant: TenantDep) -> ModelList:
     now = int(time.time())
     names = [MODEL_PREFIX] + [f"{MODEL_PREFIX}/{n}" for n in services.models.names()]
-    return JSONResponse(ModelList(data=[ModelCard(id=n, created=now) for n in names]).model_dump())
+    return ModelList(data=[ModelCard(id=n, created=now) for n in names])
 
 
-@router.post("/chat/completions", summary="Run an episode on the task in the last user message")
-async def chat_completions(request: Request) -> Response:
-    services = services_of(request)
-    try:
-        tenant = _tenant(request, services)
-        body = await _body(request)
-        actor = _actor(body.model, services)
-        chat, config = _episode_input(body)
-        episode = Episode(
-            id=new_episode_id(),
-            tenant=tenant,
-            task=chat.task,
-            config=config,
-            actor_model=actor,
-            reflector_model=services.models.reflector(None),
-        )
-        await services.store.create(
-            episode, quota=services.settings.quota_episodes, queue_max=services.settings.queue_max
-        )
-    except ReflexionError as exc:
-        return OpenAIError.of(exc).response()
-    except OpenAIError as exc:
-        return exc.response()
+@router.post(
+    "/chat/completions",
+    summary="Run an episode on the task in the last user message",
+    responses={200: {"content": {"application/json": {}, "text/event-stream": {}}}},
+)
+async def chat_completions(
+    body: ChatRequest, request: Request, services: ServicesDep, tenant: TenantDep
+) -> Response:
+    _refuse_unsupported(body)
+    actor = _actor(body.model, services)
+    chat, config = _episode_input(body)
+    episode = Episode(
+        id=new_episode_id(),
+        tenant=tenant,
+        task=chat.task,
+        config=config,
+        actor_model=actor,
+        reflector_model=services.models.reflector(None),
+    )
+    await services.store.create(
+        episode, quota=services.settings.quota_episodes, queue_max=services.settings.queue_max
+    )
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
         progress = body.rfx is not None and body.rfx.progress_in_content
@@ -86,15 +100,7 @@ async def chat_completions(request: Request) -> Response:
     return JSONResponse(chat_reply.completion(finished, chat, body.model))
 
 
-async def _body(request: Request) -> ChatRequest:
-    try:
-        raw = json.loads(await request.body())
-    except ValueError as exc:
-        raise OpenAIError(400, f"the body is not valid JSON: {exc}") from None
-    try:
-        body = ChatRequest.model_validate(raw)
-    except ValidationError as exc:
-        raise _validation(exc, "") from None
+def _refuse_unsupported(body: ChatRequest) -> None:
     refused = body.refused()
     if refused is not None:
         raise OpenAIError(
@@ -103,7 +109,6 @@ async def _body(request: Request) -> ChatRequest:
             param=refused,
             code="unsupported_parameter",
         )
-    return body
 
 
 def _validation(exc: ValidationError, prefix: str) -> OpenAIError:
