@@ -15,9 +15,8 @@ from app.api.deps import Services
 from app.api.routes.episodes import submit
 from app.api.routes.events import episode_events
 from app.api.routes.judge import judge_submission
-from app.api.routes.memory import MAX_TASK_ID
+from app.api.routes.memory import task_lessons
 from app.api.schemas import EpisodeCreate, EpisodePage, JudgeRequest, MemoryView
-from app.errors import InvalidInput, NotFound
 from app.reflexion.models import Episode, Event, Verdict
 
 
@@ -61,12 +60,7 @@ class ServiceBackend:
         return await self.services.store.request_cancel(self.tenant, episode_id)
 
     async def lessons(self, task_id: str) -> MemoryView:
-        if not task_id or len(task_id) > MAX_TASK_ID:
-            raise InvalidInput(f"task id must be 1-{MAX_TASK_ID} characters")
-        found = await self.services.memory.task_lessons(self.tenant, task_id, 100)
-        if not found:
-            raise NotFound(f"no lessons stored for task {task_id!r}")
-        return MemoryView(task_id=task_id, lessons=found)
+        return await task_lessons(self.services, self.tenant, task_id)
 
     def events(self, episode_id: str) -> AsyncIterator[Event]:
         return episode_events(self.services.store, self.tenant, episode_id)

@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from app.api import problems
-from app.api.auth import DEFAULT_TENANT
 from app.api.deps import Services
 from app.errors import Unauthorized
 from app.mcp.backend import Backend, ServiceBackend
@@ -34,10 +33,12 @@ class McpEndpoint:
         self.manager = StreamableHTTPSessionManager(app=build_server(self.backend_for))
 
     def backend_for(self, ctx: Ctx) -> Backend:
+        """The backend of the request's tenant; fails closed if the request carries none."""
         request: Any = ctx.request
         user = request.scope.get("user") if isinstance(request, Request) else None
-        tenant = user.access_token.client_id if isinstance(user, AuthenticatedUser) else DEFAULT_TENANT
-        return ServiceBackend(self.services, tenant)
+        if not isinstance(user, AuthenticatedUser):
+            raise Unauthorized("this request carries no authenticated tenant")
+        return ServiceBackend(self.services, user.access_token.client_id)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)

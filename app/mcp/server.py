@@ -118,8 +118,8 @@ def build_server(backend_for: BackendFor) -> Server[Any]:
 
     async def read_resource(ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         uri = str(params.uri)
-        backend = backend_for(ctx)
         try:
+            backend = backend_for(ctx)
             if uri.startswith(EPISODE_URI):
                 text = (await backend.get(unquote(uri.removeprefix(EPISODE_URI)))).model_dump_json()
             elif uri.startswith(LESSONS_URI):

@@ -234,3 +234,20 @@ async def test_stdio_without_url_runs_episodes_in_process(
     async with httpx.AsyncClient(headers=served.headers("alice")) as http:
         page = (await http.get(f"{served.url}/v1/episodes", timeout=10)).json()
     assert "demo/local" not in [e["task"]["id"] for e in page["data"]]
+
+
+async def test_run_episode_takes_a_humaneval_id(served: Served, fake_llm: Any) -> None:
+    fake_llm.script(default="```python\ndef has_close_elements(numbers, threshold):\n    return False\n```")
+    async with connect(served, "http", KEYS["carol"]) as client:
+        done = await client.call_tool(
+            "run_episode", {"humaneval": "HumanEval/0", "strategy": "single", "memory": "none"}
+        )
+        summary = done.structured_content
+        record = (
+            await client.call_tool("get_episode", {"episode_id": summary["episode_id"]})
+        ).structured_content
+        unknown = await client.call_tool("run_episode", {"humaneval": "HumanEval/999"})
+    assert record["task"]["id"] == "HumanEval/0" and record["task"]["entry_point"] == "has_close_elements"
+    assert record["task"]["visible_tests"]  # derived from the docstring, as `rfx run` does
+    assert summary["status"] == "failed" and summary["attempts"][0]["verdict"] == "failed"
+    assert unknown.is_error and "HumanEval/999" in text_of(unknown)

@@ -197,7 +197,10 @@ async def _stream(
             if event.type != "attempt.judged":
                 continue
             current = await services.store.get(episode.tenant, episode.id)
-            attempt = next(a for a in reversed(current.attempts) if a.trial == event.data.get("trial"))
+            trial = event.data.get("trial")
+            attempt = next((a for a in reversed(current.attempts) if a.trial == trial), None)
+            if attempt is None:  # redone after a worker crash: its record moved on, the next event tells
+                continue
             summary = chat_reply.trial_summary(attempt)
             delta = {"content": chat_reply.progress_line(summary)} if progress else {}
             yield out.chunk(delta, rfx={"episode_id": episode.id, "trial": summary})
