@@ -41,7 +41,8 @@ from app.queue.stream import JobStream
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("rfx.api")
-STREAMS = ("/v1/episodes/{episode_id}/events", MCP_PATH)
+# their latency is a stream's or an episode's life, not the API's
+STREAMS = ("/v1/episodes/{episode_id}/events", "/v1/chat/completions", MCP_PATH)
 
 
 class RequestTimer:
