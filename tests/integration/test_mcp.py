@@ -8,6 +8,7 @@ nothing of the first's. `rfx mcp` without a URL runs the episode in its own proc
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 import uuid
@@ -200,12 +201,10 @@ async def test_wrong_key_over_http_is_refused(served: Served) -> None:
     assert response.status_code == 401 and response.json()["detail"] == "invalid API key"
 
 
-def test_wrong_key_over_stdio_is_one_line_and_exit_3(served: Served) -> None:
-    import subprocess
-
+def test_wrong_key_over_stdio_is_one_line_and_a_failed_exit(served: Served) -> None:
     env = {**served.env, "RFX_URL": served.url, "RFX_API_KEY": "wrong-key-000000"}
     done = subprocess.run([RFX, "mcp"], env=env, capture_output=True, text=True, timeout=60, input="")
-    assert done.returncode != 0 and done.stdout == ""
+    assert done.returncode == 1 and done.stdout == ""  # nothing on the protocol channel
     assert done.stderr.strip() == "rfx: error: invalid API key"
 
 

@@ -107,14 +107,16 @@ async def _finished(services: Services, episode: Episode) -> Episode:
 async def _wait_unless_gone(request: Request, services: Services, episode: Episode) -> Episode | None:
     """The finished episode; None (and the episode cancelled) when the client went away first."""
     waiter = asyncio.ensure_future(_finished(services, episode))
-    while True:
-        done, _ = await asyncio.wait({waiter}, timeout=1.0)
-        if done:
-            return waiter.result()
-        if await request.is_disconnected():
-            waiter.cancel()
-            await services.store.request_cancel(episode.tenant, episode.id)
-            return None
+    try:
+        while True:
+            done, _ = await asyncio.wait({waiter}, timeout=1.0)
+            if done:
+                return waiter.result()
+            if await request.is_disconnected():
+                await services.store.request_cancel(episode.tenant, episode.id)
+                return None
+    finally:
+        waiter.cancel()  # no follower outlives its request
 
 
 async def _stream(
