@@ -12,7 +12,7 @@ import sys
 import typer
 
 from app import __version__
-from app.commands import bench, episodes, export, judge, model, run, sandbox, serve
+from app.commands import bench, episodes, export, judge, mcp_stdio, model, run, sandbox, serve
 from app.errors import ReflexionError
 
 app = typer.Typer(
@@ -29,7 +29,7 @@ def root() -> None:
     """Reflexion episodes for code generation: actor LLM, sandboxed judge, reflector LLM, memory."""
 
 
-for module in (run, judge, bench, export, sandbox, model, serve, episodes):
+for module in (run, judge, bench, export, sandbox, model, serve, episodes, mcp_stdio):
     module.register(app)
 
 

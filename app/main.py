@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from redis.exceptions import RedisError
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
@@ -27,9 +28,11 @@ from app.api.catalog import RegistryCatalog, document_models
 from app.api.deps import Services
 from app.api.judge_gate import JudgeGate
 from app.api.limits import BodyLimit
-from app.api.routes import episodes, events, judge, memory, ui
+from app.api.routes import episodes, events, judge, memory, openai_compat, ui
 from app.gc_freeze import freeze_startup_heap
 from app.llm.providers import ModelRegistry
+from app.mcp.http import PATH as MCP_PATH
+from app.mcp.http import McpEndpoint
 from app.memory.episodes import EpisodeStore
 from app.memory.keys import Keys
 from app.memory.redis_memory import RedisMemory
@@ -38,6 +41,8 @@ from app.queue.stream import JobStream
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("rfx.api")
+# their latency is a stream's or an episode's life, not the API's
+STREAMS = ("/v1/episodes/{episode_id}/events", "/v1/chat/completions", MCP_PATH)
 
 
 class RequestTimer:
@@ -58,7 +63,7 @@ class RequestTimer:
                 status[0] = int(message["status"])
                 route = scope.get("route")
                 path = getattr(route, "path", "unmatched")
-                if path != "/v1/episodes/{episode_id}/events":  # streams: latency is the stream's life
+                if path not in STREAMS:  # streams: latency is the stream's life
                     metrics.HTTP_LATENCY.labels(path, scope["method"], str(status[0])).observe(
                         time.perf_counter() - start
                     )
@@ -108,6 +113,7 @@ def create_served_app(settings: Settings | None = None, *, with_worker: bool = F
 def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
     services = build_services(settings)
+    mcp_endpoint = McpEndpoint(services)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -120,7 +126,8 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
 
             worker_task = asyncio.create_task(start_worker(settings, stop))
         try:
-            yield
+            async with mcp_endpoint.manager.run():
+                yield
         finally:
             stop.set()
             if worker_task is not None:
@@ -144,7 +151,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(ui.router)
-    for module in (episodes, events, judge, memory):
+    for module in (episodes, events, judge, memory, openai_compat):
         app.include_router(module.router, prefix="/v1")
     base_openapi = app.openapi
 
@@ -154,6 +161,8 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # an ASGI endpoint (the SDK's transport), as a Route so that exactly /mcp matches (no redirect)
+    app.router.routes.append(Route(MCP_PATH, mcp_endpoint, methods=["GET", "POST", "DELETE"]))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTimer)
     return app

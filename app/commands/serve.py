@@ -73,7 +73,7 @@ def serve(
     concurrency: Annotated[int | None, typer.Option(min=1, max=1000, help=CONCURRENCY_HELP)] = None,
     processes: Annotated[int, typer.Option(min=1, max=64, help=PROCESSES_HELP)] = 1,
 ) -> None:
-    """Serve the HTTP API (/v1, /healthz, /readyz, /metrics, /ui)."""
+    """Serve the HTTP API (/v1, /mcp, /healthz, /readyz, /metrics, /ui)."""
     import uvicorn
 
     from app.commands.model import configured_or_local

@@ -46,9 +46,10 @@ def _clip(text: str, limit: int) -> str:
 class Conversation:
     """Builds chat messages for one episode and records the version of every template it renders."""
 
-    def __init__(self, prompts: PromptBook, versions: dict[str, str]) -> None:
+    def __init__(self, prompts: PromptBook, versions: dict[str, str], instructions: str = "") -> None:
         self._prompts = prompts
         self._versions = versions
+        self._instructions = instructions.strip()
 
     def _render(self, name: str, **variables: object) -> str:
         text = self._prompts.render(name, **variables)
@@ -56,8 +57,11 @@ class Conversation:
         return text
 
     def _chat(self, system: str, user: str, **variables: object) -> list[ChatMessage]:
+        system_text = self._render(system)
+        if system == "actor/system" and self._instructions:  # the caller's own words, for the actor only
+            system_text += "\n\n" + self._render("actor/instructions", instructions=self._instructions)
         return [
-            ChatMessage(role="system", content=self._render(system)),
+            ChatMessage(role="system", content=system_text),
             ChatMessage(role="user", content=self._render(user, **variables)),
         ]
 

@@ -61,7 +61,7 @@ async def run_episode(
         judge=judge,
         memory=memory,
         events=events,
-        conversation=Conversation(prompts, episode.prompt_versions),
+        conversation=Conversation(prompts, episode.prompt_versions, config.instructions),
         feedback=config.resolved_feedback(task),
     )
     run.discard_unfinished()

@@ -178,6 +178,9 @@ class EpisodeConfig(Finite):
     timeout_s: float = Field(default=600, gt=0, le=24 * 3600)
     memory: MemoryScope = "episode"
     memory_window: int = Field(default=3, ge=0, le=20)
+    instructions: str = Field(
+        default="", max_length=20_000, description="extra instructions for the actor (not the reflector)"
+    )
 
     def resolved_feedback(self, task: Task) -> FeedbackSource:
         """Strategy and task decide the default: self_refine never sees a judge; else visible if any."""

@@ -17,7 +17,7 @@ TASK = Task(id="t", prompt='def add(a, b):\n    """Sum."""\n', entry_point="add"
 
 def test_every_template_file_is_used_by_the_conversation() -> None:
     versions: dict[str, str] = {}
-    conv = Conversation(default_prompt_book(), versions)
+    conv = Conversation(default_prompt_book(), versions, "answer in one line")
     conv.actor_initial(TASK, ["assert add(1, 1) == 2"], ["a lesson"])
     conv.actor_retry(TASK, [], "def add(a, b): ...", "1 of 2 tests passed.", [])
     conv.reflect(TASK, "def add(a, b): ...", "All tests passed.")
@@ -36,6 +36,15 @@ def test_initial_prompt_lists_tests_and_lessons_only_when_given() -> None:
     assert "assert add(1, 1) == 2" in with_all and "- use +" in with_all
     assert "must pass" not in bare and "Lessons" not in bare
     assert TASK.prompt.strip() in bare and "```python" in bare and "{{" not in bare
+
+
+def test_instructions_reach_the_actor_system_message_only() -> None:
+    conv = Conversation(default_prompt_book(), {}, "  Use type hints.  ")
+    actor = conv.actor_initial(TASK, [], [])[0].content
+    assert actor.rstrip().endswith("\nUse type hints.") and actor.startswith("You are an expert")
+    assert "Use type hints" not in str(conv.reflect(TASK, "x", "y")) + str(conv.critique(TASK, "x"))
+    plain = Conversation(default_prompt_book(), {}).actor_initial(TASK, [], [])[0].content
+    assert "instructions" not in plain.lower()
 
 
 def test_missing_variable_is_a_config_error() -> None:

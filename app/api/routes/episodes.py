@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
-from app.api.deps import ServicesDep, TenantDep
+from app.api.deps import Services, ServicesDep, TenantDep
 from app.api.schemas import PROBLEM, EpisodeCreate, EpisodePage, EpisodeStatusFilter
 from app.errors import InvalidInput
 from app.memory.episodes import EPISODE_ID_PATTERN, new_episode_id, request_fingerprint
@@ -43,6 +43,20 @@ async def create_episode(
 ) -> Response:
     if not IDEMPOTENCY_RE.match(idempotency_key):
         raise InvalidInput("Idempotency-Key must be 1-200 visible ASCII characters")
+    episode, created = await submit(services, tenant, body, idempotency_key)
+    headers = {"Location": f"/v1/episodes/{episode.id}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    # the record is already valid: serialize it once instead of letting FastAPI re-validate it
+    return Response(
+        episode.model_dump_json(), status_code=202, headers=headers, media_type="application/json"
+    )
+
+
+async def submit(
+    services: Services, tenant: str, body: EpisodeCreate, idempotency_key: str = ""
+) -> tuple[Episode, bool]:
+    """Store and queue an episode (also what the MCP `run_episode` tool calls); (record, created)."""
     actor = services.models.actor(body.actor.model)
     reflector = services.models.reflector(body.reflector.model)
     episode = Episode(
@@ -60,14 +74,9 @@ async def create_episode(
         idempotency_key=idempotency_key or None,
         fingerprint=request_fingerprint(body.model_dump(mode="json")) if idempotency_key else "",
     )
-    headers = {"Location": f"/v1/episodes/{episode_id}"}
     if not created:
-        headers["Idempotent-Replayed"] = "true"
         episode = await services.store.get(tenant, episode_id)
-    # the record is already valid: serialize it once instead of letting FastAPI re-validate it
-    return Response(
-        episode.model_dump_json(), status_code=202, headers=headers, media_type="application/json"
-    )
+    return episode, created
 
 
 @router.get("", response_model=EpisodePage, responses=ERRORS, summary="List episodes, newest first")

@@ -35,7 +35,17 @@ def _sse(event: Event) -> ServerSentEvent:
 async def follow(
     store: EpisodeStore, tenant: str, episode_id: str, after: str
 ) -> AsyncIterator[ServerSentEvent]:
-    """Replay, then follow; stop after episode.finished or when the episode disappears (deleted/expired)."""
+    async for event in episode_events(store, tenant, episode_id, after):
+        yield _sse(event)
+
+
+async def episode_events(
+    store: EpisodeStore, tenant: str, episode_id: str, after: str = "0", block_ms: int = BLOCK_MS
+) -> AsyncIterator[Event]:
+    """Replay, then follow; stop after episode.finished or when the episode disappears (deleted/expired).
+
+    Also what the OpenAI-compatible route and the MCP tools wait on, so every follower reads the
+    same stream the same way."""
     last = after
     while True:
         batch = await store.events(episode_id, last)
@@ -43,14 +53,14 @@ async def follow(
             break
         for event in batch:
             last = event.id
-            yield _sse(event)
+            yield event
             if event.type == "episode.finished":
                 return
     while not await _nothing_more(store, tenant, episode_id, last):
-        batch = await store.wait_events(episode_id, last if last != "0" else "0-0", BLOCK_MS)
+        batch = await store.wait_events(episode_id, last if last != "0" else "0-0", block_ms)
         for event in batch:
             last = event.id
-            yield _sse(event)
+            yield event
             if event.type == "episode.finished":
                 return
 

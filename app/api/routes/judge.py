@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import ServicesDep, TenantDep
+from app.api.deps import Services, ServicesDep, TenantDep
 from app.api.schemas import PROBLEM, JudgeRequest
 from app.errors import InvalidInput
 from app.judge import JudgeConfig, submission_problem
@@ -33,6 +33,11 @@ def check_limits(asked: JudgeLimits, server: JudgeLimits) -> None:
     summary="Judge a submission in the sandbox and return the verdict",
 )
 async def judge(body: JudgeRequest, services: ServicesDep, tenant: TenantDep) -> Verdict:
+    return await judge_submission(services, tenant, body)
+
+
+async def judge_submission(services: Services, tenant: str, body: JudgeRequest) -> Verdict:
+    """The route's work, also what the MCP `judge` tool calls: shape checks, limits, rate, a slot."""
     submission = Submission.model_validate(body.model_dump(exclude={"limits"}))
     if not (submission.code.strip() or submission.tests.strip() or submission.asserts):
         raise InvalidInput("nothing to judge: give code with tests (and entry_point) or asserts")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import ServicesDep, TenantDep
+from app.api.deps import Services, ServicesDep, TenantDep
 from app.api.schemas import PROBLEM, MemoryCleared, MemoryView
 from app.errors import InvalidInput, NotFound
 
@@ -27,6 +27,11 @@ def _check(task_id: str) -> None:
 async def get_memory(
     task_id: str, services: ServicesDep, tenant: TenantDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> MemoryView:
+    return await task_lessons(services, tenant, task_id, limit)
+
+
+async def task_lessons(services: Services, tenant: str, task_id: str, limit: int = 100) -> MemoryView:
+    """The route's work, also what the MCP lessons resource reads."""
     _check(task_id)
     lessons = await services.memory.task_lessons(tenant, task_id, limit)
     if not lessons:  # none, or another tenant's: both look the same
