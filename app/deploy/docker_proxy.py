@@ -87,6 +87,8 @@ async def read_request(reader: asyncio.StreamReader) -> Request:
         raise BadRequest("malformed request line") from None
     if not method or set(method) - _TOKEN or version not in ("HTTP/1.1", "HTTP/1.0"):
         raise BadRequest("malformed request line")
+    if any(ord(c) < 33 or ord(c) == 127 for c in target):
+        raise BadRequest("control characters in the request target")
     headers = []
     for line in lines[1:]:
         name, colon, value = line.partition(":")

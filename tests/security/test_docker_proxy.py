@@ -316,6 +316,26 @@ async def test_a_second_request_cannot_ride_on_an_upgraded_connection(
 
 
 @pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /_ping HTTP/1.1\r\nHost: docker\r\nX-A: 1\nContent-Length: 5\r\n\r\n",  # a bare LF
+        b"GET /_ping\t/x HTTP/1.1\r\nHost: docker\r\n\r\n",
+        b"GET /_ping HTTP/1.1 extra\r\nHost: docker\r\n\r\n",
+        b"GET /_ping HTTP/1.1\r\nHost: docker\r\nContent-Length: -1\r\n\r\n",
+        b"GET /_ping HTTP/1.1\r\nHost: docker\r\nContent-Length: x\r\n\r\n",
+        b"GET /_ping HTTP/1.1\r\nHost: docker\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        b"GET /_ping HTTP/1.1\r\nHost docker\r\n\r\n",
+    ],
+)
+async def test_malformed_requests_are_refused_before_the_engine(
+    proxy: tuple[str, DockerProxy], raw: bytes
+) -> None:
+    host, _ = proxy
+    answer = await http(host, raw)
+    assert answer.startswith(b"HTTP/1.1 400 ") and answer.count(b"HTTP/1.1 ") == 1, answer[:300]
+
+
+@pytest.mark.parametrize(
     ("method", "target"),
     [
         ("POST", "/v1.41/containers/create/"),
