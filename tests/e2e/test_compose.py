@@ -259,9 +259,10 @@ def test_workers_reach_docker_only_through_the_proxy(stack: Stack) -> None:
     assert f"{stack.project}-redis-1" in stack.project_containers()
 
 
-# memory_bomb_in_children (tests/security/programs.py) without the suite's helpers: RLIMIT_AS is per
-# process, so six children under it together exceed the container's memory; under gVisor the whole
-# sandbox (one host process) is then OOM-killed, which only the engine's `oom` event tells apart.
+# memory_bomb_in_children (tests/security/programs.py) without the suite's helpers, holding longer:
+# RLIMIT_AS is per process, so six children under it together exceed the container's memory; under
+# gVisor the whole sandbox (one host process) is then OOM-killed, which only the engine's `oom` event
+# tells apart from a crash.
 BOMB_IN_THE_WORKER = '''
 import asyncio, json
 from app.judge import DockerJudge, JudgeConfig
@@ -278,13 +279,13 @@ for _ in range(6):
             while True:
                 blocks.append(bytearray(4 * 2**20))
         except MemoryError:
-            time.sleep(1)
+            time.sleep(60)  # hold it until the siblings' memory adds up, however slow the host
             os._exit(0)
     kids.append(pid)
 for pid in kids:
     os.waitpid(pid, 0)
 def f(x):
-    return x
+    return x + 1  # wrong: no outcome but the memory kill can pass
 """
 
 async def main():

@@ -27,12 +27,32 @@ from app.judge.docker_judge import DockerJudge
 from app.judge.reaper import INSTANCE_LABEL
 from app.reflexion.models import JudgeLimits, Submission
 from tests.fixtures.services import TEST_LABEL, TEST_RUN_ID
-from tests.security.programs import HOSTILE
 
 RIGHT = "def add(a, b):\n    return a + b\n"
 TESTS = "def check(candidate):\n    assert candidate(2, 3) == 5\n"
 LIMITS = JudgeLimits(timeout_s=8.0, memory_mb=128, pids=64, output_bytes=64 * 1024, tmpfs_mb=16, cpus=1.0)
-NO_HOST_FILES = {"tag": "proxy", "secret_path": "", "forbidden": "", "port": "0", "secret": ""}
+# memory_bomb_in_children of tests/security/programs.py, holding its memory longer so that the six
+# children's memory adds up however slowly a loaded host runs them; `add` is wrong, so nothing but
+# the memory kill can end in another status than `failed`.
+BOMB = """
+import os, time
+kids = []
+for _ in range(6):
+    pid = os.fork()
+    if pid == 0:
+        blocks = []
+        try:
+            while True:
+                blocks.append(bytearray(4 * 2**20))
+        except MemoryError:
+            time.sleep(60)
+            os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+def add(a, b):
+    return a - b
+"""
 STACK_CLI = "/usr/bin/docker"  # Debian's docker.io CLI: the one scripts/stack-init puts in the image
 
 
@@ -144,8 +164,6 @@ async def test_a_memory_bomb_under_gvisor_is_a_memory_verdict_run_once(
     itself (not the proxy) is asked how many times this judge's containers were OOM-killed."""
     host, _ = proxy
     monkeypatch.setenv("DOCKER_HOST", host)
-    bomb = next(case for case in HOSTILE if case.id == "memory_bomb_in_children")
-    assert bomb.expected_for("runsc") == "memory"
     judge = DockerJudge(
         JudgeConfig(
             mode="pooled",
@@ -159,7 +177,7 @@ async def test_a_memory_bomb_under_gvisor_is_a_memory_verdict_run_once(
     await judge.start()
     since = time.time() - 1
     try:
-        verdict = await judge.judge(bomb.submission(NO_HOST_FILES))
+        verdict = await judge.judge(Submission(code=BOMB, tests=TESTS, entry_point="add"))
     finally:
         await judge.aclose()
     until = time.time() + 1
