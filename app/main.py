@@ -114,11 +114,14 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     settings = settings or get_settings()
     services = build_services(settings)
     mcp_endpoint = McpEndpoint(services)
+    readiness = health.DockerReadiness(settings)  # hashes sandbox/ now, never per /readyz call
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(RedisError, OSError, TimeoutError):  # Redis down: /readyz says so
             await asyncio.wait_for(JobStream(services.redis, services.keys).ensure_group(), 2)
+        with contextlib.suppress(TimeoutError):  # the sandbox image's tag, once (engine down: later)
+            await asyncio.wait_for(asyncio.to_thread(readiness.start), health.CHECK_TIMEOUT_S + 1)
         worker_task: asyncio.Task[None] | None = None
         stop = asyncio.Event()
         if with_worker:
@@ -135,6 +138,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
                     await worker_task
             await services.judge_gate.aclose()
             await services.redis.aclose()
+            readiness.close()
 
     app = FastAPI(
         title="reflexion-service",
@@ -147,6 +151,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.state.settings = settings
     app.state.services = services
     app.state.redis = services.redis
+    app.state.docker_readiness = readiness
     problems.install(app)
     app.include_router(health.router)
     app.include_router(metrics.router)

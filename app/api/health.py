@@ -1,14 +1,21 @@
 """Liveness and readiness.
 
-`/healthz` says only that the process answers (a restart is the cure if not). `/readyz` really asks
-each dependency an episode needs: Redis (PING), the Docker engine (ping) and the sandbox image
-(present locally, since no registry may be reachable); it answers 503 problem+json naming what is
-down, so a load balancer stops sending work to an instance that cannot do it.
+`/healthz` says only that the process answers (a restart is the cure if not). `/readyz` asks each
+dependency an episode needs: Redis (PING) and the Docker engine, by inspecting the sandbox image
+(present locally, since no registry may be reachable): one answer proves the engine is up and the
+image is there. It answers 503 problem+json naming what is down, so a load balancer stops sending
+work to an instance that cannot do it.
+
+`/readyz` is unauthenticated, so a call must stay cheap: the image's tag (a hash of the whole
+sandbox/ tree and the base image's id) is computed once per process, at start-up, and one Docker
+client is kept. A sandbox/ tree edited or a base image rebuilt under a running process is seen at
+its next start, which is also when the judge would pick up the new image.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass
 
 import docker
@@ -19,7 +26,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.problems import problem
 from app.errors import ReflexionError
-from app.judge.image import sandbox_image_tag
+from app.judge.image import sandbox_image_tag, sandbox_tree_digest
 from app.settings import Settings
 
 router = APIRouter(tags=["health"])
@@ -34,29 +41,54 @@ class Check:
     detail: str
 
 
-def _docker_probe(settings: Settings) -> Check:
-    try:
-        client = docker.from_env(timeout=int(CHECK_TIMEOUT_S))
-    except DockerException as exc:
-        return Check("docker", False, f"docker engine unreachable: {exc}"[:300])
-    try:
-        client.ping()
+class DockerReadiness:
+    """The Docker half of `/readyz`, built once per process (see the module docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tag: str | None = settings.judge_image
+        self._tree: str | None = None
+        self._tree_error = ""
+        if self.tag is None:
+            try:
+                self._tree = sandbox_tree_digest()  # no engine needed: done as the app is built
+            except ReflexionError as exc:
+                self._tree_error = exc.detail
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()  # one probe at a time on the one client
+
+    def start(self) -> None:
+        """Learn the image's tag at start-up (blocking: run it in a thread). An engine that is down
+        now is asked again by the first readiness call."""
+        self.check()
+
+    def check(self) -> Check:
+        with self._lock:
+            return self._check()
+
+    def _check(self) -> Check:
         try:
-            image = settings.judge_image or sandbox_image_tag(settings.judge_base_image, client)
+            client = self._client or docker.from_env(timeout=int(CHECK_TIMEOUT_S))
+            self._client = client
+            if self.tag is None:
+                if self._tree is None:
+                    return Check("docker", False, f"engine not asked: {self._tree_error}")
+                self.tag = sandbox_image_tag(self.settings.judge_base_image, client, self._tree)
+            client.images.get(self.tag)
+            return Check("docker", True, f"engine up, image {self.tag} present")
+        except ImageNotFound:
+            missing = f"engine up, but sandbox image {self.tag} is missing: run 'rfx sandbox build'"
+            return Check("docker", False, missing)
         except ReflexionError as exc:
             return Check("docker", False, f"engine up, but {exc.detail}")
-        try:
-            client.images.get(image)
-        except ImageNotFound:
-            missing = f"engine up, but sandbox image {image} is missing: run 'rfx sandbox build'"
-            return Check("docker", False, missing)
-        return Check("docker", True, f"engine up, image {image} present")
-    except DockerException as exc:
-        return Check("docker", False, f"docker engine unreachable: {exc}"[:300])
-    except Exception as exc:  # requests' connection errors and the like: a down engine, not a bug
-        return Check("docker", False, f"docker engine unreachable: {type(exc).__name__}: {exc}"[:300])
-    finally:
-        client.close()
+        except DockerException as exc:
+            return Check("docker", False, f"docker engine unreachable: {exc}"[:300])
+        except Exception as exc:  # requests' connection errors and the like: a down engine, not a bug
+            return Check("docker", False, f"docker engine unreachable: {type(exc).__name__}: {exc}"[:300])
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
 
 
 async def check_redis(client: aredis.Redis) -> Check:
@@ -67,9 +99,9 @@ async def check_redis(client: aredis.Redis) -> Check:
     return Check("redis", True, "PONG")
 
 
-async def check_docker(settings: Settings) -> Check:
+async def check_docker(readiness: DockerReadiness) -> Check:
     try:
-        return await asyncio.wait_for(asyncio.to_thread(_docker_probe, settings), CHECK_TIMEOUT_S + 1)
+        return await asyncio.wait_for(asyncio.to_thread(readiness.check), CHECK_TIMEOUT_S + 1)
     except TimeoutError:
         return Check("docker", False, "docker engine did not answer in time")
 
@@ -81,13 +113,16 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Readiness: Redis, the Docker engine and the sandbox image are usable",
+    summary="Readiness: Redis answers PING and the Docker engine has the sandbox image",
     responses={503: {"description": "a dependency is down", "content": {"application/problem+json": {}}}},
 )
 async def readyz(request: Request) -> JSONResponse:
-    settings: Settings = request.app.state.settings
+    """Ready when Redis answers PING and the engine answers an inspect of the sandbox image (its tag
+    computed at start-up); 503 problem+json naming what is not. Costs no hashing and no new
+    connection to Redis; one request to the engine."""
     client: aredis.Redis = request.app.state.redis
-    checks = await asyncio.gather(check_redis(client), check_docker(settings))
+    readiness: DockerReadiness = request.app.state.docker_readiness
+    checks = await asyncio.gather(check_redis(client), check_docker(readiness))
     body = {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}
     down = [c for c in checks if not c.ok]
     if down:

@@ -4,10 +4,14 @@
 
 Each client connection carries one request (the proxy asks the engine to close after answering,
 so a second request on the same connection can never bypass the check). The request head and body
-are read completely, checked by proxy_policy.decide(), calls naming a container or exec are checked
-for the proxy's label by asking the engine, and only then is the request forwarded. Upgraded
-connections (exec/attach streams) are then spliced both ways. On SIGTERM the proxy removes every
-container it created, so stopping the stack leaves no sandbox behind even if a worker was killed.
+are read completely, checked by proxy_policy.decide(); a call naming a container is checked for the
+proxy's label by asking the engine and forwarded by the container's id (so a name reused meanwhile
+cannot redirect it), a missing container is answered 404 here, and a create with an empty User has
+its image's user checked. Only the headers the judge's clients need are forwarded. Only `attach` may
+upgrade, and the client's further bytes reach the engine only once the engine has answered 101 (a
+refused upgrade would otherwise leave the engine reading a second, unchecked request). On SIGTERM
+the proxy removes every container it created, so stopping the stack leaves no sandbox behind even if
+a worker was killed.
 
 Standard library only (asyncio), so it runs in any image with python3.
 """
@@ -25,16 +29,16 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from app.deploy.proxy_policy import PROXY_LABEL, Decision, Denied, Policy, decide, owned
+from app.deploy.create_policy import non_root_user
+from app.deploy.proxy_policy import CONTAINER, PROXY_LABEL, Decision, Denied, Policy, decide, owned
 
 log = logging.getLogger("rfx.docker-proxy")
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 64 * 1024 * 1024
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
-HOP_HEADERS = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "content-length"}
-)
+FORWARDED_HEADERS = frozenset({"host", "user-agent", "content-type", "accept"})
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 @dataclass
@@ -65,6 +69,10 @@ class BadRequest(Exception):
     pass
 
 
+class NotFound(Exception):
+    """The named container does not exist (answered 404 by the proxy, never forwarded)."""
+
+
 async def read_request(reader: asyncio.StreamReader) -> Request:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -72,24 +80,36 @@ async def read_request(reader: asyncio.StreamReader) -> Request:
         raise BadRequest("request head too large") from None
     except asyncio.IncompleteReadError:
         raise BadRequest("connection closed mid-request") from None
-    lines = head.decode("latin-1").split("\r\n")
+    lines = head.decode("latin-1")[:-4].split("\r\n")
     try:
-        method, target, version = lines[0].split(" ", 2)
+        method, target, version = lines[0].split(" ")
     except ValueError:
         raise BadRequest("malformed request line") from None
+    if not method or set(method) - _TOKEN or version not in ("HTTP/1.1", "HTTP/1.0"):
+        raise BadRequest("malformed request line")
+    if any(ord(c) < 33 or ord(c) == 127 for c in target):
+        raise BadRequest("control characters in the request target")
     headers = []
     for line in lines[1:]:
-        if line:
-            name, _, value = line.partition(":")
-            headers.append((name.strip(), value.strip()))
+        name, colon, value = line.partition(":")
+        # a bare CR or LF, or any control character, could split into a header of the engine's own
+        if not colon or not name or set(name) - _TOKEN or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise BadRequest("malformed header line")
+        headers.append((name, value.strip()))
     request = Request(method, target, version, headers, b"")
-    if request.header("transfer-encoding").lower() == "chunked":
-        request.body = await _read_chunked(reader)
-    else:
-        length = int(request.header("content-length") or 0)
-        if length > MAX_BODY:
-            raise BadRequest("request body too large")
-        request.body = await reader.readexactly(length) if length else b""
+    encoding = request.header("transfer-encoding").lower()
+    try:
+        if encoding == "chunked":
+            request.body = await _read_chunked(reader)
+        elif encoding:
+            raise BadRequest(f"transfer-encoding {encoding!r} is not supported")
+        else:
+            length = int(request.header("content-length") or 0)
+            if not 0 <= length <= MAX_BODY:
+                raise BadRequest("request body too large")
+            request.body = await reader.readexactly(length) if length else b""
+    except ValueError:
+        raise BadRequest("malformed content-length or chunk size") from None
     return request
 
 
@@ -107,22 +127,28 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
             raise BadRequest("request body too large")
 
 
-def render(request: Request, decision: Decision) -> bytes:
-    target = request.path + (
-        f"?{decision.query}" if decision.query is not None else (f"?{request.query}" if request.query else "")
-    )
+def render(request: Request, decision: Decision, container_id: str | None = None) -> bytes:
+    """The request as the engine gets it: the decided path (the container by its real id), query and
+    body, the few headers the judge's clients need, and the connection mode the proxy chose."""
+    path = decision.path.replace(CONTAINER, container_id) if container_id else decision.path
+    query = decision.query if decision.query is not None else request.query
     body = decision.body if decision.body is not None else request.body
-    lines = [f"{request.method} {target} HTTP/1.1"]
-    lines += [f"{k}: {v}" for k, v in request.headers if k.lower() not in HOP_HEADERS]
-    lines.append("Connection: Upgrade" if request.upgrade else "Connection: close")
+    lines = [f"{request.method} {path}{'?' + query if query else ''} HTTP/1.1"]
+    lines += [f"{k}: {v}" for k, v in request.headers if k.lower() in FORWARDED_HEADERS]
+    if decision.upgrade and request.upgrade:
+        lines += ["Connection: Upgrade", "Upgrade: tcp"]
+    else:
+        lines.append("Connection: close")
     if body or request.method in ("POST", "PUT"):
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 def error_response(status: int, message: str) -> bytes:
-    body = json.dumps({"message": f"rfx docker proxy: {message}"}).encode()
-    reason = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}.get(status, "Error")
+    """A JSON error the docker CLI prints; the message is one line."""
+    line = " ".join(message.split())
+    body = json.dumps({"message": f"rfx docker proxy: {line}"}).encode()
+    reason = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 502: "Bad Gateway"}.get(status, "Error")
     return (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         f"Connection: close\r\n\r\n"
@@ -153,26 +179,26 @@ class DockerProxy:
         except ValueError:
             return status, None
 
-    async def _container_owned(self, container_id: str) -> bool:
-        """True for the proxy's own containers, and for names that do not exist (the engine says 404)."""
-        status, info = await self._engine_json("GET", f"/containers/{quote(container_id, safe='')}/json")
+    async def owned_id(self, name: str) -> str:
+        """The id of the proxy's own container `name`; NotFound if there is none, Denied if it is
+        someone else's."""
+        status, info = await self._engine_json("GET", f"/containers/{quote(name, safe='')}/json")
         if status == 404:
-            return True
-        return (
-            status == 200
-            and isinstance(info, dict)
-            and owned((info.get("Config") or {}).get("Labels"), self.policy.label_value)
-        )
+            raise NotFound(f"No such container: {name}")
+        if status != 200 or not isinstance(info, dict):
+            raise Denied(f"container {name} could not be inspected (engine answered {status})")
+        if not owned((info.get("Config") or {}).get("Labels"), self.policy.label_value):
+            raise Denied(f"container {name} was not created through this proxy")
+        return str(info.get("Id") or "")
 
-    async def _check_ownership(self, decision: Decision) -> None:
-        container_id = decision.container_id
-        if decision.exec_id is not None:
-            status, info = await self._engine_json("GET", f"/exec/{quote(decision.exec_id, safe='')}/json")
-            if status != 200 or not isinstance(info, dict):
-                raise Denied(f"no exec instance {decision.exec_id}")
-            container_id = str(info.get("ContainerID") or "")
-        if container_id is not None and not await self._container_owned(container_id):
-            raise Denied(f"container {container_id} was not created through this proxy")
+    async def check_image_user(self, image: str) -> None:
+        """An empty User runs as the image's own: allowed only when that is a numeric non-root pair."""
+        status, info = await self._engine_json("GET", f"/images/{quote(image, safe=':/@')}/json")
+        user = (info.get("Config") or {}).get("User") if status == 200 and isinstance(info, dict) else None
+        if not non_root_user(user):
+            raise Denied(
+                f"User is empty and image {image}'s own user {user!r} is not a numeric non-root uid:gid"
+            )
 
     async def handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -180,28 +206,36 @@ class DockerProxy:
             self._live.add(task)
             task.add_done_callback(self._live.discard)
         try:
+            request: Request | None = None
             try:
                 request = await read_request(client_reader)
                 decision = decide(self.policy, request.method, request.path, request.query, request.body)
-                await self._check_ownership(decision)
+                container_id = await self.owned_id(decision.container_id) if decision.container_id else None
+                if decision.image_user is not None:
+                    await self.check_image_user(decision.image_user)
             except BadRequest as exc:
                 client_writer.write(error_response(400, str(exc)))
                 return
+            except NotFound as exc:
+                client_writer.write(error_response(404, str(exc)))
+                return
             except Denied as exc:
-                log.warning(
-                    "denied %s %s: %s", getattr(request, "method", "?"), getattr(request, "path", "?"), exc
-                )
+                where = f"{request.method} {request.target[:200]}" if request else "?"
+                log.warning("denied %s: %s", where, exc)
                 client_writer.write(error_response(403, str(exc)))
                 return
             try:
-                up_reader, up_writer = await asyncio.open_unix_connection(self.upstream)
+                up_reader, up_writer = await asyncio.open_unix_connection(self.upstream, limit=MAX_HEAD)
             except OSError as exc:
                 client_writer.write(error_response(502, f"engine unreachable: {exc}"))
                 return
-            up_writer.write(render(request, decision))
+            up_writer.write(render(request, decision, container_id))
             await up_writer.drain()
+            if decision.upgrade and request.upgrade and not await _upgraded(up_reader, client_writer):
+                up_writer.close()
+                return
             pipes = [asyncio.create_task(_pipe(up_reader, client_writer))]
-            if request.upgrade:  # exec/attach stream: the client's further bytes are the process's stdin
+            if decision.upgrade and request.upgrade:  # the attach stream: further bytes are stdin
                 pipes.append(asyncio.create_task(_pipe(client_reader, up_writer)))
             await pipes[0]
             for stdin_pipe in pipes[1:]:
@@ -236,6 +270,38 @@ class DockerProxy:
                 status, _ = await self._engine_json("DELETE", f"/containers/{item['Id']}?force=1&v=1")
                 removed += status in (200, 204)
         return removed
+
+
+async def _upgraded(up_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> bool:
+    """Relay the engine's answer head to an upgrade; True if the engine switched protocols (101).
+
+    Anything else is relayed with its body and the connection ends: the engine keeps a refused
+    upgrade's connection open for another request, which must never come from the client."""
+    try:
+        head = await up_reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        client_writer.write(error_response(502, "the engine's answer to an attach was cut short"))
+        return False
+    if head.split(b" ", 2)[1:2] == [b"101"]:
+        client_writer.write(head)
+        return True
+    length = next(
+        (
+            line.split(b":", 1)[1].strip()
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        b"0",
+    )
+    body = await up_reader.readexactly(min(int(length or b"0"), MAX_HEAD)) if length.isdigit() else b""
+    lines = [
+        ln
+        for ln in head.rstrip(b"\r\n").split(b"\r\n")
+        if not ln.lower().startswith((b"connection:", b"content-length:", b"transfer-encoding:"))
+    ]
+    lines += [b"Connection: close", b"Content-Length: " + str(len(body)).encode()]
+    client_writer.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+    return False
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -296,10 +362,19 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="allowed image name prefix (repeatable; default rfx-sandbox:)",
     )
+    parser.add_argument(
+        "--base-image",
+        action="append",
+        default=None,
+        help="the sandbox base image the judge may inspect (repeatable; default rfx-debian-python:bookworm)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     host, _, port = args.listen.rpartition(":")
-    policy = Policy(allowed_image_prefixes=tuple(args.image_prefix or ("rfx-sandbox:",)))
+    policy = Policy(
+        allowed_image_prefixes=tuple(args.image_prefix or ("rfx-sandbox:",)),
+        inspectable_images=tuple(args.base_image or ("rfx-debian-python:bookworm",)),
+    )
     asyncio.run(serve(host or "127.0.0.1", int(port), DockerProxy(args.upstream, policy)))
 
 

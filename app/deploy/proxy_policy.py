@@ -1,16 +1,23 @@
-"""What the Docker socket proxy lets through: exactly the Docker API calls the judge needs.
+"""What the Docker socket proxy lets through: exactly the Docker API calls the judge makes.
 
 Access to the Docker socket is root on the host: anyone who can create a privileged container or
-bind-mount `/` owns the machine. The worker only ever needs to start hardened sandbox containers
-from one image family and run code in them, so the proxy (docker_proxy.py) allows that and refuses
-everything else with 403:
+bind-mount `/` owns the machine. The judge only ever starts hardened sandbox containers of one image
+family with `docker run -i --rm`, removes them, lists them and reads their `oom` events, and the
+readiness check inspects images. The proxy (docker_proxy.py) allows those calls, with the query
+parameters the docker CLI and the Python SDK send for them, and refuses everything else with 403:
 
-- read-only calls about the engine (`/_ping`, `/version`, `/info`) and image inspection;
-- `POST /containers/create` only for an allowed image, with no network, a read-only root, no
-  privileges, no host namespaces, no mounts other than tmpfs, no devices, no added capabilities,
-  memory and pids limits, `no-new-privileges`; the proxy stamps its label on every container;
-- calls on one container (start, wait, kill, logs, exec, archive, remove) only for containers
-  that carry that label, i.e. that the proxy created; exec without `Privileged` or a root user.
+    HEAD|GET /_ping   GET /version   GET /images/{sandbox or base image}/json
+    POST /containers/create?name=          the allow-list of create_policy.py; the proxy's label added
+    POST /containers/{id}/attach?stream=&stdin=&stdout=&stderr=    the only upgraded (hijacked) call
+    POST /containers/{id}/start   POST /containers/{id}/wait?condition=   DELETE /containers/{id}?force=
+    GET /containers/json?all=&filters=     rewritten: only containers carrying the proxy's label
+    GET /events?filters=&since=&until=     rewritten: only container events of the proxy's label
+
+Calls on one container are forwarded by the engine's id after the proxy has checked that the
+container carries its label (docker_proxy.py). Only create carries a body: API versions below 1.24
+let `start` carry a HostConfig that engine 20.10 still applies, so versions below 1.40 are refused
+too. Paths are taken literally: no percent-encoding, no empty, `.` or `..` segment, no trailing
+slash, one optional `/v1.NN` prefix; query keys off the list, or given twice, are refused.
 
 Pure functions over parsed requests, so the policy is unit-testable without a socket.
 """
@@ -19,208 +26,181 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-PROXY_LABEL = "rfx.sandbox-proxy"
-_VERSION = r"(?:/v[0-9.]+)?"
-_ID = r"[A-Za-z0-9_.\-]+"
+from app.deploy.create_policy import PROXY_LABEL, Denied, Policy, check_create
 
-ENGINE_READS = re.compile(rf"^{_VERSION}/(?:_ping|version|info)$")
-IMAGE_INSPECT = re.compile(rf"^{_VERSION}/images/(?P<name>.+)/json$")
-CONTAINER_CREATE = re.compile(rf"^{_VERSION}/containers/create$")
-CONTAINER_LIST = re.compile(rf"^{_VERSION}/containers/json$")
-CONTAINER_OP = re.compile(
-    rf"^{_VERSION}/containers/(?P<id>{_ID})(?:/(?P<op>json|start|wait|kill|stop|logs|attach|archive|exec|resize|top))?$"
-)
-EXEC_OP = re.compile(rf"^{_VERSION}/exec/(?P<id>{_ID})/(?P<op>start|json|resize)$")
+__all__ = ["CONTAINER", "PROXY_LABEL", "Decision", "Denied", "Policy", "decide", "owned"]
 
-_HOST_NAMESPACE_KEYS = ("PidMode", "IpcMode", "UTSMode", "UsernsMode", "CgroupnsMode")
-_FORBIDDEN_SECURITY = ("unconfined", "label=disable", "label:disable")
-ROOT_USERS = frozenset({"0", "root", "0:0", "root:root"})
-GVISOR_RUNNER_CAPS = frozenset({"SETUID", "SETGID", "KILL"})
-
-
-class Denied(Exception):
-    """The request is outside the policy; the message says which rule, for the 403 body."""
-
-
-@dataclass(frozen=True)
-class Policy:
-    allowed_image_prefixes: tuple[str, ...] = ("rfx-sandbox:",)
-    allowed_runtimes: frozenset[str] = frozenset({"", "runc", "runsc"})
-    label_value: str = "1"
+CONTAINER = "{container}"  # stands for the container's id in Decision.path; no real path has braces
+MIN_API = 40  # v1.40: Docker 19.03; the judge's CLIs negotiate 1.41 with engine 20.10
+_PATH = re.compile(r"/[A-Za-z0-9_.:/@-]*")
+_VERSION = re.compile(r"/v1\.([0-9]{2})(/.*)")
+_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
+_CONTAINER_OP = re.compile(rf"/containers/(?P<id>{_ID})(?:/(?P<op>attach|start|wait))?")
+_IMAGE_INSPECT = re.compile(r"/images/(?P<name>[A-Za-z0-9][A-Za-z0-9_.:/@-]*)/json")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
+_FLAG = frozenset({"1", "true", "True"})
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Allowed request, possibly rewritten; `container_id`/`exec_id` still need the ownership check."""
+    """An allowed request as it goes to the engine: path (with CONTAINER for the owned container's
+    id), query and body when rewritten, and what the proxy must still check with the engine."""
 
-    body: bytes | None = None
+    path: str
     query: str | None = None
-    container_id: str | None = None
-    exec_id: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    container_id: str | None = None  # must carry the proxy's label; forwarded by its real id
+    image_user: str | None = None  # the create has an empty User: this image's user must be non-root
+    upgrade: bool = False  # the engine may hijack the connection (attach)
 
 
 def decide(policy: Policy, method: str, path: str, query: str, body: bytes) -> Decision:
-    """Allow (maybe rewritten) or raise Denied. Ownership of named containers is checked by the caller."""
-    method = method.upper()
-    if method in ("GET", "HEAD") and ENGINE_READS.match(path):
-        return Decision()
-    if method == "GET" and IMAGE_INSPECT.match(path):
-        return Decision()
-    if method == "POST" and CONTAINER_CREATE.match(path):
-        return Decision(body=check_create(policy, body))
-    if method == "GET" and CONTAINER_LIST.match(path):
-        return Decision(query=label_filtered_query(query, policy.label_value))
-    match = CONTAINER_OP.match(path)
-    if match and match["id"] not in ("create", "json", "prune"):
-        op = match["op"] or ""
-        if (method, op) in {
-            ("GET", "json"),
-            ("GET", "logs"),
-            ("GET", "top"),
-            ("GET", "archive"),
-            ("HEAD", "archive"),
-            ("PUT", "archive"),
-            ("POST", "start"),
-            ("POST", "wait"),
-            ("POST", "kill"),
-            ("POST", "stop"),
-            ("POST", "attach"),
-            ("POST", "resize"),
-            ("DELETE", ""),
-        }:
-            return Decision(container_id=match["id"])
-        if (method, op) == ("POST", "exec"):
-            check_exec(body)
-            return Decision(container_id=match["id"])
-    match = EXEC_OP.match(path)
-    if match and method in ("POST", "GET"):
-        return Decision(exec_id=match["id"])
-    raise Denied(f"{method} {path} is not an API call the sandbox judge needs")
+    """Allow (maybe rewritten) or raise Denied. Ownership and image users are checked by the caller."""
+    prefix, route = _split(path)
+    params = _params(query)
+    call = f"{method} {path}"
+    if body and (method, route) != ("POST", "/containers/create"):
+        raise Denied(f"{call} may not carry a request body")
+    if route == "/_ping" and method in ("GET", "HEAD"):
+        return _plain(path, params)
+    if route == "/version" and method == "GET":
+        return _plain(path, params)
+    image = _IMAGE_INSPECT.fullmatch(route)
+    if image and method == "GET":
+        name = image["name"]
+        if not (name.startswith(policy.allowed_image_prefixes) or name in policy.inspectable_images):
+            raise Denied(f"image {name} is neither a sandbox image nor the judge's base image")
+        return _plain(path, params)
+    if route == "/containers/create" and method == "POST":
+        _only(params, {"name": re.compile(_ID)})
+        created = check_create(policy, body)
+        return Decision(path=path, body=created.body, image_user=created.image_user)
+    if route == "/containers/json" and method == "GET":
+        _only(params, {"all": _FLAG, "filters": None})
+        return Decision(path=path, query=_with_label(params, policy.label_value))
+    if route == "/events" and method == "GET":
+        _only(params, {"filters": None, "since": _TIMESTAMP, "until": _TIMESTAMP})
+        return Decision(path=path, query=_events(params, policy.label_value))
+    op = _CONTAINER_OP.fullmatch(route)
+    if op and op["id"] not in ("create", "json", "prune"):
+        forward = f"{prefix}/containers/{CONTAINER}" + (f"/{op['op']}" if op["op"] else "")
+        allowed_query = _CONTAINER_CALLS.get((method, op["op"] or ""))
+        if allowed_query is not None:
+            _only(params, allowed_query)
+            return Decision(path=forward, container_id=op["id"], upgrade=op["op"] == "attach")
+    raise Denied(f"{call} is not an API call the sandbox judge makes")
 
 
-def _load(body: bytes) -> dict[str, Any]:
+_Rule = frozenset[str] | re.Pattern[str] | None  # allowed values, a pattern, or anything (rewritten)
+_CONTAINER_CALLS: dict[tuple[str, str], dict[str, _Rule]] = {
+    ("POST", "attach"): {"stream": _FLAG, "stdin": _FLAG, "stdout": _FLAG, "stderr": _FLAG},
+    ("POST", "start"): {},
+    ("POST", "wait"): {"condition": frozenset({"removed", "next-exit", "not-running"})},
+    ("DELETE", ""): {"force": _FLAG},
+}
+
+
+def _split(path: str) -> tuple[str, str]:
+    """(version prefix, route) of a literal path; tricks the engine would normalise are refused."""
+    if not _PATH.fullmatch(path):
+        raise Denied(f"path {path[:80]!r} has characters the judge never sends (encoding, controls)")
+    if any(segment in ("", ".", "..") for segment in path.split("/")[1:]):
+        raise Denied(f"path {path[:80]!r} has an empty, '.' or '..' segment or a trailing slash")
+    version = _VERSION.fullmatch(path)
+    if version:
+        if int(version[1]) < MIN_API:
+            raise Denied(f"API version 1.{version[1]} is older than the proxy allows (1.{MIN_API})")
+        return path[: -len(version[2])], version[2]
+    if re.match(r"/v[0-9]", path) or path.lower().startswith("/v1."):
+        raise Denied(f"path {path[:80]!r} has a malformed API version prefix")
+    return "", path
+
+
+def _params(query: str) -> dict[str, str]:
+    if ";" in query or "#" in query:
+        raise Denied("query string has ';' or '#'")
     try:
-        value = json.loads(body or b"{}")
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError:
-        raise Denied("request body is not JSON") from None
-    if not isinstance(value, dict):
-        raise Denied("request body is not a JSON object")
-    return value
+        raise Denied("query string is malformed") from None
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise Denied("query string gives a parameter twice")
+    return dict(pairs)
 
 
-def check_create(policy: Policy, body: bytes) -> bytes:
-    """Validate a container-create body against the hardening rules; return it with the proxy label."""
-    spec = _load(body)
-    image = str(spec.get("Image") or "")
-    if not image.startswith(policy.allowed_image_prefixes):
-        raise Denied(f"image {image!r} is not a sandbox image ({', '.join(policy.allowed_image_prefixes)})")
-    host = spec.get("HostConfig") or {}
-    if not isinstance(host, dict):
-        raise Denied("HostConfig must be an object")
-    runtime = str(host.get("Runtime") or "")
-    if runtime not in policy.allowed_runtimes:
-        raise Denied(f"runtime {runtime!r} is not allowed")
-    user = str(spec.get("User") or "")
-    cap_add = {str(c).upper().removeprefix("CAP_") for c in host.get("CapAdd") or []}
-    if runtime == "runsc" and user in ROOT_USERS:
-        # gVisor's root is the sandbox kernel's, and the judge's runner needs these three to drop
-        # the harness and the candidate to other uids (see app/judge/container.py).
-        if not cap_add <= GVISOR_RUNNER_CAPS:
-            raise Denied(f"capabilities {sorted(cap_add - GVISOR_RUNNER_CAPS)} are not allowed")
-    elif user in ROOT_USERS:
-        raise Denied("sandbox containers may not run as root")
-    elif cap_add:
-        raise Denied("HostConfig.CapAdd is not allowed")
-    if host.get("NetworkMode") != "none":
-        raise Denied("sandbox containers need NetworkMode none")
-    endpoints = (spec.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
-    if not isinstance(endpoints, dict) or set(endpoints) - {"none"}:
-        raise Denied("sandbox containers may join no network")
-    if host.get("Privileged"):
-        raise Denied("privileged containers are not allowed")
-    if not host.get("ReadonlyRootfs"):
-        raise Denied("sandbox containers need a read-only root filesystem")
-    for key in (
-        "Binds",
-        "VolumesFrom",
-        "Devices",
-        "DeviceRequests",
-        "DeviceCgroupRules",
-        "Links",
-        "Sysctls",
-    ):
-        if host.get(key):
-            raise Denied(f"HostConfig.{key} is not allowed")
-    if host.get("CgroupParent"):
-        raise Denied("HostConfig.CgroupParent would move the container out of its limits")
-    if host.get("OomKillDisable"):
-        raise Denied("HostConfig.OomKillDisable is not allowed")
-    if host.get("PortBindings") or host.get("PublishAllPorts"):
-        raise Denied("published ports are not allowed")
-    for key in ("MaskedPaths", "ReadonlyPaths"):
-        if host.get(key) == []:  # null is the default; an empty list is the CLI's systempaths=unconfined
-            raise Denied(f"HostConfig.{key} may not be emptied (systempaths=unconfined)")
-    for mount in host.get("Mounts") or []:
-        if not isinstance(mount, dict) or mount.get("Type") != "tmpfs":
-            raise Denied("only tmpfs mounts are allowed")
-    if spec.get("Volumes"):
-        raise Denied("volumes are not allowed")
-    for key in _HOST_NAMESPACE_KEYS:
-        value = str(host.get(key) or "")
-        if value == "host" or value.startswith("container:"):
-            raise Denied(f"HostConfig.{key}={value} shares a namespace")
-    caps = [str(c).upper() for c in host.get("CapDrop") or []]
-    if "ALL" not in caps:
-        raise Denied("sandbox containers must drop all capabilities (CapDrop ALL)")
-    security = [str(s) for s in host.get("SecurityOpt") or []]
-    if not any(
-        s.replace(":", "=").startswith("no-new-privileges") and not s.endswith("false") for s in security
-    ):
-        raise Denied("sandbox containers need security-opt no-new-privileges")
-    if any(bad in s for s in security for bad in _FORBIDDEN_SECURITY):
-        raise Denied("unconfined seccomp/apparmor/labels are not allowed")
-    if not int(host.get("Memory") or 0) > 0:
-        raise Denied("sandbox containers need a memory limit")
-    if not int(host.get("PidsLimit") or 0) > 0:
-        raise Denied("sandbox containers need a pids limit")
-    labels = spec.get("Labels") or {}
-    if not isinstance(labels, dict):
-        raise Denied("Labels must be an object")
-    spec["Labels"] = {**labels, PROXY_LABEL: policy.label_value}
-    return json.dumps(spec).encode()
+def _only(params: dict[str, str], allowed: dict[str, _Rule]) -> None:
+    for key, value in params.items():
+        if key not in allowed:
+            raise Denied(f"query parameter {key!r} is not one the judge sends")
+        rule = allowed[key]
+        ok = (
+            rule is None
+            or (isinstance(rule, frozenset) and value in rule)
+            or (isinstance(rule, re.Pattern) and rule.fullmatch(value) is not None)
+        )
+        if not ok:
+            raise Denied(f"query parameter {key}={value[:40]!r} is not allowed")
 
 
-def check_exec(body: bytes) -> None:
-    spec = _load(body)
-    if spec.get("Privileged"):
-        raise Denied("privileged exec is not allowed")
-    if str(spec.get("User") or "") in ROOT_USERS:
-        raise Denied("exec as root is not allowed")
+def _plain(path: str, params: dict[str, str]) -> Decision:
+    _only(params, {})
+    return Decision(path=path)
 
 
-def label_filtered_query(query: str, label_value: str) -> str:
-    """A container listing restricted to the proxy's own containers, whatever filters were asked for."""
-    params = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "filters"]
-    asked = dict(parse_qsl(query)).get("filters")
-    filters: dict[str, Any] = {}
-    if asked:
-        try:
-            loaded = json.loads(asked)
-            if isinstance(loaded, dict):
-                filters = loaded
-        except ValueError:
-            raise Denied("filters is not JSON") from None
-    labels = filters.get("label") or []
-    if isinstance(labels, dict):  # the old map form {"k=v": true}
-        labels = [k for k, v in labels.items() if v]
-    filters["label"] = [*labels, f"{PROXY_LABEL}={label_value}"]
-    params.append(("filters", json.dumps(filters)))
-    return urlencode(params)
+def _filters(params: dict[str, str]) -> dict[str, list[str]]:
+    """The `filters` parameter in either of the engine's forms, as {key: [values]}."""
+    raw = params.get("filters")
+    if not raw:
+        return {}
+    try:
+        loaded = json.loads(raw)
+    except ValueError:
+        raise Denied("filters is not JSON") from None
+    if not isinstance(loaded, dict):
+        raise Denied("filters is not a JSON object")
+    filters: dict[str, list[str]] = {}
+    for key, values in loaded.items():
+        if isinstance(values, dict):  # the map form {"value": true}
+            values = list(values)
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise Denied(f"filter {key!r} is malformed")
+        filters[str(key)] = values
+    return filters
+
+
+def _rewritten(params: dict[str, str], filters: dict[str, Any]) -> str:
+    return urlencode(
+        [*((k, v) for k, v in params.items() if k != "filters"), ("filters", json.dumps(filters))]
+    )
+
+
+def _with_label(params: dict[str, str], label_value: str) -> str:
+    """A container listing restricted to the proxy's own containers, whatever filters were asked for
+    (the engine ANDs label filters)."""
+    filters = _filters(params)
+    filters["label"] = [*filters.get("label", []), f"{PROXY_LABEL}={label_value}"]
+    return _rewritten(params, filters)
+
+
+_EVENT_FILTERS = frozenset({"container", "event", "label", "type"})
+
+
+def _events(params: dict[str, str], label_value: str) -> str:
+    """Events of the proxy's own containers only: container events carrying its label."""
+    filters = _filters(params)
+    extra = set(filters) - _EVENT_FILTERS
+    if extra:
+        raise Denied(f"event filter {sorted(extra)[0]!r} is not one the judge sends")
+    if set(filters.get("type", [])) - {"container"}:
+        raise Denied("only container events are allowed")
+    filters["type"] = ["container"]
+    filters["label"] = [*filters.get("label", []), f"{PROXY_LABEL}={label_value}"]
+    return _rewritten(params, filters)
 
 
 def owned(labels: object, label_value: str) -> bool:

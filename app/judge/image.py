@@ -57,14 +57,18 @@ def _image_id(client: docker.DockerClient, name: str) -> str | None:
 
 
 def sandbox_image_tag(
-    base_image: str = "rfx-debian-python:bookworm", client: docker.DockerClient | None = None
+    base_image: str = "rfx-debian-python:bookworm",
+    client: docker.DockerClient | None = None,
+    tree_digest: str | None = None,
 ) -> str:
-    """The tag the sandbox image has (or will have) for the current sandbox/ tree and base image."""
+    """The tag the sandbox image has (or will have) for the sandbox/ tree and base image.
+
+    `tree_digest`: sandbox_tree_digest() computed earlier (the tree is hashed otherwise)."""
     client = client or docker_client()
     base_id = _image_id(client, base_image)
     if base_id is None:
         raise SandboxError(f"base image {base_image} does not exist: run `rfx sandbox build`")
-    digest = hashlib.sha256(f"{sandbox_tree_digest()}\n{base_id}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{tree_digest or sandbox_tree_digest()}\n{base_id}".encode()).hexdigest()
     return f"{IMAGE_REPO}:{digest[:16]}"
 
 

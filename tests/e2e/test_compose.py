@@ -1,7 +1,8 @@
 """The Docker stack from a clean tree, offline: `scripts/stack-init`, `docker compose up -d`, an episode
 submitted with reflexion_client against the fake model service, `POST /v1/judge` through the stack,
-two workers, the proxy refusing what the judge never needs, and `docker compose down` leaving no
-sandbox container behind.
+two workers, the proxy refusing what the judge never needs, a memory bomb under gVisor judged
+`memory` (once) by a worker's judge through the proxy, and `docker compose down` leaving no sandbox
+container behind.
 
 The clean tree is `git archive HEAD` (what a fresh clone has) plus the build/ artifacts that
 scripts/stack-init made in this checkout (wheelhouse, docker CLI), so no index is reached here.
@@ -10,9 +11,11 @@ Everything the test talks to is on 127.0.0.1 (published ports); the containers t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -254,3 +257,78 @@ def test_workers_reach_docker_only_through_the_proxy(stack: Stack) -> None:
     foreign = stack.compose(*exec_worker, "docker", "rm", "-f", f"{stack.project}-redis-1", check=False)
     assert foreign.returncode != 0 and "not created through this proxy" in foreign.stderr
     assert f"{stack.project}-redis-1" in stack.project_containers()
+
+
+# memory_bomb_in_children (tests/security/programs.py) without the suite's helpers, holding longer:
+# RLIMIT_AS is per process, so six children under it together exceed the container's memory; under
+# gVisor the whole sandbox (one host process) is then OOM-killed, which only the engine's `oom` event
+# tells apart from a crash.
+BOMB_IN_THE_WORKER = '''
+import asyncio, json
+from app.judge import DockerJudge, JudgeConfig
+from app.reflexion.models import JudgeLimits, Submission
+
+BOMB = """
+import os, time
+kids = []
+for _ in range(6):
+    pid = os.fork()
+    if pid == 0:
+        blocks = []
+        try:
+            while True:
+                blocks.append(bytearray(4 * 2**20))
+        except MemoryError:
+            time.sleep(60)  # hold it until the siblings' memory adds up, however slow the host
+            os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+def f(x):
+    return x + 1  # wrong: no outcome but the memory kill can pass
+"""
+
+async def main():
+    limits = JudgeLimits(timeout_s=8, memory_mb=128, pids=64, tmpfs_mb=16)
+    judge = DockerJudge(JudgeConfig(mode="pooled", runtime="runsc", workers=1, limits=limits))
+    await judge.start()
+    try:
+        tests = "def check(candidate):\\n    assert candidate(1) == 1\\n"
+        verdict = await judge.judge(Submission(code=BOMB, tests=tests, entry_point="f"))
+    finally:
+        await judge.aclose()
+    print(json.dumps({"status": verdict.status, "detail": verdict.detail, "instance": judge.id}))
+
+asyncio.run(main())
+'''
+
+
+def test_a_memory_bomb_under_gvisor_through_the_stack_proxy(stack: Stack) -> None:
+    """The worker's judge, under runsc and through the stack's proxy, tells the OOM kill from a crash
+    (it reads its own containers' events) and runs the bomb once: the engine, asked directly,
+    recorded one OOM kill for that judge's containers."""
+    since = f"{time.time() - 1:.3f}"
+    result = stack.compose("exec", "-T", "worker", "python3", "-c", BOMB_IN_THE_WORKER, timeout=300)
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    events = subprocess.run(
+        [
+            "docker",
+            "events",
+            "--since",
+            since,
+            "--until",
+            f"{time.time() + 1:.3f}",
+            "--filter",
+            "event=oom",
+            "--filter",
+            f"label=rfx.judge.instance={outcome['instance']}",
+            "--format",
+            "{{.Action}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    assert outcome["status"] == "memory", outcome
+    assert events == ["oom"], events  # the submission ran once
