@@ -54,7 +54,10 @@ def test_load_bench_reports_every_episode_and_where_its_time_went(sandbox_image:
     assert report["worker_processes"] == 2 and report["judge_runs"] == 18
     # one episode alone is 5 model calls of 0.2 s plus 3 judgements: at least 1 s
     assert report["baseline_alone_s"] >= 1.0
-    assert report["overhead_ratio_max"] >= report["overhead_ratio_p50"] > 0.9
+    # no episode of the batch can beat its 5 scripted model replies (a floor by construction; how
+    # close the batch comes to the baseline is the bench's figure, never a test's)
+    scripted_floor = 1.0 / report["baseline_alone_s"]
+    assert report["overhead_ratio_max"] >= report["overhead_ratio_p50"] >= scripted_floor - 0.001
     assert set(report["phases_slowest_s"]) == {"claim", "llm_excess", "judge", "finish"}
     assert report["post_p99_ms"] >= report["post_p50_ms"] > 0
     # the batch runs from the first POST to the last finished_at (service stamps, not the next poll):
@@ -89,7 +92,7 @@ def test_load_bench_reports_every_episode_and_where_its_time_went(sandbox_image:
     # a smaller batch first, on the same stack and baseline, reported on its own
     (smaller,) = report["sweep"]
     assert smaller["episodes"] == 3 and smaller["failed"] == 3
-    assert smaller["overhead_ratio_max"] >= smaller["overhead_ratio_p50"] > 0.9
+    assert smaller["overhead_ratio_max"] >= smaller["overhead_ratio_p50"] >= scripted_floor - 0.001
     assert smaller["batch_ideal_s"] == pytest.approx(report["baseline_alone_s"] + 2 / 20, abs=0.002)
     assert smaller["batch_wall_s"] >= smaller["overhead_ratio_max"] * report["baseline_alone_s"] - 0.01
     assert 0 <= smaller["cores_saturated_s"] <= smaller["batch_wall_s"]
