@@ -20,14 +20,16 @@ from datetime import datetime
 from typing import Any, Literal
 
 import redis.asyncio as aredis
+from pydantic import ValidationError
 
 from app.errors import Conflict, InvalidInput, NotFound, RateLimited, Unavailable
 from app.memory.keys import Keys
 from app.queue import stats
-from app.reflexion.models import Episode, Event, EventType, utcnow
+from app.reflexion.models import Episode, Event, EventType, Task, utcnow
 
 EPISODE_ID_PATTERN = r"^ep_[0-9a-f]{20}$"
 EPISODE_ID_RE = re.compile(EPISODE_ID_PATTERN)
+EPISODE_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out")
 IDEMPOTENCY_TTL_S = 24 * 3600
 
 _CREATE = """
@@ -52,7 +54,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
 local n = redis.call('HINCRBY', KEYS[1], 'claims', 1)
 redis.call('HSET', KEYS[1], 'owner', ARGV[1])
-return {'claimed', redis.call('HGET', KEYS[1], 'json'), tostring(n), redis.call('EXISTS', KEYS[2])}
+local f = redis.call('HMGET', KEYS[1], 'json', 'tenant', 'status')
+return {'claimed', f[1], tostring(n), redis.call('EXISTS', KEYS[2]), f[2], f[3]}
 """
 
 _SAVE = """
@@ -101,6 +104,7 @@ class Claim:
     episode: Episode | None = None
     claims: int = 0
     cancel_requested: bool = False  # asked before this claim: the worker settles it at once
+    unreadable: str = ""  # the stored record failed validation: `episode` is what could be salvaged
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,50 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
 
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def salvage(raw: str | bytes, *, episode_id: str, tenant: str, status: str, reason: str) -> Episode:
+    """A valid record standing in for one this version cannot read (written by another release, or
+    damaged), so that it can still be shown, finished and counted: whatever validates is kept."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    found = data.get("task")
+    raw_task: dict[str, Any] = found if isinstance(found, dict) else {}
+    try:
+        task = Task.model_validate(raw_task)
+    except ValidationError:
+        task_id = raw_task.get("id")
+        task_id = task_id[:200] if isinstance(task_id, str) and task_id else "unreadable"
+        task = Task(id=task_id, prompt="", entry_point="unreadable", tests="")
+    created = data.get("created_at")
+    try:
+        created_at = datetime.fromisoformat(created) if isinstance(created, str) else utcnow()
+    except ValueError:
+        created_at = utcnow()
+    return Episode(
+        id=episode_id,
+        tenant=tenant,
+        task=task,
+        status=status if status in EPISODE_STATUSES else "queued",
+        created_at=created_at,
+        error=f"the stored episode record could not be read: {reason}"[:500],
+    )
+
+
+def read_record(raw: str | bytes, *, episode_id: str, tenant: str, status: str) -> tuple[Episode, str]:
+    """The stored record as an Episode, and why it had to be salvaged ('' when it validated)."""
+    try:
+        return Episode.model_validate_json(raw), ""
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0] if errors else None
+        where = ".".join(str(part) for part in first["loc"]) if first else ""
+        reason = f"{len(errors)} validation error(s), first at {where or 'the top'}: "
+        reason += first["msg"] if first else str(exc)
+        return salvage(raw, episode_id=episode_id, tenant=tenant, status=status, reason=reason), reason
 
 
 def finished_data(episode: Episode) -> dict[str, object]:
@@ -200,10 +248,12 @@ class EpisodeStore:
         """The episode, if it exists and belongs to `tenant` (another tenant's is NotFound, not Forbidden)."""
         if not EPISODE_ID_RE.match(episode_id):
             raise NotFound(f"episode {episode_id!r} not found")
-        owner_tenant, raw = await self.redis.hmget(self.keys.episode(episode_id), ["tenant", "json"])
+        owner_tenant, raw, status = await self.redis.hmget(
+            self.keys.episode(episode_id), ["tenant", "json", "status"]
+        )
         if raw is None or owner_tenant is None or _s(owner_tenant) != tenant:
             raise NotFound(f"episode {episode_id!r} not found")
-        return Episode.model_validate_json(raw)
+        return read_record(raw, episode_id=episode_id, tenant=tenant, status=_s(status))[0]
 
     async def list_page(self, tenant: str, *, limit: int, after: str | None, status: str | None) -> Page:
         if after is not None and not EPISODE_ID_RE.match(after):
@@ -230,7 +280,7 @@ class EpisodeStore:
                 if raw is None:
                     expired.append(episode_id)
                 elif status is None or _s(st) == status:
-                    found.append(Episode.model_validate_json(raw))
+                    found.append(read_record(raw, episode_id=episode_id, tenant=tenant, status=_s(st))[0])
                     if len(found) > limit:
                         break
             if expired:
@@ -307,7 +357,10 @@ class EpisodeStore:
         outcome = _s(result[0])
         if outcome != "claimed":
             return Claim(outcome)  # type: ignore[arg-type]
-        return Claim("claimed", Episode.model_validate_json(result[1]), int(_s(result[2])), result[3] == 1)
+        episode, unreadable = read_record(
+            result[1], episode_id=episode_id, tenant=_s(result[4]), status=_s(result[5])
+        )
+        return Claim("claimed", episode, int(_s(result[2])), result[3] == 1, unreadable)
 
     async def save(self, episode: Episode, token: str, type: EventType, data: dict[str, object]) -> str:
         """Persist the snapshot and append the event; LeaseLost if another worker owns it now."""

@@ -23,7 +23,7 @@ import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from app.errors import Unavailable
-from app.memory.episodes import EpisodeStore, LeaseLost
+from app.memory.episodes import Claim, EpisodeStore, LeaseLost
 from app.memory.keys import Keys
 from app.queue.stream import Job, JobStream
 from app.reflexion.models import Episode, EventType, utcnow
@@ -204,12 +204,30 @@ class Worker:
             detail = f"internal error in the worker: {type(exc).__name__}: {exc}"
             await self._settle(r, "failed", detail[:500])
 
+    async def _claim(self, r: Running) -> Claim:
+        """Claim, and learn the claim's outcome even if this task is cancelled while its reply is in
+        flight: the script may already have run on Redis (we own the episode then), and settling a
+        cancel needs the record it returns. The cancellation is re-raised once the reply is in."""
+        claiming = asyncio.ensure_future(self.store.claim(r.job.episode_id, r.token))
+        try:
+            return await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):  # its own failure is handled as if never claimed
+                claim = await claiming
+                if claim.outcome == "claimed":
+                    r.last = claim.episode
+            raise
+
     async def _claim_and_run(self, r: Running) -> None:
-        claim = await self.store.claim(r.job.episode_id, r.token)
+        claim = await self._claim(r)
         if claim.outcome != "claimed" or claim.episode is None:
             await self.jobs.ack(r.job)  # deleted, expired, or finished before a crash: nothing to do
             return
         r.last = claim.episode
+        if claim.unreadable:
+            log.error("episode %s: stored record unreadable (%s)", r.job.episode_id, claim.unreadable)
+            await self._settle(r, "failed", claim.episode.error)
+            return
         if claim.claims > self.settings.max_deliveries:
             detail = f"gave up after {claim.claims - 1} deliveries: workers kept dying on this episode"
             await self._settle(r, "failed", detail)
@@ -230,21 +248,28 @@ class Worker:
         await self.jobs.ack(r.job)
 
     async def _settle(self, r: Running, status: Literal["cancelled", "failed"], error: str | None) -> None:
-        """Finish the episode ourselves (cancel before/after the loop, give-up, worker bug) and ack."""
-        if r.last is not None:
-            stop = "cancelled" if status == "cancelled" else r.last.stop_reason
-            final = r.last.model_copy(
-                update={
-                    "status": status,
-                    "stop_reason": stop,
-                    "finished_at": utcnow(),
-                    "error": error or r.last.error,
-                }
-            )
-            try:
-                await self.store.finish(final, token=r.token, mode="owner")
-            except LeaseLost:
-                return
+        """Finish the episode ourselves (cancel before/after the loop, give-up, worker bug) and ack.
+
+        The job is acknowledged only once the episode is terminal: without a record (the claim never
+        came back) it is handed back instead, and the next claim settles it (it sees the cancel flag).
+        """
+        if r.last is None:
+            log.warning("episode %s: interrupted before its claim came back: handed back", r.job.episode_id)
+            await self._hand_back(r)
+            return
+        stop = "cancelled" if status == "cancelled" else r.last.stop_reason
+        final = r.last.model_copy(
+            update={
+                "status": status,
+                "stop_reason": stop,
+                "finished_at": utcnow(),
+                "error": error or r.last.error,
+            }
+        )
+        try:
+            await self.store.finish(final, token=r.token, mode="owner")
+        except LeaseLost:
+            return
         await self.jobs.ack(r.job)
 
     async def _hand_back(self, r: Running) -> None:
