@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import __version__
 from app.api import health, metrics, problems
 from app.api.auth import ApiKeys
+from app.api.background import BackgroundTasks
 from app.api.catalog import RegistryCatalog, document_models
 from app.api.deps import Services
 from app.api.judge_gate import JudgeGate
@@ -115,17 +116,21 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             await asyncio.wait_for(JobStream(services.redis, services.keys).ensure_group(), 2)
         worker_task: asyncio.Task[None] | None = None
         stop = asyncio.Event()
+        background: BackgroundTasks = app.state.background
+        background.stopping = False
         if with_worker:
             from app.queue.runner import start_worker
 
-            worker_task = asyncio.create_task(start_worker(settings, stop))
+            worker_task = asyncio.create_task(start_worker(settings, stop), name="worker")
+            background.watch(worker_task)
         try:
             yield
         finally:
+            background.stopping = True
             stop.set()
             if worker_task is not None:
-                with contextlib.suppress(Exception):
-                    await worker_task
+                # its failure was logged and recorded when it ended; `rfx serve` exits non-zero on it
+                await asyncio.gather(worker_task, return_exceptions=True)
             await services.judge_gate.aclose()
             await services.redis.aclose()
 
@@ -140,6 +145,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.state.settings = settings
     app.state.services = services
     app.state.redis = services.redis
+    app.state.background = BackgroundTasks()
     problems.install(app)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -2,8 +2,9 @@
 
 `/healthz` says only that the process answers (a restart is the cure if not). `/readyz` really asks
 each dependency an episode needs: Redis (PING), the Docker engine (ping) and the sandbox image
-(present locally, since no registry may be reachable); it answers 503 problem+json naming what is
-down, so a load balancer stops sending work to an instance that cannot do it.
+(present locally, since no registry may be reachable), and that none of this process's background
+tasks has died (the `--with-worker` worker); it answers 503 problem+json naming what is down, so a
+load balancer stops sending work to an instance that cannot do it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from docker.errors import DockerException, ImageNotFound
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.api.background import BackgroundTasks
 from app.api.problems import problem
 from app.errors import ReflexionError
 from app.judge.image import sandbox_image_tag
@@ -74,6 +76,15 @@ async def check_docker(settings: Settings) -> Check:
         return Check("docker", False, "docker engine did not answer in time")
 
 
+def check_background(background: BackgroundTasks) -> Check:
+    """This process's own background tasks (the `--with-worker` worker): a dead one is named."""
+    if not background.failures:
+        return Check("background", True, "no background task has died")
+    failures = background.failures.items()
+    dead = "; ".join(f"background task {name!r} died: {detail}" for name, detail in failures)
+    return Check("background", False, dead[:1000])
+
+
 @router.get("/healthz", summary="Liveness: the process answers")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
@@ -87,7 +98,8 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     client: aredis.Redis = request.app.state.redis
-    checks = await asyncio.gather(check_redis(client), check_docker(settings))
+    checks = [*await asyncio.gather(check_redis(client), check_docker(settings))]
+    checks.append(check_background(request.app.state.background))
     body = {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}
     down = [c for c in checks if not c.ok]
     if down:
