@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
+from app.errors import InvalidInput
 from app.llm import ModelOverrides
 from app.reflexion.loop import run_episode
 from app.reflexion.models import Episode, EpisodeConfig, EventType, Task, Verdict
@@ -219,6 +220,9 @@ def run(
         memory=memory.value,
         memory_window=memory_window,
     )
+    problem = config.feedback_problem(the_task)
+    if problem is not None:
+        raise InvalidInput(f"--feedback: {problem}")
     actor, reflector = build_models(
         settings,
         ModelOverrides(model=model, base_url=base_url, api_key=api_key),

@@ -43,13 +43,17 @@ async def create_episode(
 ) -> Response:
     if not IDEMPOTENCY_RE.match(idempotency_key):
         raise InvalidInput("Idempotency-Key must be 1-200 visible ASCII characters")
+    config = body.config()
+    problem = config.feedback_problem(body.task)
+    if problem is not None:
+        raise InvalidInput(problem)
     actor = services.models.actor(body.actor.model)
     reflector = services.models.reflector(body.reflector.model)
     episode = Episode(
         id=new_episode_id(),
         tenant=tenant,
         task=body.task,
-        config=body.config(),
+        config=config,
         actor_model=actor,
         reflector_model=reflector,
     )
