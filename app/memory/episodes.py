@@ -6,6 +6,11 @@ the quota checks), a worker claiming it (fencing token in `owner`), each step (s
 refused unless the caller still owns the episode) and the one terminal transition (refused once the
 episode is terminal, which is what makes `episode.finished` happen exactly once under at-least-once
 delivery). Key names come from app/memory/keys.py only.
+
+Every write is idempotent under the client's retry of a command whose reply was lost (it had run):
+accepting keys on the episode id (the same id again answers `created` without a second job entry),
+a claim on its fencing token (the same token again is not a second delivery), a step and the
+terminal transition on their event key (the same key again answers the first stream id).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ EPISODE_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "ti
 IDEMPOTENCY_TTL_S = 24 * 3600
 
 _CREATE = """
+if redis.call('HGET', KEYS[1], 'tenant') == ARGV[2] then return {'created', ARGV[1]} end
 if ARGV[7] ~= '' then
   local existing = redis.call('GET', KEYS[6])
   if existing then return {'existing', existing} end
@@ -52,8 +58,13 @@ return {'created', ARGV[1]}
 _CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
-local n = redis.call('HINCRBY', KEYS[1], 'claims', 1)
-redis.call('HSET', KEYS[1], 'owner', ARGV[1])
+local n
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  n = tonumber(redis.call('HGET', KEYS[1], 'claims'))
+else
+  n = redis.call('HINCRBY', KEYS[1], 'claims', 1)
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1])
+end
 local f = redis.call('HMGET', KEYS[1], 'json', 'tenant', 'status')
 return {'claimed', f[1], tostring(n), redis.call('EXISTS', KEYS[2]), f[2], f[3]}
 """
@@ -61,25 +72,34 @@ return {'claimed', f[1], tostring(n), redis.call('EXISTS', KEYS[2]), f[2], f[3]}
 _SAVE = """
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {'fenced'} end
 if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
-redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3])
+if redis.call('HGET', KEYS[1], 'event') == ARGV[7] then
+  return {'ok', redis.call('HGET', KEYS[1], 'event_id')}
+end
 local id = redis.call('XADD', KEYS[2], '*', 'type', ARGV[4], 'at', ARGV[5], 'data', ARGV[6])
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3], 'event', ARGV[7], 'event_id', id)
 return {'ok', id}
 """
 
 _FINISH = """
 local owner = redis.call('HGET', KEYS[1], 'owner')
 if not owner then return {'gone'} end
-if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
+if redis.call('HGET', KEYS[1], 'terminal') == '1' then
+  if redis.call('HGET', KEYS[1], 'event') == ARGV[9] then
+    return {'ok', redis.call('HGET', KEYS[1], 'event_id')}
+  end
+  return {'terminal'}
+end
 if ARGV[8] == 'owner' and owner ~= ARGV[1] then return {'fenced'} end
 if ARGV[8] == 'unowned' and owner ~= '' then return {'owned'} end
-redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3], 'terminal', '1', 'owner', '')
 local id = redis.call('XADD', KEYS[2], '*', 'type', 'episode.finished', 'at', ARGV[4], 'data', ARGV[5])
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3], 'terminal', '1', 'owner', '',
+           'event', ARGV[9], 'event_id', id)
 redis.call('SREM', KEYS[3], ARGV[7])
 redis.call('SREM', KEYS[4], ARGV[7])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 redis.call('EXPIRE', KEYS[5], ARGV[6])
-for i = 9, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[6], ARGV[i], ARGV[i + 1]) end
+for i = 10, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[6], ARGV[i], ARGV[i + 1]) end
 return {'ok', id}
 """
 
@@ -117,6 +137,13 @@ class Page:
 def new_episode_id() -> str:
     """Time-ordered (48-bit ms clock) plus 32 random bits: lexicographic order is creation order."""
     return f"ep_{int(time.time() * 1000):012x}{os.urandom(4).hex()}"
+
+
+def new_event_key() -> str:
+    """The identity of one write of an event, made before the command is sent: the client's retry
+    after a lost reply sends the same key, and the script then answers the first write's stream id
+    instead of appending the event again."""
+    return os.urandom(8).hex()
 
 
 def request_fingerprint(payload: dict[str, Any]) -> str:
@@ -376,6 +403,7 @@ class EpisodeStore:
                 type,
                 utcnow().isoformat(),
                 json.dumps(data, default=str),
+                new_event_key(),
             ],
         )
         outcome = _s(result[0])
@@ -410,6 +438,7 @@ class EpisodeStore:
                 self.ttl_s,
                 episode.id,
                 mode,
+                new_event_key(),
                 *increments,
             ],
         )

@@ -199,9 +199,15 @@ class Worker:
                 jobs: list[Job] = []
                 if time.monotonic() - last_reclaim >= reclaim_every:
                     last_reclaim = time.monotonic()
-                    jobs = await self.jobs.reclaim(free, self.lease_ms)
+                    mine = await self.jobs.own_pending(len(self.running) + free)
+                    jobs = [j for j in mine if j.episode_id not in self.running][:free]
                     if jobs:
-                        log.info("reclaimed %d job(s) whose lease lapsed", len(jobs))
+                        log.info("found %d job(s) delivered here but never started", len(jobs))
+                    if free > len(jobs):
+                        taken = await self.jobs.reclaim(free - len(jobs), self.lease_ms)
+                        if taken:
+                            log.info("reclaimed %d job(s) whose lease lapsed", len(taken))
+                        jobs += taken
                 if not jobs:
                     jobs = await self.jobs.read(free, block_ms=500)
                 delay = 0.1
