@@ -196,8 +196,11 @@ class EpisodeRun:
             attempt.hidden = Verdict(status="error", detail=why)
             attempt.feedback = None if self.feedback == "none" else Verdict(status="error", detail=why)
         else:
+            # a busy judge serves the oldest episode first: its acceptance time goes with every call
+            priority = self.episode.created_at
             hidden_run = self.judge.judge(
-                Submission(code=attempt.code, tests=self.task.tests, entry_point=self.task.entry_point)
+                Submission(code=attempt.code, tests=self.task.tests, entry_point=self.task.entry_point),
+                priority=priority,
             )
             feedback_tests = {
                 "visible": self.task.visible_tests,
@@ -210,7 +213,9 @@ class EpisodeRun:
                 attempt.hidden = await hidden_run
                 attempt.feedback = Verdict(status="no_signal", detail=NO_SIGNAL[self.feedback])
             else:
-                feedback_run = self.judge.judge(Submission(code=attempt.code, asserts=feedback_tests))
+                feedback_run = self.judge.judge(
+                    Submission(code=attempt.code, asserts=feedback_tests), priority=priority
+                )
                 attempt.feedback, attempt.hidden = await asyncio.gather(feedback_run, hidden_run)
         await self.emit(
             "attempt.judged",
