@@ -116,3 +116,24 @@ async def test_a_lost_reply_at_each_write_duplicates_and_loses_nothing(
     assert await aredis_client.scard(keys.tenant_active("default")) == 0
     stats = await aredis_client.hget(keys.stats(), "episodes:succeeded")
     assert float(stats or 0) == len(CASES)  # each episode counted once
+
+
+async def test_a_lost_reply_of_a_cancel_ends_the_queued_episode_once(
+    redis_server: RedisServer, redis_url: str, key_prefix: str, aredis_client: aredis.Redis
+) -> None:
+    """Cancelling a queued episode is its terminal transition, made by the API: its reply lost, the
+    retry answers the first transition instead of taking the episode for someone else's."""
+    keys = Keys(key_prefix)
+    async with redis_proxy(redis_server.port) as proxy:
+        settings = service_settings(proxy.url, key_prefix)  # no worker: the episode stays queued
+        async with running_app(settings) as base, httpx.AsyncClient(base_url=base, timeout=60) as client:
+            episode_id = (await client.post("/v1/episodes", json=task_body())).json()["id"]
+            rule = proxy.drop_reply(script(_FINISH))
+            r = await client.post(f"/v1/episodes/{episode_id}/cancel")
+            assert rule.fired.is_set()
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    events = await aredis_client.xrange(keys.episode_events(episode_id))
+    assert [fields[b"type"] for _id, fields in events] == [b"episode.finished"]
+    # taken for a running episode's, the retry used to leave a cancel flag and a pub/sub message
+    assert not await aredis_client.exists(keys.episode_cancel(episode_id))
+    assert await aredis_client.scard(keys.tenant_active("default")) == 0
