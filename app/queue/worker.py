@@ -226,10 +226,14 @@ class Worker:
         self.running[job.episode_id] = running
         running.task = asyncio.create_task(self._run_job(running), name=f"episode {job.episode_id}")
 
-        def done(_task: asyncio.Task[None]) -> None:
+        def done(task: asyncio.Task[None]) -> None:
             if self.running.get(job.episode_id) is running:
                 del self.running[job.episode_id]
             self._wake.set()
+            exc = None if task.cancelled() else task.exception()
+            if exc is not None:  # e.g. Redis gone while settling: the job stays pending, rescanned
+                why = "it stays pending and is retried"
+                log.error("episode %s: its job failed (%s); %s", job.episode_id, exc, why, exc_info=exc)
 
         running.task.add_done_callback(done)
 

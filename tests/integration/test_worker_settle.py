@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 
 import httpx
+import pytest
 import redis.asyncio as aredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.memory.episodes import _CLAIM, EpisodeStore, new_episode_id
 from app.memory.keys import Keys
@@ -44,7 +47,9 @@ async def finished_events(client: aredis.Redis, keys: Keys, episode_id: str) -> 
     return sum(fields[b"type"] == b"episode.finished" for _id, fields in rows)
 
 
+@pytest.mark.parametrize("settle_fails", [False, True], ids=["settled", "settle-fails-once"])
 async def test_cancel_while_the_claims_reply_is_in_flight_ends_cancelled(
+    settle_fails: bool,
     redis_server: RedisServer,
     redis_url: str,
     key_prefix: str,
@@ -52,10 +57,29 @@ async def test_cancel_while_the_claims_reply_is_in_flight_ends_cancelled(
     fake_llm: Any,
     judge_factory: Any,
     sandbox_image: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """`settle-fails-once`: the worker's terminal write then fails past the client's retries (Redis
+    gone for a moment); the failure is logged with its traceback, the job stays pending, and the
+    worker's scan of its own pending entries settles it on the next round."""
     script_fail_then_fix(fake_llm)
     keys = Keys(key_prefix)
-    api_settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
+    api_settings = service_settings(
+        redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image, lease_s=4.0
+    )
+    finish = EpisodeStore.finish
+    failed: list[str] = []
+
+    async def finish_fails_once(self: EpisodeStore, episode: Episode, **kwargs: Any) -> str | None:
+        if kwargs.get("mode") == "owner" and not failed:
+            failed.append(episode.id)
+            raise RedisConnectionError("Redis went away while settling")
+        return await finish(self, episode, **kwargs)
+
+    if settle_fails:
+        monkeypatch.setattr(EpisodeStore, "finish", finish_fails_once)
+    caplog.set_level(logging.ERROR)
     judge = await judge_factory()
     async with redis_proxy(redis_server.port) as proxy:
         hold = proxy.hold_reply(command("EVALSHA", script_sha(_CLAIM)))
@@ -80,6 +104,10 @@ async def test_cancel_while_the_claims_reply_is_in_flight_ends_cancelled(
     assert await finished_events(aredis_client, keys, episode_id) == 1
     assert await aredis_client.scard(keys.tenant_active("default")) == 0  # the quota is free again
     assert await aredis_client.xlen(keys.job_stream()) == 0  # acknowledged only once it ended
+    if settle_fails:
+        assert failed == [episode_id]  # the first settle did fail
+        logged = [r for r in caplog.records if "its job failed" in r.getMessage()]
+        assert logged and logged[0].exc_info is not None, [r.getMessage() for r in caplog.records]
 
 
 async def test_a_stored_record_that_fails_validation_ends_failed(
