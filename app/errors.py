@@ -62,3 +62,16 @@ class IntegrityError(ReflexionError):
     """Downloaded bytes (model weights) do not match their pinned digest: they are refused, never used."""
 
     status, type, title, exit_code = 502, "integrity-error", "Integrity check failed", 4
+
+
+class BackgroundTaskDied(ReflexionError):
+    """A task the process cannot work without (a worker, its heartbeat, its cancel listener) ended.
+
+    The process reports it and exits non-zero so that its supervisor (compose, systemd) restarts it:
+    carrying on would leave leases unrenewed or cancels unheard while looking healthy."""
+
+    status, type, title, exit_code = 503, "background-task-died", "Background task died", 1
+
+    def __init__(self, task: str, detail: str) -> None:
+        super().__init__(f"{task} died: {detail}")
+        self.task = task

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import __version__
 from app.api import health, metrics, problems
 from app.api.auth import ApiKeys
+from app.api.background import BackgroundTasks
 from app.api.catalog import RegistryCatalog, document_models
 from app.api.deps import Services
 from app.api.judge_gate import JudgeGate
@@ -124,18 +125,22 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             await asyncio.wait_for(asyncio.to_thread(readiness.start), health.CHECK_TIMEOUT_S + 1)
         worker_task: asyncio.Task[None] | None = None
         stop = asyncio.Event()
+        background: BackgroundTasks = app.state.background
+        background.stopping = False
         if with_worker:
             from app.queue.runner import start_worker
 
-            worker_task = asyncio.create_task(start_worker(settings, stop))
+            worker_task = asyncio.create_task(start_worker(settings, stop), name="worker")
+            background.watch(worker_task)
         try:
             async with mcp_endpoint.manager.run():
                 yield
         finally:
+            background.stopping = True
             stop.set()
             if worker_task is not None:
-                with contextlib.suppress(Exception):
-                    await worker_task
+                # its failure was logged and recorded when it ended; `rfx serve` exits non-zero on it
+                await asyncio.gather(worker_task, return_exceptions=True)
             await services.judge_gate.aclose()
             await services.redis.aclose()
             readiness.close()
@@ -152,6 +157,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.state.services = services
     app.state.redis = services.redis
     app.state.docker_readiness = readiness
+    app.state.background = BackgroundTasks()
     problems.install(app)
     app.include_router(health.router)
     app.include_router(metrics.router)

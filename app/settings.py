@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     max_deliveries: int = Field(default=5, ge=1, le=100)  # claims of one episode before it is failed
     worker_concurrency: int = Field(default=4, ge=1, le=1000)
     worker_grace_s: float = Field(default=20.0, ge=0, le=3600)  # SIGTERM: finish running episodes within
+    # a worker's heartbeat or cancel listener that cannot reach Redis for this long gives up, and the
+    # worker exits non-zero for its supervisor to restart (its leases have lapsed by then anyway)
+    redis_give_up_s: float = Field(default=120.0, ge=1, le=24 * 3600)
 
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("reflexion-service")))
 

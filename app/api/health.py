@@ -3,8 +3,9 @@
 `/healthz` says only that the process answers (a restart is the cure if not). `/readyz` asks each
 dependency an episode needs: Redis (PING) and the Docker engine, by inspecting the sandbox image
 (present locally, since no registry may be reachable): one answer proves the engine is up and the
-image is there. It answers 503 problem+json naming what is down, so a load balancer stops sending
-work to an instance that cannot do it.
+image is there; and that none of this process's background tasks has died (the `--with-worker`
+worker). It answers 503 problem+json naming what is down, so a load balancer stops sending work to
+an instance that cannot do it.
 
 `/readyz` is unauthenticated, so a call must stay cheap: the image's tag (a hash of the whole
 sandbox/ tree and the base image's id) is computed once per process, at start-up, and one Docker
@@ -24,6 +25,7 @@ from docker.errors import DockerException, ImageNotFound
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.api.background import BackgroundTasks
 from app.api.problems import problem
 from app.errors import ReflexionError
 from app.judge.image import sandbox_image_tag, sandbox_tree_digest
@@ -106,6 +108,15 @@ async def check_docker(readiness: DockerReadiness) -> Check:
         return Check("docker", False, "docker engine did not answer in time")
 
 
+def check_background(background: BackgroundTasks) -> Check:
+    """This process's own background tasks (the `--with-worker` worker): a dead one is named."""
+    if not background.failures:
+        return Check("background", True, "no background task has died")
+    failures = background.failures.items()
+    dead = "; ".join(f"background task {name!r} died: {detail}" for name, detail in failures)
+    return Check("background", False, dead[:1000])
+
+
 @router.get("/healthz", summary="Liveness: the process answers")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
@@ -117,12 +128,13 @@ async def healthz() -> dict[str, str]:
     responses={503: {"description": "a dependency is down", "content": {"application/problem+json": {}}}},
 )
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when Redis answers PING and the engine answers an inspect of the sandbox image (its tag
-    computed at start-up); 503 problem+json naming what is not. Costs no hashing and no new
-    connection to Redis; one request to the engine."""
+    """Ready when Redis answers PING, the engine answers an inspect of the sandbox image (its tag
+    computed at start-up) and no background task has died; 503 problem+json naming what is not.
+    Costs no hashing and no new connection to Redis; one request to the engine."""
     client: aredis.Redis = request.app.state.redis
     readiness: DockerReadiness = request.app.state.docker_readiness
-    checks = await asyncio.gather(check_redis(client), check_docker(readiness))
+    checks = [*await asyncio.gather(check_redis(client), check_docker(readiness))]
+    checks.append(check_background(request.app.state.background))
     body = {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}
     down = [c for c in checks if not c.ok]
     if down:

@@ -113,9 +113,9 @@ def render(report: dict[str, Any]) -> str:
         where = ", ".join(f"{n} on {c} problems" for n, c in oracle.items())
         out += [
             "",
-            "Note: with `oracle` feedback the model saw the results of the hidden tests (problems "
-            f"without visible tests fall back to it): {where}. Those problems measure repair with the "
-            "answer key, not self-correction.",
+            "Note: with `oracle` feedback (asked for with `--feedback oracle`; problems without "
+            "visible tests get `self_tests` otherwise) the model saw the results of the hidden tests: "
+            f"{where}. Those problems measure repair with the answer key, not self-correction.",
         ]
 
     out += ["", "## Cost", ""]

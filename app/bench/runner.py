@@ -67,11 +67,24 @@ class _QuietSink:
 Progress = Callable[[Episode], None]
 
 
+def problem_config(config: EpisodeConfig, task: Task) -> EpisodeConfig:
+    """The config one problem runs with. A problem without visible tests (26 of HumanEval's 164
+    yield none from their docstrings) gets the model's own tests as feedback where the run asked for
+    visible ones or for the default: visible tests that do not exist would check nothing, and the
+    default's fallback, the hidden tests, would leak the answer key. Only `--feedback oracle` shows
+    the hidden tests."""
+    if config.strategy == "self_refine":  # it never sees a judge
+        return config
+    if config.feedback_problem(task) is not None or (config.feedback is None and not task.visible_tests):
+        return config.model_copy(update={"feedback": "self_tests"})
+    return config
+
+
 def check_resumable(existing: Sequence[Episode], configs: dict[str, EpisodeConfig]) -> None:
     """Refuse to mix runs: an episode already in DIR must have been run with the same settings."""
     for episode in existing:
         wanted = configs.get(episode.config.strategy)
-        if wanted is not None and episode.config != wanted:
+        if wanted is not None and episode.config != problem_config(wanted, episode.task):
             raise InvalidInput(
                 f"the output directory holds {episode.config.strategy} episodes run with other settings "
                 f"(e.g. max_trials={episode.config.max_trials}, samples={episode.config.samples}): "
@@ -125,7 +138,7 @@ async def run_bench(
                 strategy, task = queue.pop(0)
             episode = await run_episode(
                 task,
-                configs[strategy],
+                problem_config(configs[strategy], task),
                 actor,
                 reflector,
                 judge,

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from app.errors import InvalidInput
+
 if TYPE_CHECKING:  # the command imports what it runs when it runs: `rfx --help` stays fast
     from rich.console import Console
     from rich.status import Status
@@ -227,6 +229,9 @@ def run(
         memory=memory.value,
         memory_window=memory_window,
     )
+    problem = config.feedback_problem(the_task)
+    if problem is not None:
+        raise InvalidInput(f"--feedback: {problem}")
     actor, reflector = build_models(
         settings,
         ModelOverrides(model=model, base_url=base_url, api_key=api_key),

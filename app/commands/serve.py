@@ -76,6 +76,7 @@ def serve(
     """Serve the HTTP API (/v1, /mcp, /healthz, /readyz, /metrics, /ui)."""
     import uvicorn
 
+    from app.api.background import BackgroundTasks
     from app.commands.model import configured_or_local
     from app.main import create_served_app
     from app.settings import get_settings
@@ -110,7 +111,13 @@ def serve(
         )
         return
     app = create_served_app(settings, with_worker=with_worker)
-    uvicorn.run(app, host=bind, port=the_port, log_level="warning", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=bind, port=the_port, log_level="warning", timeout_graceful_shutdown=5)
+    )
+    background: BackgroundTasks = app.state.background
+    background.request_exit = lambda: setattr(server, "should_exit", True)
+    server.run()
+    background.raise_if_failed()  # a dead worker ends the process non-zero, for its supervisor
 
 
 def worker(

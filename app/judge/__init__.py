@@ -5,7 +5,6 @@ behaviour gets is tabled in app/judge/verdicts.py.
 """
 
 from app.judge.config import JudgeConfig, JudgeMode, Runtime
-from app.judge.dispatch import judge_priority
 from app.judge.docker_judge import DockerJudge, submission_problem
 from app.judge.image import ensure_sandbox_image, sandbox_image_tag
 from app.judge.verdicts import STATUSES, humaneval_result
@@ -18,7 +17,6 @@ __all__ = [
     "Runtime",
     "ensure_sandbox_image",
     "humaneval_result",
-    "judge_priority",
     "sandbox_image_tag",
     "submission_problem",
 ]

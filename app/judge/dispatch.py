@@ -5,9 +5,10 @@ at once), serving them in arrival order lets an episode that was late once be la
 arrives behind episodes that are on schedule, and its delays add up. Serving the judgement whose
 episode was accepted first is the earliest-due-date rule (all episodes' steps take the same ideal
 time, so the oldest episode has the earliest due date), which minimises the worst episode's delay
-instead of spreading delays by arrival. A caller names its episode's age through `judge_priority`
-(the worker sets it to the episode's acceptance time); anything else (`POST /v1/judge`, `rfx
-judge`) is served as of its arrival, so it never waits behind episodes accepted after it.
+instead of spreading delays by arrival. A caller names its episode's age as an argument of the judge
+port (`priority`: the episode's `created_at`, which the engine passes on every judgement); anything
+else (`POST /v1/judge`, `rfx judge`) is served as of its arrival, so it never waits behind episodes
+accepted after it.
 """
 
 from __future__ import annotations
@@ -16,17 +17,13 @@ import asyncio
 import heapq
 import itertools
 import time
-from contextvars import ContextVar
 from typing import Generic, TypeVar
-
-# Seconds since the epoch: the time the episode this judgement belongs to was accepted.
-judge_priority: ContextVar[float | None] = ContextVar("judge_priority", default=None)
 
 T = TypeVar("T")
 
 
 class OldestFirst(Generic[T]):
-    """A set of free items (pool slots) handed out to waiters by `judge_priority`, then arrival."""
+    """A set of free items (pool slots) handed out to waiters by priority, then arrival."""
 
     def __init__(self) -> None:
         self._free: list[T] = []
@@ -42,10 +39,10 @@ class OldestFirst(Generic[T]):
                 return
         self._free.append(item)
 
-    async def get(self) -> T:
+    async def get(self, priority: float | None = None) -> T:
+        """An item; `priority` is seconds since the epoch (the episode's acceptance), None = now."""
         if self._free:  # nothing waits while an item is free: put() hands items to waiters first
             return self._free.pop()
-        priority = judge_priority.get()
         waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         heapq.heappush(
             self._waiters, (time.time() if priority is None else priority, next(self._order), waiter)

@@ -17,6 +17,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Coroutine
+from datetime import datetime
 from types import TracebackType
 
 from app.errors import SandboxError
@@ -256,8 +257,10 @@ class DockerJudge:
         return slot.container
 
     # -- judging --------------------------------------------------------------------------------
-    async def judge(self, submission: Submission, limits: JudgeLimits | None = None) -> Verdict:
-        """Run one submission; never raises except CancelledError."""
+    async def judge(
+        self, submission: Submission, limits: JudgeLimits | None = None, *, priority: datetime | None = None
+    ) -> Verdict:
+        """Run one submission; never raises except CancelledError. `priority` orders a busy pool."""
         started = time.monotonic()
         limits = limits or self.config.limits
         problem = submission_problem(submission)
@@ -269,7 +272,9 @@ class DockerJudge:
             return sandbox_error(exc.detail, (time.monotonic() - started) * 1000)
         try:
             if self.config.mode == "pooled" and _fits_pool(limits, self.config.limits):
-                result = await self._judge_pooled(submission, limits)
+                result = await self._judge_pooled(
+                    submission, limits, None if priority is None else priority.timestamp()
+                )
             else:
                 async with self._fresh_gate:
                     result = await self._judge_fresh(submission, limits)
@@ -286,8 +291,10 @@ class DockerJudge:
             return sandbox_error(result.detail or "the sandbox returned no report", result.duration_ms)
         return verdict_from_report(result.report or {}, _runner_view(result), result.duration_ms)
 
-    async def _judge_pooled(self, submission: Submission, limits: JudgeLimits) -> RunResult:
-        slot = await self._idle.get()
+    async def _judge_pooled(
+        self, submission: Submission, limits: JudgeLimits, priority: float | None
+    ) -> RunResult:
+        slot = await self._idle.get(priority)
         try:
             for attempt in (1, 2):
                 try:

@@ -6,6 +6,11 @@ the quota checks), a worker claiming it (fencing token in `owner`), each step (s
 refused unless the caller still owns the episode) and the one terminal transition (refused once the
 episode is terminal, which is what makes `episode.finished` happen exactly once under at-least-once
 delivery). Key names come from app/memory/keys.py only.
+
+Every write is idempotent under the client's retry of a command whose reply was lost (it had run):
+accepting keys on the episode id (the same id again answers `created` without a second job entry),
+a claim on its fencing token (the same token again is not a second delivery), a step and the
+terminal transition on their event key (the same key again answers the first stream id).
 """
 
 from __future__ import annotations
@@ -20,17 +25,20 @@ from datetime import datetime
 from typing import Any, Literal
 
 import redis.asyncio as aredis
+from pydantic import ValidationError
 
 from app.errors import Conflict, InvalidInput, NotFound, RateLimited, Unavailable
 from app.memory.keys import Keys
 from app.queue import stats
-from app.reflexion.models import Episode, Event, EventType, utcnow
+from app.reflexion.models import Episode, Event, EventType, Task, utcnow
 
 EPISODE_ID_PATTERN = r"^ep_[0-9a-f]{20}$"
 EPISODE_ID_RE = re.compile(EPISODE_ID_PATTERN)
+EPISODE_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out")
 IDEMPOTENCY_TTL_S = 24 * 3600
 
 _CREATE = """
+if redis.call('HGET', KEYS[1], 'tenant') == ARGV[2] then return {'created', ARGV[1]} end
 if ARGV[7] ~= '' then
   local existing = redis.call('GET', KEYS[6])
   if existing then return {'existing', existing} end
@@ -50,33 +58,48 @@ return {'created', ARGV[1]}
 _CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
-local n = redis.call('HINCRBY', KEYS[1], 'claims', 1)
-redis.call('HSET', KEYS[1], 'owner', ARGV[1])
-return {'claimed', redis.call('HGET', KEYS[1], 'json'), tostring(n), redis.call('EXISTS', KEYS[2])}
+local n
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  n = tonumber(redis.call('HGET', KEYS[1], 'claims'))
+else
+  n = redis.call('HINCRBY', KEYS[1], 'claims', 1)
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1])
+end
+local f = redis.call('HMGET', KEYS[1], 'json', 'tenant', 'status')
+return {'claimed', f[1], tostring(n), redis.call('EXISTS', KEYS[2]), f[2], f[3]}
 """
 
 _SAVE = """
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {'fenced'} end
 if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
-redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3])
+if redis.call('HGET', KEYS[1], 'event') == ARGV[7] then
+  return {'ok', redis.call('HGET', KEYS[1], 'event_id')}
+end
 local id = redis.call('XADD', KEYS[2], '*', 'type', ARGV[4], 'at', ARGV[5], 'data', ARGV[6])
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3], 'event', ARGV[7], 'event_id', id)
 return {'ok', id}
 """
 
 _FINISH = """
 local owner = redis.call('HGET', KEYS[1], 'owner')
 if not owner then return {'gone'} end
-if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
+if redis.call('HGET', KEYS[1], 'terminal') == '1' then
+  if redis.call('HGET', KEYS[1], 'event') == ARGV[9] then
+    return {'ok', redis.call('HGET', KEYS[1], 'event_id')}
+  end
+  return {'terminal'}
+end
 if ARGV[8] == 'owner' and owner ~= ARGV[1] then return {'fenced'} end
 if ARGV[8] == 'unowned' and owner ~= '' then return {'owned'} end
-redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3], 'terminal', '1', 'owner', '')
 local id = redis.call('XADD', KEYS[2], '*', 'type', 'episode.finished', 'at', ARGV[4], 'data', ARGV[5])
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3], 'terminal', '1', 'owner', '',
+           'event', ARGV[9], 'event_id', id)
 redis.call('SREM', KEYS[3], ARGV[7])
 redis.call('SREM', KEYS[4], ARGV[7])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 redis.call('EXPIRE', KEYS[5], ARGV[6])
-for i = 9, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[6], ARGV[i], ARGV[i + 1]) end
+for i = 10, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[6], ARGV[i], ARGV[i + 1]) end
 return {'ok', id}
 """
 
@@ -101,6 +124,7 @@ class Claim:
     episode: Episode | None = None
     claims: int = 0
     cancel_requested: bool = False  # asked before this claim: the worker settles it at once
+    unreadable: str = ""  # the stored record failed validation: `episode` is what could be salvaged
 
 
 @dataclass(frozen=True)
@@ -115,12 +139,63 @@ def new_episode_id() -> str:
     return f"ep_{int(time.time() * 1000):012x}{os.urandom(4).hex()}"
 
 
+def new_event_key() -> str:
+    """The identity of one write of an event, made before the command is sent: the client's retry
+    after a lost reply sends the same key, and the script then answers the first write's stream id
+    instead of appending the event again."""
+    return os.urandom(8).hex()
+
+
 def request_fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def salvage(raw: str | bytes, *, episode_id: str, tenant: str, status: str, reason: str) -> Episode:
+    """A valid record standing in for one this version cannot read (written by another release, or
+    damaged), so that it can still be shown, finished and counted: whatever validates is kept."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    found = data.get("task")
+    raw_task: dict[str, Any] = found if isinstance(found, dict) else {}
+    try:
+        task = Task.model_validate(raw_task)
+    except ValidationError:
+        task_id = raw_task.get("id")
+        task_id = task_id[:200] if isinstance(task_id, str) and task_id else "unreadable"
+        task = Task(id=task_id, prompt="", entry_point="unreadable", tests="")
+    created = data.get("created_at")
+    try:
+        created_at = datetime.fromisoformat(created) if isinstance(created, str) else utcnow()
+    except ValueError:
+        created_at = utcnow()
+    return Episode(
+        id=episode_id,
+        tenant=tenant,
+        task=task,
+        status=status if status in EPISODE_STATUSES else "queued",
+        created_at=created_at,
+        error=f"the stored episode record could not be read: {reason}"[:500],
+    )
+
+
+def read_record(raw: str | bytes, *, episode_id: str, tenant: str, status: str) -> tuple[Episode, str]:
+    """The stored record as an Episode, and why it had to be salvaged ('' when it validated)."""
+    try:
+        return Episode.model_validate_json(raw), ""
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0] if errors else None
+        where = ".".join(str(part) for part in first["loc"]) if first else ""
+        reason = f"{len(errors)} validation error(s), first at {where or 'the top'}: "
+        reason += first["msg"] if first else str(exc)
+        return salvage(raw, episode_id=episode_id, tenant=tenant, status=status, reason=reason), reason
 
 
 def finished_data(episode: Episode) -> dict[str, object]:
@@ -200,10 +275,12 @@ class EpisodeStore:
         """The episode, if it exists and belongs to `tenant` (another tenant's is NotFound, not Forbidden)."""
         if not EPISODE_ID_RE.match(episode_id):
             raise NotFound(f"episode {episode_id!r} not found")
-        owner_tenant, raw = await self.redis.hmget(self.keys.episode(episode_id), ["tenant", "json"])
+        owner_tenant, raw, status = await self.redis.hmget(
+            self.keys.episode(episode_id), ["tenant", "json", "status"]
+        )
         if raw is None or owner_tenant is None or _s(owner_tenant) != tenant:
             raise NotFound(f"episode {episode_id!r} not found")
-        return Episode.model_validate_json(raw)
+        return read_record(raw, episode_id=episode_id, tenant=tenant, status=_s(status))[0]
 
     async def list_page(self, tenant: str, *, limit: int, after: str | None, status: str | None) -> Page:
         if after is not None and not EPISODE_ID_RE.match(after):
@@ -230,7 +307,7 @@ class EpisodeStore:
                 if raw is None:
                     expired.append(episode_id)
                 elif status is None or _s(st) == status:
-                    found.append(Episode.model_validate_json(raw))
+                    found.append(read_record(raw, episode_id=episode_id, tenant=tenant, status=_s(st))[0])
                     if len(found) > limit:
                         break
             if expired:
@@ -307,7 +384,10 @@ class EpisodeStore:
         outcome = _s(result[0])
         if outcome != "claimed":
             return Claim(outcome)  # type: ignore[arg-type]
-        return Claim("claimed", Episode.model_validate_json(result[1]), int(_s(result[2])), result[3] == 1)
+        episode, unreadable = read_record(
+            result[1], episode_id=episode_id, tenant=_s(result[4]), status=_s(result[5])
+        )
+        return Claim("claimed", episode, int(_s(result[2])), result[3] == 1, unreadable)
 
     async def save(self, episode: Episode, token: str, type: EventType, data: dict[str, object]) -> str:
         """Persist the snapshot and append the event; LeaseLost if another worker owns it now."""
@@ -323,6 +403,7 @@ class EpisodeStore:
                 type,
                 utcnow().isoformat(),
                 json.dumps(data, default=str),
+                new_event_key(),
             ],
         )
         outcome = _s(result[0])
@@ -357,6 +438,7 @@ class EpisodeStore:
                 self.ttl_s,
                 episode.id,
                 mode,
+                new_event_key(),
                 *increments,
             ],
         )

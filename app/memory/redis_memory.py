@@ -1,9 +1,10 @@
 """Reflection memory on Redis: the lessons of an episode, and of every episode of a task.
 
-Each lesson goes into two lists in one transaction: the episode's (expires with the episode, after
+Each lesson goes into two lists in one script: the episode's (expires with the episode, after
 `episode_ttl_s`) and the task's (kept, capped at the newest `task_cap`), so a later episode of the
 same task id can start from earlier lessons when asked (`memory=task`). Lists keep insertion order, so
-"the last K lessons" is one LRANGE. Both lists are tenant-scoped through app/memory/keys.py.
+"the last K lessons" is one LRANGE. Both lists are tenant-scoped through app/memory/keys.py. A lesson
+is keyed by its episode and trial, so writing it again adds nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,20 @@ from app.settings import Settings
 T = TypeVar("T")
 TASK_CAP = 200
 
+# A lesson is one per (episode, trial): written again (the client's retry after a lost reply, or a
+# resumed episode redoing its reflection) it is not added twice.
+_ADD = """
+for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local ok, old = pcall(cjson.decode, item)
+  if ok and type(old) == 'table' and old['trial'] == tonumber(ARGV[4]) then return 0 end
+end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+return 1
+"""
+
 
 class RedisMemory:
     """Implements the Memory port (app/reflexion/ports.py); also lists and clears for `/memory/{task_id}`."""
@@ -34,6 +49,7 @@ class RedisMemory:
         self.keys = keys
         self.episode_ttl_s = episode_ttl_s
         self.task_cap = task_cap
+        self._add = client.register_script(_ADD)
 
     @classmethod
     def from_settings(cls, settings: Settings, client: aredis.Redis | None = None) -> RedisMemory:
@@ -56,12 +72,10 @@ class RedisMemory:
         record = reflection.model_dump_json()
 
         async def write() -> None:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.rpush(episode_key, record)
-                pipe.expire(episode_key, self.episode_ttl_s)
-                pipe.rpush(task_key, record)
-                pipe.ltrim(task_key, -self.task_cap, -1)
-                await pipe.execute()
+            await self._add(
+                keys=[episode_key, task_key],
+                args=[record, self.episode_ttl_s, self.task_cap, reflection.trial],
+            )
 
         await self._call(write)
 

@@ -12,7 +12,7 @@ import logging
 
 import redis.asyncio as aredis
 
-from app.judge import DockerJudge, judge_priority
+from app.judge import DockerJudge
 from app.llm.openai_chat import OpenAIChatModel
 from app.llm.providers import ModelRegistry
 from app.memory.keys import Keys
@@ -44,8 +44,6 @@ class EngineRunner:
         return model
 
     async def __call__(self, episode: Episode, sink: EventSink) -> Episode:
-        # this episode's task only: a busy judge pool serves the oldest episode's judgements first
-        judge_priority.set(episode.created_at.timestamp())
         actor = self._model(episode.actor_model or None, "actor")
         reflector = self._model(episode.reflector_model or None, "reflector")
         return await run_episode(

@@ -89,6 +89,16 @@ class JobStream:
             jobs.extend(_jobs(rows))
         return jobs
 
+    async def own_pending(self, count: int) -> list[Job]:
+        """Entries delivered to this consumer and not acknowledged (XREADGROUP from id 0). Among them
+        is any delivery whose reply was lost: the client's retry read past it, so only this finds it
+        before its lease lapses."""
+        reply: Any = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=count)
+        jobs: list[Job] = []
+        for _stream, rows in reply or []:
+            jobs.extend(_jobs(rows))
+        return jobs
+
     async def reclaim(self, count: int, lease_ms: int) -> list[Job]:
         """Take over entries whose holder has not renewed its lease for `lease_ms`."""
         jobs: list[Job] = []

@@ -104,6 +104,17 @@ class Conversation:
             "actor/system", "self_tests/write", prompt=task.prompt, entry_point=task.entry_point, count=count
         )
 
+    def write_tests_again(
+        self, task: Task, count: int, asked: list[ChatMessage], reply: str
+    ) -> list[ChatMessage]:
+        """The same request once more, after a reply with no readable assert in it."""
+        again = self._render("self_tests/again", entry_point=task.entry_point, count=count)
+        return [
+            *asked,
+            ChatMessage(role="assistant", content=reply),
+            ChatMessage(role="user", content=again),
+        ]
+
     def critique(self, task: Task, code: str) -> list[ChatMessage]:
         return self._chat(
             "self_refine/system",

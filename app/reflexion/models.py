@@ -12,7 +12,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-VerdictStatus = Literal["passed", "failed", "error", "timeout", "memory", "output_limit", "sandbox_error"]
+# `no_signal` is never a judge's: it is the feedback verdict when there were no feedback tests to run
+# (the model wrote no readable assert), so nothing was checked and it must never count as a pass.
+VerdictStatus = Literal[
+    "passed", "failed", "error", "timeout", "memory", "output_limit", "sandbox_error", "no_signal"
+]
 EpisodeStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
 StopReason = Literal["solved", "max_trials", "budget", "cancelled", "llm_error", "judge_error", "timeout"]
 StrategyName = Literal["reflexion", "self_refine", "best_of_n", "single"]
@@ -189,6 +193,16 @@ class EpisodeConfig(Finite):
         if self.feedback is not None:
             return self.feedback
         return "visible" if task.visible_tests else "oracle"
+
+    def feedback_problem(self, task: Task) -> str | None:
+        """Why this config cannot give `task` honest feedback, or None. `visible` on a task without
+        visible tests would check nothing and let any program that runs to the end pass."""
+        if self.resolved_feedback(task) == "visible" and not task.visible_tests:
+            return (
+                "feedback 'visible' needs visible tests, and this task has none: "
+                "add task.visible_tests or choose feedback self_tests, oracle or none"
+            )
+        return None
 
     def resolved_temperature(self) -> float:
         if self.temperature is not None:

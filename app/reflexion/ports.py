@@ -6,6 +6,7 @@ unit tests of the pure loop.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from app.reflexion.models import (
@@ -45,7 +46,12 @@ class Judge(Protocol):
     Infrastructure failures are a Verdict with status `sandbox_error`, not an exception.
     """
 
-    async def judge(self, submission: Submission, limits: JudgeLimits | None = None) -> Verdict: ...
+    async def judge(
+        self, submission: Submission, limits: JudgeLimits | None = None, *, priority: datetime | None = None
+    ) -> Verdict:
+        """`priority`: when the episode this judgement belongs to was accepted (its `created_at`); a
+        busy judge serves the oldest first. None (a judgement of no episode) counts as now."""
+        ...
 
 
 @runtime_checkable

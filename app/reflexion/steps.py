@@ -10,6 +10,9 @@ Decisions recorded here (docs/architecture.md repeats them):
   recorded as an attempt without code. A reply that is fine but has no code in it is an ordinary
   failed attempt that counts as a trial (its verdicts say why; no sandbox run is spent on it).
 - A `sandbox_error` verdict ends the episode with `judge_error`.
+- Feedback with no tests to run (`self_tests` where the model wrote no readable assert even when
+  asked twice, `visible` on a task without visible tests) is the verdict `no_signal`, never `passed`:
+  a program that merely runs to the end has shown nothing, so it never ends an episode as solved.
 - The token budget is checked before every model call; the call that crosses it still completes,
   and its attempt is still judged.
 """
@@ -43,6 +46,10 @@ LLM_FAULTS = frozenset({"error", "malformed", "empty"})
 SELF_TESTS_ASKED = 5
 SELF_TESTS_KEPT = 10
 MAX_LESSON_CHARS = 2000
+NO_SIGNAL = {
+    "self_tests": "no feedback tests: the model wrote no readable assert, even when asked twice",
+    "visible": "no feedback tests: the task has no visible tests",
+}
 
 
 class StopEpisode(Exception):
@@ -164,12 +171,23 @@ class EpisodeRun:
             self._own_tests = self.episode.attempts[0].own_tests
         if self._own_tests is not None:
             return self._own_tests, Usage()
-        completion = await self.ask(self.actor, self.conversation.write_tests(self.task, SELF_TESTS_ASKED))
+        asked = self.conversation.write_tests(self.task, SELF_TESTS_ASKED)
+        completion = await self.ask(self.actor, asked)
         stop = self.fault(completion, "actor (writing tests)")
         if stop is not None:
             raise stop
-        self._own_tests = codegen.extract_test_asserts(completion.text)[:SELF_TESTS_KEPT]
-        return self._own_tests, completion.usage
+        usage = completion.usage
+        tests = codegen.extract_test_asserts(completion.text)
+        if not tests:  # once more, saying what was missing; then no tests is what the feedback says
+            again = self.conversation.write_tests_again(self.task, SELF_TESTS_ASKED, asked, completion.text)
+            completion = await self.ask(self.actor, again)
+            stop = self.fault(completion, "actor (writing tests, asked again)")
+            if stop is not None:
+                raise stop
+            usage = usage + completion.usage
+            tests = codegen.extract_test_asserts(completion.text)
+        self._own_tests = tests[:SELF_TESTS_KEPT]
+        return self._own_tests, usage
 
     async def grade(self, attempt: Attempt) -> None:
         """Set the feedback verdict (what the model may learn from) and the hidden grading verdict."""
@@ -178,8 +196,11 @@ class EpisodeRun:
             attempt.hidden = Verdict(status="error", detail=why)
             attempt.feedback = None if self.feedback == "none" else Verdict(status="error", detail=why)
         else:
+            # a busy judge serves the oldest episode first: its acceptance time goes with every call
+            priority = self.episode.created_at
             hidden_run = self.judge.judge(
-                Submission(code=attempt.code, tests=self.task.tests, entry_point=self.task.entry_point)
+                Submission(code=attempt.code, tests=self.task.tests, entry_point=self.task.entry_point),
+                priority=priority,
             )
             feedback_tests = {
                 "visible": self.task.visible_tests,
@@ -188,8 +209,13 @@ class EpisodeRun:
             if feedback_tests is None:
                 attempt.hidden = await hidden_run
                 attempt.feedback = attempt.hidden if self.feedback == "oracle" else None
+            elif not feedback_tests:  # nothing to check: a program that merely runs is no pass
+                attempt.hidden = await hidden_run
+                attempt.feedback = Verdict(status="no_signal", detail=NO_SIGNAL[self.feedback])
             else:
-                feedback_run = self.judge.judge(Submission(code=attempt.code, asserts=feedback_tests))
+                feedback_run = self.judge.judge(
+                    Submission(code=attempt.code, asserts=feedback_tests), priority=priority
+                )
                 attempt.feedback, attempt.hidden = await asyncio.gather(feedback_run, hidden_run)
         await self.emit(
             "attempt.judged",

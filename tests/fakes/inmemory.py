@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from app.reflexion.models import (
     ChatMessage,
@@ -91,7 +92,9 @@ class MarkerJudge:
     sandbox_error: bool = False
     submissions: list[Submission] = field(default_factory=list)
 
-    async def judge(self, submission: Submission, limits: JudgeLimits | None = None) -> Verdict:
+    async def judge(
+        self, submission: Submission, limits: JudgeLimits | None = None, *, priority: datetime | None = None
+    ) -> Verdict:
         self.submissions.append(submission)
         if self.sandbox_error:
             return Verdict(status="sandbox_error", detail="docker engine unreachable")

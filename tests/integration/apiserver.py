@@ -19,10 +19,10 @@ from tests.fixtures.services import free_port
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[str]:
+async def running_app(settings: Settings, *, with_worker: bool = False) -> AsyncIterator[str]:
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, with_worker=with_worker),
         host="127.0.0.1",
         port=port,
         log_level="warning",

@@ -10,13 +10,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
 import pytest
 
 from app.bench.datasets import load_problems
-from app.judge import DockerJudge, JudgeConfig, judge_priority
+from app.judge import DockerJudge, JudgeConfig
 from app.judge.reaper import INSTANCE_LABEL, OWNER_LABEL
 from app.reflexion.models import JudgeLimits, Submission
 from tests.fixtures.judge import JudgeFactory
@@ -373,8 +374,10 @@ async def test_a_busy_pool_serves_the_oldest_episode_first(judge_factory: JudgeF
     finished: list[float] = []
 
     async def judged(priority: float) -> None:
-        judge_priority.set(priority)
-        verdict = await judge.judge(Submission(code="def f():\n    return 1\n", asserts=["assert f() == 1"]))
+        accepted = datetime.fromtimestamp(priority, UTC)  # the episode's created_at, passed explicitly
+        verdict = await judge.judge(
+            Submission(code="def f():\n    return 1\n", asserts=["assert f() == 1"]), priority=accepted
+        )
         assert verdict.passed, verdict
         finished.append(priority)
 

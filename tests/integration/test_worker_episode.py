@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 
-from app.judge import judge_priority
 from tests.integration.apiserver import (
     LESSON,
     parse_sse,
@@ -72,15 +71,15 @@ async def test_episode_runs_through_queue_and_streams_every_step(
 
 
 class PriorityRecorder:
-    """The real judge, noting the judge_priority each call is made with."""
+    """The real judge, noting the priority each call is made with (an argument of the judge port)."""
 
     def __init__(self, judge: Any) -> None:
         self.judge_ = judge
         self.priorities: list[float | None] = []
 
-    async def judge(self, submission: Any, limits: Any = None) -> Any:
-        self.priorities.append(judge_priority.get())
-        return await self.judge_.judge(submission, limits)
+    async def judge(self, submission: Any, limits: Any = None, *, priority: datetime | None = None) -> Any:
+        self.priorities.append(None if priority is None else priority.timestamp())
+        return await self.judge_.judge(submission, limits, priority=priority)
 
 
 async def test_the_worker_judges_each_episode_at_its_own_age(
@@ -101,4 +100,3 @@ async def test_the_worker_judges_each_episode_at_its_own_age(
     accepted = datetime.fromisoformat(episode["created_at"]).timestamp()
     # two trials, each judged on its visible tests (feedback) and its hidden tests (grading)
     assert recorder.priorities == [accepted] * 4
-    assert judge_priority.get() is None  # set in the episode's task only

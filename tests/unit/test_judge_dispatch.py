@@ -6,13 +6,12 @@ import asyncio
 
 import pytest
 
-from app.judge.dispatch import OldestFirst, judge_priority
+from app.judge.dispatch import OldestFirst
 from app.judge.docker_judge import recycle_due
 
 
 async def _take(pool: OldestFirst[str], priority: float | None, got: list[tuple[float | None, str]]) -> None:
-    judge_priority.set(priority)  # this task's own context, as the worker sets it per episode
-    got.append((priority, await pool.get()))
+    got.append((priority, await pool.get(priority)))
 
 
 async def _settle() -> None:

@@ -21,7 +21,10 @@ def test_every_template_file_is_used_by_the_conversation() -> None:
     conv.actor_initial(TASK, ["assert add(1, 1) == 2"], ["a lesson"])
     conv.actor_retry(TASK, [], "def add(a, b): ...", "1 of 2 tests passed.", [])
     conv.reflect(TASK, "def add(a, b): ...", "All tests passed.")
-    conv.write_tests(TASK, 5)
+    asked = conv.write_tests(TASK, 5)
+    again = conv.write_tests_again(TASK, 5, asked, "no tests here")
+    assert [m.role for m in again] == ["system", "user", "assistant", "user"]
+    assert "add" in again[-1].content and "{{" not in again[-1].content
     conv.critique(TASK, "def add(a, b): ...")
     conv.revise(TASK, "def add(a, b): ...", "it subtracts")
     on_disk = {str(p.relative_to(prompts_dir()).with_suffix("")) for p in prompts_dir().rglob("*.md")}

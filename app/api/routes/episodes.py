@@ -57,13 +57,17 @@ async def submit(
     services: Services, tenant: str, body: EpisodeCreate, idempotency_key: str = ""
 ) -> tuple[Episode, bool]:
     """Store and queue an episode (also what the MCP `run_episode` tool calls); (record, created)."""
+    config = body.config()
+    problem = config.feedback_problem(body.task)
+    if problem is not None:
+        raise InvalidInput(problem)
     actor = services.models.actor(body.actor.model)
     reflector = services.models.reflector(body.reflector.model)
     episode = Episode(
         id=new_episode_id(),
         tenant=tenant,
         task=body.task,
-        config=body.config(),
+        config=config,
         actor_model=actor,
         reflector_model=reflector,
     )
