@@ -19,17 +19,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.commands.run import (
+    ContextOpt,
     FeedbackOpt,
     KeyOpt,
+    LevelOpt,
     MemoryChoice,
     MemoryOpt,
     ModelOpt,
+    ResamplesOpt,
+    RetriesOpt,
+    RetryTempsOpt,
     RKeyOpt,
     RModelOpt,
     RUrlOpt,
     TempOpt,
     TimeoutOpt,
     UrlOpt,
+    parse_temperatures,
 )
 from app.errors import InvalidInput
 from app.reflexion.models import Episode, EpisodeConfig, Task, utcnow
@@ -89,6 +95,11 @@ def humaneval(
     temperature: TempOpt = None,
     timeout: TimeoutOpt = None,
     memory: MemoryOpt = MemoryChoice.episode,
+    retries: RetriesOpt = None,
+    retry_temperatures: RetryTempsOpt = None,
+    max_resamples: ResamplesOpt = None,
+    feedback_level: LevelOpt = None,
+    retry_context: ContextOpt = None,
 ) -> None:
     """Run strategies side by side on HumanEval (or any file of the same shape) and write a report."""
     from app.bench.datasets import load_benchmark
@@ -119,6 +130,11 @@ def humaneval(
             temperature=temperature,
             timeout_s=timeout,
             memory=memory.value,
+            retries=retries.value if retries else None,
+            retry_temperatures=parse_temperatures(retry_temperatures),
+            max_resamples=max_resamples,
+            feedback_level=feedback_level.value if feedback_level else None,
+            retry_context=retry_context.value if retry_context else None,
         )
         for s in strategies
     }

@@ -145,6 +145,8 @@ def bench_run(
         ",".join(IDS),
         "--strategy",
         STRATEGIES,
+        "--retries",
+        "greedy",  # the scripted trials repeat programs; sampled retries are tested apart
         "--max-trials",
         "3",
         "--samples",
