@@ -8,9 +8,9 @@ benchmark all read and write.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 VerdictStatus = Literal["passed", "failed", "error", "timeout", "memory", "output_limit", "sandbox_error"]
 EpisodeStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
@@ -23,6 +23,7 @@ MemoryScope = Literal["none", "episode", "task"]
 RetryMode = Literal["sampled", "greedy"]
 FeedbackLevel = Literal["standard", "trace"]
 RetryContext = Literal["revise", "fresh"]
+Temperature = Annotated[float, Field(ge=0, le=2)]  # bounds in the schema, so clients see them
 
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
 
@@ -216,19 +217,12 @@ class EpisodeConfig(Finite):
     memory: MemoryScope = "episode"
     memory_window: int = Field(default=3, ge=0, le=20)
     retries: RetryMode = "sampled"
-    retry_temperatures: list[float] = Field(
+    retry_temperatures: list[Temperature] = Field(
         default_factory=lambda: [0.4, 0.6, 0.8, 1.0], min_length=1, max_length=20
     )
     max_resamples: int = Field(default=3, ge=0, le=10)
     feedback_level: FeedbackLevel = "standard"
     retry_context: RetryContext = "revise"
-
-    @field_validator("retry_temperatures")
-    @classmethod
-    def _temperatures_in_range(cls, value: list[float]) -> list[float]:
-        if any(not 0 <= t <= 2 for t in value):
-            raise ValueError("every retry temperature must be between 0 and 2")
-        return value
 
     def resolved_feedback(self, task: Task) -> FeedbackSource:
         """Strategy and task decide the default: self_refine never sees a judge; else visible if any."""
