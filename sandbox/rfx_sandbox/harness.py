@@ -253,7 +253,8 @@ class Session:
             return value
         if reply[0] == "exc":
             self.calls.append(f"{call_text} raised {reply[1]}: {_short(reply[2], 200)[1:-1]}")
-            self.facts = error_facts(reply, f"{str(reply[1])[:100]}: {str(reply[2])[:400]}")
+            name, message = str(reply[1])[:100], str(reply[2])[:400]
+            self.facts = error_facts(reply, f"{name}: {message}" if message else name)
         self.raise_for(reply, f"{call_text}")
         raise AssertionError("unreachable")
 

@@ -131,3 +131,15 @@ async def test_a_model_that_repeats_itself_is_stuck_over_http(rig: Rig) -> None:
     assert sent == [(0.0, 11), (0.4, 12), (0.6, 13), (0.8, 14), (1.0, 15)]
     assert "attempt.resampled" in rig.sink.types() and rig.sink.types()[-1] == "episode.finished"
     assert LESSON in (episode.attempts[0].reflection or "")
+
+
+async def test_an_exception_without_a_message_is_named_alone(judge: DockerJudge) -> None:
+    code = "def first(xs):\n    for x in xs:\n        return x\n    raise ValueError\n"
+    verdict = await judge.judge(Submission(code=code, asserts=["assert first([]) is None"]))
+    facts = verdict.tests[0].facts
+    assert facts is not None and (facts.exception, facts.line, facts.source) == (
+        "ValueError",
+        4,
+        "raise ValueError",
+    )
+    assert facts.locals == {"xs": "[]"}
