@@ -204,6 +204,13 @@ def budget_sections(comparison: dict[str, Any] | None) -> list[str]:
         ["strategy", *[f"{k} (fixed / first wrong)" for k in ERROR_KINDS]],
         [[n, *[f"{f[k]['fixed']} / {f[k]['first_wrong']}" for k in ERROR_KINDS]] for n, f in fixed.items()],
     )
+    split = [(n, src, f) for n, c in per.items() for src, f in c["by_feedback"].items()]
+    if len({src for _, src, _ in split}) > 1:
+        out += ["", "## By feedback source (problems without visible tests apart)", ""]
+        out += table(
+            ["strategy", "feedback", "problems", "accuracy"],
+            [[n, src, str(int(f["problems"])), pct(f["accuracy"])] for n, src, f in split],
+        )
     spread = comparison.get("single_spread")
     if spread:
         runs = ", ".join(pct(a) for a in spread["accuracies"])

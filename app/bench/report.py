@@ -43,6 +43,8 @@ DEFINITIONS = {
     "model only repeated itself",
     "errors_fixed": "problems by the kind of error of their first answer (hidden tests), and how many "
     "of them ended right: syntax/name error (also no code), other exception, wrong value, timeout",
+    "by_feedback": "problems and accuracy per feedback source: problems without visible tests are "
+    "reported apart from those whose feedback came from visible tests",
     "single_spread": "accuracy of single over repeated runs of the same problems (other seeds or "
     "servers): the noise band any difference must exceed",
 }
@@ -111,6 +113,7 @@ def compare(
             ),
             "draws": comparison.draw_rates(eps).model_dump(),
             "errors_fixed": comparison.errors_fixed(eps),
+            "by_feedback": comparison.by_feedback(eps),
         }
     problems = {e.task.id for e in single}
     runs = [single, *([e for e in run if e.task.id in problems] for run in single_runs)] if single else []

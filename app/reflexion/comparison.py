@@ -76,6 +76,18 @@ def paired_flips(episodes: Sequence[Episode], single: Sequence[Episode]) -> Pair
     )
 
 
+def by_feedback(episodes: Sequence[Episode]) -> dict[str, dict[str, float]]:
+    """Problems and accuracy per feedback source, so problems without visible tests (whose feedback
+    is the model's own tests, none, or the grading tests) are reported apart from the others."""
+    groups: dict[str, list[Episode]] = {}
+    for episode in episodes:
+        groups.setdefault(episode.config.resolved_feedback(episode.task), []).append(episode)
+    return {
+        source: {"problems": len(eps), "accuracy": sum(is_right(final_answer(e)) for e in eps) / len(eps)}
+        for source, eps in sorted(groups.items())
+    }
+
+
 def error_kind(attempt: Attempt | None) -> str | None:
     """The kind of error of a wrong answer (None for a right one)."""
     if attempt is None or not attempt.code:

@@ -178,3 +178,20 @@ def test_report_has_the_budget_matched_sections(tmp_path: Path) -> None:
     assert "Noise band: single over 2 runs scored 50.0%, 100.0%" in md
     height, width, _ = matplotlib.image.imread(tmp_path / "accuracy_vs_cost.png").shape
     assert (width, height) == (960, 400)
+
+
+def test_problems_without_visible_tests_are_reported_apart(tmp_path: Path) -> None:
+    eps = [
+        with_task(episode("reflexion", [True], source="visible"), "T/0"),
+        with_task(episode("reflexion", [False], source="visible"), "T/1"),
+        with_task(episode("reflexion", [True], source="self_tests"), "T/2"),
+    ]
+    assert comparison.by_feedback(eps) == {
+        "self_tests": {"problems": 1, "accuracy": 1.0},
+        "visible": {"problems": 2, "accuracy": 0.5},
+    }
+    write_report(tmp_path, eps, strategies=["reflexion"], run={"dataset": "unit", "problems": 3})
+    md = (tmp_path / "report.md").read_text()
+    assert "| reflexion | self_tests | 1 | 100.0% |" in md and "| reflexion | visible | 2 | 50.0% |" in md
+    write_report(tmp_path, eps[:2], strategies=["reflexion"], run={"dataset": "unit", "problems": 2})
+    assert "By feedback source" not in (tmp_path / "report.md").read_text()  # one source: no split
