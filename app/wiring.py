@@ -20,7 +20,7 @@ from app.bench.datasets import humaneval_task
 from app.bench.visible_tests import with_visible_tests
 from app.errors import InvalidInput
 from app.llm import ModelOverrides, ModelRegistry, build_chat_models
-from app.llm.presets import LOCAL
+from app.llm.presets import LOCAL, LOCAL_SIZES, local_name
 from app.memory.redis_memory import RedisMemory
 from app.prompts import default_prompt_book
 from app.reflexion.models import EpisodeConfig, Task
@@ -69,6 +69,9 @@ def first_error(exc: ValidationError, prefix: str = "") -> str:
     return f"{prefix}{where}: {error['msg']}" if where else str(error["msg"])
 
 
+SIZED_LOCAL = {local_name(size): size for size in LOCAL_SIZES}
+
+
 def resolve_default_models(settings: Settings, actor: ModelOverrides) -> ModelOverrides:
     """The actor's overrides once it is known that some actor model exists.
 
@@ -84,13 +87,32 @@ def resolve_default_models(settings: Settings, actor: ModelOverrides) -> ModelOv
     chosen = actor.model if not actor.empty() else registry.actor().name
     if actor.base_url is None and chosen == LOCAL:  # `--model local` / RFX_ACTOR_MODEL=local
         use_local_model(settings, "the local model is selected")
+    elif actor.base_url is None and chosen in SIZED_LOCAL:  # `--model local-0.5b`
+        use_local_model(settings, f"the local model {chosen} is selected", SIZED_LOCAL[chosen])
     return actor
+
+
+def start_local_reflector(settings: Settings, actor: ModelOverrides, reflector: ModelOverrides) -> None:
+    """A reflector named `local-<size>` (flag, RFX_REFLECTOR_MODEL or the config file's default) gets
+    its server started or reused on that size's own port, so a 0.5B actor and a 1.5B reflector run
+    side by side. A reflector that follows the actor needs nothing more."""
+    from app.commands.model import use_local_model
+
+    if reflector.base_url is not None:
+        return
+    name = reflector.model
+    if name is None:
+        registry = ModelRegistry.from_settings(settings)
+        name = registry.reflector().name if registry.reflector_is_explicit() else None
+    if name in SIZED_LOCAL and name != actor.model:
+        use_local_model(settings, f"the reflector {name} is selected", SIZED_LOCAL[name], "reflector")
 
 
 def build_models(
     settings: Settings, actor: ModelOverrides, reflector: ModelOverrides
 ) -> tuple[ChatModel, ChatModel]:
     actor = resolve_default_models(settings, actor)
+    start_local_reflector(settings, actor, reflector)
     return build_chat_models(settings, actor_overrides=actor, reflector_overrides=reflector)
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.bench.plots import ACCURACY_PNG, FLIP_KEYS, FLIPS_PNG
+from app.bench.plots import ACCURACY_PNG, BUDGET_PNG, FLIP_KEYS, FLIPS_PNG
+from app.reflexion.comparison import ERROR_KINDS
 
 
 def pct(value: float | None) -> str:
@@ -135,7 +136,88 @@ def render(report: dict[str, Any]) -> str:
         ],
     )
 
+    out += budget_sections(report.get("comparison"))
+
     out += ["", "## Definitions", ""]
     out += [f"- **{k}**: {v}" for k, v in report["definitions"].items()]
     out += ["", f"Raw per-attempt rows: `report.json` → `rows` ({len(report['rows'])} rows).", ""]
     return "\n".join(out)
+
+
+def budget_sections(comparison: dict[str, Any] | None) -> list[str]:
+    """Accuracy at equal budget, flips against single with McNemar, retries, errors fixed, noise band."""
+    if not comparison:
+        return []
+    per: dict[str, dict[str, Any]] = comparison["strategies"]
+    out = ["", "## Accuracy against tokens and wall time", "", f"![accuracy vs cost]({BUDGET_PNG})", ""]
+    out += table(
+        ["strategy", "accuracy", "tokens / problem", "wall s / problem"],
+        [
+            [n, pct(c["accuracy"]), num(c["tokens_per_problem"], 0), num(c["wall_s_per_problem"], 2)]
+            for n, c in per.items()
+        ],
+    )
+    paired = {n: c["vs_single"] for n, c in per.items() if c["vs_single"]}
+    if paired:
+        out += ["", "## Against single, problem by problem", ""]
+        out += table(
+            [
+                "strategy",
+                "problems",
+                "gained (wrong → right)",
+                "lost (right → wrong)",
+                "both right",
+                "both wrong",
+                "McNemar exact p",
+            ],
+            [
+                [
+                    n,
+                    str(f["problems"]),
+                    str(f["gained"]),
+                    str(f["lost"]),
+                    str(f["both_right"]),
+                    str(f["both_wrong"]),
+                    f"{f['p_value']:.3g}",
+                ]
+                for n, f in paired.items()
+            ],
+        )
+    out += ["", "## Retries: repeats and resamples", ""]
+    out += table(
+        ["strategy", "retries", "duplicate rate", "draws", "resample rate", "stuck"],
+        [
+            [
+                n,
+                str(d["retries"]),
+                pct(d["duplicate_rate"]),
+                str(d["draws"]),
+                pct(d["resample_rate"]),
+                str(d["stuck"]),
+            ]
+            for n, d in ((n, c["draws"]) for n, c in per.items())
+        ],
+    )
+    out += ["", "## Errors of the first answer, and how many got fixed", ""]
+    fixed = {n: c["errors_fixed"] for n, c in per.items()}
+    out += table(
+        ["strategy", *[f"{k} (fixed / first wrong)" for k in ERROR_KINDS]],
+        [[n, *[f"{f[k]['fixed']} / {f[k]['first_wrong']}" for k in ERROR_KINDS]] for n, f in fixed.items()],
+    )
+    split = [(n, src, f) for n, c in per.items() for src, f in c["by_feedback"].items()]
+    if len({src for _, src, _ in split}) > 1:
+        out += ["", "## By feedback source (problems without visible tests apart)", ""]
+        out += table(
+            ["strategy", "feedback", "problems", "accuracy"],
+            [[n, src, str(int(f["problems"])), pct(f["accuracy"])] for n, src, f in split],
+        )
+    spread = comparison.get("single_spread")
+    if spread:
+        runs = ", ".join(pct(a) for a in spread["accuracies"])
+        out += [
+            "",
+            f"Noise band: single over {spread['runs']} runs scored {runs} "
+            f"(mean {pct(spread['mean'])}, sd {100 * spread['stdev']:.1f} points, "
+            f"range {pct(spread['low'])}-{pct(spread['high'])}).",
+        ]
+    return out

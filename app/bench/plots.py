@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 FLIP_KEYS = ("wrong_to_right", "right_to_wrong", "right_to_right", "wrong_to_wrong")
 ACCURACY_PNG = "accuracy_by_trial.png"
 FLIPS_PNG = "flips.png"
+BUDGET_PNG = "accuracy_vs_cost.png"
 
 
 def accuracy_plot(strategies: dict[str, dict[str, Any]], path: Path) -> None:
@@ -62,3 +63,27 @@ def write_plots(strategies: dict[str, dict[str, Any]], directory: Path) -> list[
     accuracy_plot(strategies, directory / ACCURACY_PNG)
     flips_plot(strategies, directory / FLIPS_PNG)
     return [ACCURACY_PNG, FLIPS_PNG]
+
+
+def write_budget_plot(comparison: dict[str, dict[str, Any]], directory: Path) -> str:
+    """Accuracy against tokens per problem (a curve over trials) and against wall time per problem,
+    so strategies are compared at equal budget rather than at equal trial count."""
+    fig, (by_tokens, by_time) = plt.subplots(1, 2, figsize=(9.6, 4.0), dpi=100, sharey=True)
+    for name, figures in comparison.items():
+        curve = figures["token_curve"]
+        if curve:
+            by_tokens.plot([x for x, _ in curve], [y for _, y in curve], marker="o", label=name)
+        by_time.scatter([figures["wall_s_per_problem"]], [figures["accuracy"]], label=name)
+        by_time.annotate(name, (figures["wall_s_per_problem"], figures["accuracy"]), fontsize="small")
+    by_tokens.set_xlabel("tokens per problem (actor + reflector)")
+    by_tokens.set_ylabel("accuracy (hidden tests)")
+    by_time.set_xlabel("wall seconds per problem")
+    for ax in (by_tokens, by_time):
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    by_tokens.legend(fontsize="small")
+    fig.suptitle("Accuracy against what it cost")
+    fig.tight_layout()
+    fig.savefig(directory / BUDGET_PNG)
+    plt.close(fig)
+    return BUDGET_PNG

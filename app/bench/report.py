@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app.reflexion import metrics
+from app.reflexion import comparison, metrics
 from app.reflexion.models import Episode
 
 SCHEMA = "rfx-bench-report/1"
@@ -33,6 +33,20 @@ DEFINITIONS = {
     "number of problems it solved",
     "visible_tests": "derived from the docstring examples when a problem has none "
     "(app/bench/visible_tests.py)",
+    "token_curve": "(mean tokens per problem, accuracy) after each trial; tokens are prompt + completion "
+    "of the actor and the reflector, resampled draws included, up to that trial",
+    "vs_single": "per problem run by both, single's answer versus the strategy's final answer (hidden "
+    "tests): gained = single wrong and strategy right, lost = the reverse; p_value: exact two-sided "
+    "McNemar (binomial) test of gained against lost",
+    "draws": "duplicate_rate: judged retries equal to an earlier attempt's program, over all retries; "
+    "resample_rate: draws thrown away as repeats, over all draws; stuck: episodes stopped because the "
+    "model only repeated itself",
+    "errors_fixed": "problems by the kind of error of their first answer (hidden tests), and how many "
+    "of them ended right: syntax/name error (also no code), other exception, wrong value, timeout",
+    "by_feedback": "problems and accuracy per feedback source: problems without visible tests are "
+    "reported apart from those whose feedback came from visible tests",
+    "single_spread": "accuracy of single over repeated runs of the same problems (other seeds or "
+    "servers): the noise band any difference must exceed",
 }
 
 
@@ -63,6 +77,10 @@ def attempt_rows(episodes: Sequence[Episode]) -> list[dict[str, Any]]:
                     "episode_status": episode.status,
                     "stop_reason": episode.stop_reason,
                     "episode_wall_s": metrics.wall_seconds(episode),
+                    "temperature": attempt.temperature,
+                    "seed": attempt.seed,
+                    "duplicate_of": attempt.duplicate_of,
+                    "resampled_from": attempt.resampled_from,
                     "code": attempt.code,
                 }
             )
@@ -77,8 +95,38 @@ def by_strategy(episodes: Sequence[Episode], order: Sequence[str]) -> dict[str, 
     return {name: sorted(eps, key=lambda e: e.task.id) for name, eps in groups.items()}
 
 
+def compare(
+    groups: dict[str, list[Episode]], single_runs: Sequence[Sequence[Episode]] = ()
+) -> dict[str, Any]:
+    """Budget-matched figures per strategy (see app/reflexion/comparison.py), and single's spread."""
+    single = groups.get("single", [])
+    per: dict[str, Any] = {}
+    for name, eps in groups.items():
+        count = len(eps) or 1
+        per[name] = {
+            "accuracy": sum(metrics.is_right(metrics.final_answer(e)) for e in eps) / count,
+            "tokens_per_problem": sum(e.usage.total_tokens for e in eps) / count,
+            "wall_s_per_problem": sum(metrics.wall_seconds(e) for e in eps) / count,
+            "token_curve": [list(point) for point in comparison.token_curve(eps)],
+            "vs_single": (
+                comparison.paired_flips(eps, single).model_dump() if single and name != "single" else None
+            ),
+            "draws": comparison.draw_rates(eps).model_dump(),
+            "errors_fixed": comparison.errors_fixed(eps),
+            "by_feedback": comparison.by_feedback(eps),
+        }
+    problems = {e.task.id for e in single}
+    runs = [single, *([e for e in run if e.task.id in problems] for run in single_runs)] if single else []
+    spread = comparison.spread(runs)
+    return {"strategies": per, "single_spread": spread.model_dump() if spread else None}
+
+
 def build_report(
-    episodes: Sequence[Episode], *, strategies: Sequence[str], run: dict[str, Any]
+    episodes: Sequence[Episode],
+    *,
+    strategies: Sequence[str],
+    run: dict[str, Any],
+    single_runs: Sequence[Sequence[Episode]] = (),
 ) -> dict[str, Any]:
     """The whole report.json document."""
     groups = by_strategy(episodes, strategies)
@@ -87,6 +135,7 @@ def build_report(
         "run": run,
         "definitions": DEFINITIONS,
         "strategies": {name: metrics.summarize(name, eps).as_report() for name, eps in groups.items()},
+        "comparison": compare(groups, single_runs),
         "rows": attempt_rows([e for eps in groups.values() for e in eps]),
     }
 
@@ -99,15 +148,21 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
 
 
 def write_report(
-    directory: Path, episodes: Sequence[Episode], *, strategies: Sequence[str], run: dict[str, Any]
+    directory: Path,
+    episodes: Sequence[Episode],
+    *,
+    strategies: Sequence[str],
+    run: dict[str, Any],
+    single_runs: Sequence[Sequence[Episode]] = (),
 ) -> dict[str, Any]:
     """report.json, the PNG plots and report.md in `directory`; returns the report document."""
     from app.bench.markdown import render
-    from app.bench.plots import write_plots
+    from app.bench.plots import write_budget_plot, write_plots
 
-    document = build_report(episodes, strategies=strategies, run=run)
+    document = build_report(episodes, strategies=strategies, run=run, single_runs=single_runs)
     directory.mkdir(parents=True, exist_ok=True)
     write_plots(document["strategies"], directory)
+    write_budget_plot(document["comparison"]["strategies"], directory)
     write_json(directory / "report.json", document)
     tmp = directory / "report.md.tmp"
     tmp.write_text(render(document), encoding="utf-8")

@@ -19,17 +19,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.commands.run import (
+    ContextOpt,
     FeedbackOpt,
     KeyOpt,
+    LevelOpt,
     MemoryChoice,
     MemoryOpt,
     ModelOpt,
+    ResamplesOpt,
+    RetriesOpt,
+    RetryTempsOpt,
     RKeyOpt,
     RModelOpt,
     RUrlOpt,
     TempOpt,
     TimeoutOpt,
     UrlOpt,
+    parse_temperatures,
 )
 from app.errors import InvalidInput
 
@@ -91,11 +97,27 @@ def humaneval(
     temperature: TempOpt = None,
     timeout: TimeoutOpt = None,
     memory: MemoryOpt = MemoryChoice.episode,
+    retries: RetriesOpt = None,
+    retry_temperatures: RetryTempsOpt = None,
+    max_resamples: ResamplesOpt = None,
+    feedback_level: LevelOpt = None,
+    retry_context: ContextOpt = None,
+    sampling_seed: Annotated[
+        int | None, Opt("--sampling-seed", help="Seed of the model calls (best_of_n adds the sample number).")
+    ] = None,
+    single_runs: Annotated[
+        str | None,
+        Opt(
+            "--single-runs",
+            help="Comma-separated run directories whose `single` episodes (e.g. other --sampling-seed "
+            "values) give single's noise band next to this run's.",
+        ),
+    ] = None,
 ) -> None:
     """Run strategies side by side on HumanEval (or any file of the same shape) and write a report."""
     from app.bench.datasets import load_benchmark
     from app.bench.runner import Budget, check_resumable
-    from app.bench.store import EpisodeLog
+    from app.bench.store import EpisodeLog, read_episodes_dir
     from app.llm import ModelOverrides
     from app.settings import get_settings
     from app.wiring import build_models, episode_config
@@ -121,9 +143,21 @@ def humaneval(
             temperature=temperature,
             timeout_s=timeout,
             memory=memory.value,
+            retries=retries.value if retries else None,
+            retry_temperatures=parse_temperatures(retry_temperatures),
+            max_resamples=max_resamples,
+            feedback_level=feedback_level.value if feedback_level else None,
+            retry_context=retry_context.value if retry_context else None,
+            seed=sampling_seed,
         )
         for s in strategies
     }
+    other_singles: list[list[Episode]] = []
+    for directory in parse_list(single_runs, "--single-runs") if single_runs is not None else []:
+        found = [e for e in read_episodes_dir(Path(directory)) if e.config.strategy == "single"]
+        if not found:
+            raise InvalidInput(f"--single-runs: {directory} holds no single episodes")
+        other_singles.append(found)
     check_resumable(EpisodeLog(out).read(), configs)  # before any model or container is set up
     settings = get_settings()
     actor, reflector = build_models(
@@ -145,6 +179,7 @@ def humaneval(
         "actor_model": actor.name,
         "reflector_model": reflector.name,
         "configs": {s: c.model_dump(mode="json") for s, c in configs.items()},
+        "single_runs": parse_list(single_runs, "--single-runs") if single_runs is not None else [],
     }
     try:
         budget = Budget(tokens=budget_tokens, cost_usd=budget_cost)
@@ -159,15 +194,20 @@ def humaneval(
                 reflector,
                 concurrency=concurrency,
                 budget=budget,
+                single_runs=other_singles,
             )
         )
     except KeyboardInterrupt:
-        write_partial_report(out, tasks, configs, run_meta)
+        write_partial_report(out, tasks, configs, run_meta, other_singles)
         raise
 
 
 def write_partial_report(
-    out: Path, tasks: Sequence[Task], configs: dict[str, EpisodeConfig], run_meta: dict[str, Any]
+    out: Path,
+    tasks: Sequence[Task],
+    configs: dict[str, EpisodeConfig],
+    run_meta: dict[str, Any],
+    single_runs: Sequence[Sequence[Episode]] = (),
 ) -> None:
     """After Ctrl-C: a report of the episodes finished so far (rerun with the same --out to finish)."""
     from app.bench.report import write_report
@@ -179,7 +219,7 @@ def write_partial_report(
     episodes = [e for e in logged if (e.config.strategy, e.task.id) in planned]
     if episodes:
         run_meta.update({"complete": False, "interrupted": True, "finished_at": utcnow().isoformat()})
-        write_report(out, episodes, strategies=list(configs), run=run_meta)
+        write_report(out, episodes, strategies=list(configs), run=run_meta, single_runs=single_runs)
 
 
 async def execute(
@@ -193,6 +233,7 @@ async def execute(
     *,
     concurrency: int,
     budget: Any,
+    single_runs: Sequence[Sequence[Episode]] = (),
 ) -> None:
     from app.bench.report import write_report
     from app.bench.runner import run_bench
@@ -260,7 +301,9 @@ async def execute(
             },
         }
     )
-    report = write_report(out, outcome.episodes, strategies=list(configs), run=run_meta)
+    report = write_report(
+        out, outcome.episodes, strategies=list(configs), run=run_meta, single_runs=single_runs
+    )
     print_summary(report, out)
 
 

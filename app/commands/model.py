@@ -114,11 +114,11 @@ def start(size: SizeOption = None, port: PortOption = None) -> None:
 
 
 @model_app.command("stop")
-def stop(port: PortOption = None) -> None:
-    """Stop the background server started by `rfx model start` or `rfx run` on that port."""
+def stop(port: PortOption = None, size: SizeOption = None) -> None:
+    """Stop the background server started by `rfx model start` or `rfx run` on that port (or size's)."""
     from app.llm import local_model
 
-    pid = local_model.stop(port)
+    pid = local_model.stop(port, size=size)
     _err.print(f"stopped the local model server (pid {pid})" if pid else "no local model server was running")
 
 
@@ -141,7 +141,9 @@ def status(port: PortOption = None) -> None:
     typer.echo(f"{local_model.base_url(port)}: " + (", ".join(served) if served else "nothing running"))
 
 
-def use_local_model(settings: Settings, reason: str = "no model configured") -> LocalServer:
+def use_local_model(
+    settings: Settings, reason: str = "no model configured", size: str | None = None, role: str = "actor"
+) -> LocalServer:
     """Fall back to the bundled model when it is installed: start or reuse its server, and say so.
 
     Called by `rfx run`, `rfx bench` and `rfx serve`/`rfx worker` when no actor endpoint is
@@ -151,21 +153,28 @@ def use_local_model(settings: Settings, reason: str = "no model configured") -> 
     `rfx model install` or `make demo`): that stays a one-line configuration error.
     """
     from app.llm import local_model
+    from app.llm.presets import local_port
 
-    size, port = settings.local_model_size, settings.local_model_port
+    size = size or settings.local_model_size
+    flag = "--" if role == "actor" else f"--{role}-"
+    port = local_port(settings.local_model_port, settings.local_model_size, size)
     alias = local_model.alias_for(size)
-    if not local_model.is_installed(size, data_dir=settings.data_dir):
+    installed = local_model.is_installed(size, data_dir=settings.data_dir)
+    if not installed and alias not in (local_model.served_models(port) or []):  # not already served
         raise ConfigError(
-            f"{reason}: set RFX_ACTOR_BASE_URL/RFX_ACTOR_MODEL or pass --base-url/--model, "
-            f"or run `rfx model install --size {size}` to use the bundled local model"
+            f"{reason}: set RFX_{role.upper()}_BASE_URL/RFX_{role.upper()}_MODEL or pass "
+            f"{flag}base-url/{flag}model, or run `rfx model install --size {size}` to use the bundled "
+            "local model"
         )
     _err.print(
         f"rfx: {reason}: using the bundled local model {alias} at {local_model.base_url(port)} "
-        "(set RFX_ACTOR_BASE_URL and RFX_ACTOR_MODEL, or --base-url/--model, to use another)",
+        f"(set RFX_{role.upper()}_BASE_URL and RFX_{role.upper()}_MODEL, or {flag}base-url/{flag}model, "
+        "to use another)",
         highlight=False,
     )
     server = local_model.ensure_running(size, port, data_dir=settings.data_dir)
-    how = f"started (pid {server.pid}; 'rfx model stop' stops it)" if server.started else "already running"
+    stopper = f"'rfx model stop --port {port}' stops it"
+    how = f"started (pid {server.pid}; {stopper})" if server.started else "already running"
     _err.print(f"rfx: local model server {how}", highlight=False)
     return server
 

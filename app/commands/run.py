@@ -47,6 +47,32 @@ class MemoryChoice(StrEnum):
     task = "task"
 
 
+class RetriesChoice(StrEnum):
+    sampled = "sampled"
+    greedy = "greedy"
+
+
+class LevelChoice(StrEnum):
+    standard = "standard"
+    trace = "trace"
+
+
+class ContextChoice(StrEnum):
+    revise = "revise"
+    fresh = "fresh"
+
+
+def parse_temperatures(value: str | None) -> list[float] | None:
+    """`--retry-temperatures 0.4,0.6,0.8` as floats (their range is checked by EpisodeConfig)."""
+    if value is None:
+        return None
+    try:
+        return [float(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        why = f"--retry-temperatures: not a comma-separated list of numbers: {value!r}"
+        raise InvalidInput(why) from None
+
+
 class ProgressSink:
     """An EventSink that tells a person what the episode is doing, one short line per step.
 
@@ -76,6 +102,11 @@ class ProgressSink:
             outcome = "" if data["llm_outcome"] == "ok" else f" [red]({data['llm_outcome']})[/]"
             code = "code" if data["has_code"] else "[yellow]no code[/]"
             say(f"trial {data['trial']}: {code}, {data['tokens']} tokens, {data['latency_ms']} ms{outcome}")
+        elif type == "attempt.resampled":
+            say(
+                f"trial {data['trial']}: [yellow]repeats trial {data['duplicate_of']}[/], drawn again "
+                f"(temperature {data['temperature']})"
+            )
         elif type == "attempt.judged":
             attempt = episode.attempts[-1]
             feedback, hidden = _verdict(attempt.feedback), _verdict(attempt.hidden)
@@ -185,6 +216,36 @@ MemoryOpt = Annotated[
     ),
 ]
 WindowOpt = Annotated[int | None, Opt("--memory-window", help="Lessons shown to the actor [default: 3].")]
+RetriesOpt = Annotated[
+    RetriesChoice | None,
+    Opt(
+        "--retries",
+        help="Retries of reflexion/self_refine: sampled (temperature schedule, new seed, repeats drawn "
+        "again) or greedy (the first attempt's settings, repeats judged again) [default: sampled].",
+    ),
+]
+RetryTempsOpt = Annotated[
+    str | None,
+    Opt(
+        "--retry-temperatures",
+        help="Temperature per retry draw, the last repeats [default: 0.4,0.6,0.8,1.0].",
+    ),
+]
+ResamplesOpt = Annotated[
+    int | None,
+    Opt(
+        "--max-resamples",
+        help="Times a trial that repeats earlier code is drawn again before `stuck` [default: 3].",
+    ),
+]
+LevelOpt = Annotated[
+    LevelChoice | None,
+    Opt("--feedback-level", help="trace adds the local values at the failing line [default: standard]."),
+]
+ContextOpt = Annotated[
+    ContextChoice | None,
+    Opt("--retry-context", help="revise shows the faulty code back; fresh does not [default: revise]."),
+]
 JsonOpt = Annotated[bool, Opt("--json", help="Print the final episode record as JSON on stdout.")]
 
 
@@ -206,6 +267,11 @@ def run(
     timeout: TimeoutOpt = None,
     memory: MemoryOpt = MemoryChoice.episode,
     memory_window: WindowOpt = None,
+    retries: RetriesOpt = None,
+    retry_temperatures: RetryTempsOpt = None,
+    max_resamples: ResamplesOpt = None,
+    feedback_level: LevelOpt = None,
+    retry_context: ContextOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Run one episode: the actor writes code, the sandbox judges it, the reflector writes lessons."""
@@ -228,6 +294,11 @@ def run(
         timeout_s=timeout,
         memory=memory.value,
         memory_window=memory_window,
+        retries=retries.value if retries else None,
+        retry_temperatures=parse_temperatures(retry_temperatures),
+        max_resamples=max_resamples,
+        feedback_level=feedback_level.value if feedback_level else None,
+        retry_context=retry_context.value if retry_context else None,
     )
     problem = config.feedback_problem(the_task)
     if problem is not None:

@@ -69,7 +69,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.reflexion.models import TestResult, Verdict, VerdictStatus
+from app.reflexion.models import ErrorFacts, TestResult, Verdict, VerdictStatus
 
 STATUSES: tuple[VerdictStatus, ...] = (
     "passed",
@@ -133,6 +133,25 @@ def _test(raw: dict[str, Any]) -> TestResult:
         name=str(raw.get("name", "?"))[:500],
         passed=raw.get("passed") is True,
         message=str(raw.get("message", ""))[:2000],
+        facts=_facts(raw.get("facts")),
+    )
+
+
+def _facts(raw: object) -> ErrorFacts | None:
+    """Where the candidate's exception came from; a malformed record is dropped, never an error."""
+    if not isinstance(raw, dict):
+        return None
+    line = raw.get("line")
+    local_values = raw.get("locals")
+    return ErrorFacts(
+        exception=str(raw.get("exception", ""))[:600],
+        line=line if type(line) is int else None,
+        source=str(raw.get("source", ""))[:400],
+        locals=(
+            {str(k)[:60]: str(v)[:160] for k, v in list(local_values.items())[:40]}
+            if isinstance(local_values, dict)
+            else {}
+        ),
     )
 
 

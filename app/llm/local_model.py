@@ -28,6 +28,7 @@ from app.llm.local_weights import (
     spec_for,
     weights_path,
 )
+from app.llm.presets import local_port
 from app.settings import get_settings
 
 __all__ = [
@@ -56,8 +57,13 @@ def _size(size: str | None) -> WeightSpec:
     return spec_for(size if size is not None else get_settings().local_model_size)
 
 
-def _port(port: int | None) -> int:
-    return port if port is not None else get_settings().local_model_port
+def _port(port: int | None, size: str | None = None) -> int:
+    """The given port, else the size's own port (the default size on RFX_LOCAL_MODEL_PORT)."""
+    if port is not None:
+        return port
+    settings = get_settings()
+    chosen = size if size is not None else settings.local_model_size
+    return local_port(settings.local_model_port, settings.local_model_size, _size(chosen).size)
 
 
 def alias_for(size: str | None = None) -> str:
@@ -65,8 +71,8 @@ def alias_for(size: str | None = None) -> str:
     return _size(size).alias
 
 
-def base_url(port: int | None = None) -> str:
-    return f"http://127.0.0.1:{_port(port)}/v1"
+def base_url(port: int | None = None, size: str | None = None) -> str:
+    return f"http://127.0.0.1:{_port(port, size)}/v1"
 
 
 def install(
@@ -93,7 +99,8 @@ def ensure_running(
     size: str | None = None, port: int | None = None, *, data_dir: Path | None = None
 ) -> LocalServer:
     """A server for this model answering on loopback: reused if already up, else started detached."""
-    return _ensure_running(_size(size), _data_dir(data_dir), _port(port), get_settings().local_model_threads)
+    threads = get_settings().local_model_threads
+    return _ensure_running(_size(size), _data_dir(data_dir), _port(port, size), threads)
 
 
 def serve(
@@ -105,10 +112,10 @@ def serve(
 ) -> int:
     """Serve in the foreground until Ctrl-C or SIGTERM; the server stops with the call."""
     return serve_foreground(
-        _size(size), _data_dir(data_dir), _port(port), on_ready, get_settings().local_model_threads
+        _size(size), _data_dir(data_dir), _port(port, size), on_ready, get_settings().local_model_threads
     )
 
 
-def stop(port: int | None = None, *, data_dir: Path | None = None) -> int | None:
+def stop(port: int | None = None, *, data_dir: Path | None = None, size: str | None = None) -> int | None:
     """Stop the server `ensure_running` or `serve` started on the port; the pid, or None if none ran."""
-    return _stop(_data_dir(data_dir), _port(port))
+    return _stop(_data_dir(data_dir), _port(port, size))

@@ -39,11 +39,30 @@ PRESETS: dict[str, Preset] = {
 }
 
 LOCAL = "local"
+LOCAL_SIZES = ("0.5b", "1.5b")
 
 
 def local_preset(port: int, size: str) -> Preset:
     """The bundled model that `rfx model serve` runs on loopback (llama.cpp, one model alias)."""
     return Preset(LOCAL, f"http://127.0.0.1:{port}/v1", model=f"qwen2.5-coder-{size}")
+
+
+def local_name(size: str) -> str:
+    """The name that selects one bundled size whatever the default size is (`local-1.5b`)."""
+    return f"{LOCAL}-{size}"
+
+
+def local_port(base_port: int, default_size: str, size: str) -> int:
+    """Each size has its own loopback port so both servers can run at once (a 0.5B actor with a
+    1.5B reflector): the default size serves on the configured port, the others on the next ones."""
+    others = [s for s in LOCAL_SIZES if s != default_size]
+    return base_port if size == default_size else base_port + 1 + others.index(size)
+
+
+def local_sized_presets(base_port: int, default_size: str) -> dict[str, Preset]:
+    """`local-0.5b`, `local-1.5b`: each bundled size by name, on its own port."""
+    ports = {size: local_port(base_port, default_size, size) for size in LOCAL_SIZES}
+    return {local_name(size): local_preset(ports[size], size) for size in LOCAL_SIZES}
 
 
 def all_presets(local_port: int, local_size: str) -> dict[str, Preset]:

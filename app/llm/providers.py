@@ -23,7 +23,7 @@ from pydantic import SecretStr, ValidationError
 from app.errors import ConfigError, InvalidInput
 from app.llm.config import ProviderConfig
 from app.llm.config_file import ConfigFile, ModelEntry, load_config_file
-from app.llm.presets import LOCAL, PRESETS, Preset, all_presets, local_preset
+from app.llm.presets import LOCAL, PRESETS, Preset, all_presets, local_preset, local_sized_presets
 from app.reflexion.ports import ChatModel
 from app.settings import Settings
 
@@ -85,6 +85,9 @@ class ModelRegistry:
         self._missing_key: dict[str, str] = {}
         file = file or ConfigFile()
         self._register_preset(LOCAL, self._presets[LOCAL], source="the local model")
+        sized = local_sized_presets(settings.local_model_port, settings.local_model_size)
+        for name, preset in sized.items():
+            self._register_preset(name, preset, source="the local model")
         for name, entry in file.models.items():
             self._register_entry(name, entry)
         actor, reflector = self._role_fields()

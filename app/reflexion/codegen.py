@@ -156,6 +156,23 @@ def extract_test_asserts(reply: str, limit: int = 50) -> list[str]:
     return unique[:limit]
 
 
+def program_key(code: str) -> str:
+    """What makes two programs the same: the `ast.dump` of the module with docstrings removed.
+
+    Formatting, comments and docstrings do not count, so a retry that only rewords them is the same
+    program (and is not judged again). Code that does not parse is compared by its stripped text.
+    """
+    tree = _parse(code)
+    if tree is None:
+        return code.strip()
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if node.body and _is_docstring(node.body[0]):
+            node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 # -- finding candidate blocks ------------------------------------------------------------------------
 
 

@@ -7,16 +7,23 @@ prompt texts that produced it. What a model may see is decided here and only her
 
 from __future__ import annotations
 
-from app.reflexion.models import ChatMessage, Task, Verdict
+from app.reflexion.models import ChatMessage, ErrorFacts, FeedbackLevel, Task, Verdict
 from app.reflexion.ports import PromptBook
 
 MAX_FAILING_SHOWN = 5
 MAX_MESSAGE_CHARS = 400
 MAX_OUTPUT_TAIL = 600
+MAX_LOCALS_CHARS = 2000  # the sandbox already caps them (about 600 tokens); this is a backstop
 
 
-def describe_verdict(verdict: Verdict | None) -> str:
-    """A short, model-readable account of a verdict: which tests failed and with what message."""
+def describe_verdict(verdict: Verdict | None, level: FeedbackLevel = "standard") -> str:
+    """A short, model-readable account of a verdict: which tests failed and with what message.
+
+    A failing call that raised inside the candidate also names the exception with the candidate's
+    own line number and source text (a fact a small model can act on, unlike a lesson). At level
+    `trace` the candidate's local values at that line are added, for the first failure that has them
+    only: they were already capped to about 600 tokens in the sandbox.
+    """
     if verdict is None:
         return "No tests were run."
     if verdict.passed:
@@ -25,9 +32,13 @@ def describe_verdict(verdict: Verdict | None) -> str:
     total, failing = len(verdict.tests), verdict.failing()
     if total:
         lines.append(f"{total - len(failing)} of {total} tests passed.")
+    traced = False
     for result in failing[:MAX_FAILING_SHOWN]:
         message = _clip(result.message.strip(), MAX_MESSAGE_CHARS)
         lines.append(f"- FAILED {result.name}" + (f" -- {message}" if message else ""))
+        if result.facts is not None:
+            lines.extend(_facts_lines(result.facts, with_locals=level == "trace" and not traced))
+            traced = traced or (level == "trace" and bool(result.facts.locals))
     if len(failing) > MAX_FAILING_SHOWN:
         lines.append(f"- ... and {len(failing) - MAX_FAILING_SHOWN} more failing tests")
     if not failing or verdict.status != "failed":
@@ -37,6 +48,16 @@ def describe_verdict(verdict: Verdict | None) -> str:
         if tail:
             lines.append(f"stderr (end):\n{tail}")
     return "\n".join(lines)
+
+
+def _facts_lines(facts: ErrorFacts, *, with_locals: bool) -> list[str]:
+    where = f"line {facts.line} of your code" if facts.line is not None else "your code"
+    source = f": `{_clip(facts.source, MAX_MESSAGE_CHARS)}`" if facts.source else ""
+    lines = [f"  {_clip(facts.exception, MAX_MESSAGE_CHARS)} was raised at {where}{source}"]
+    if with_locals and facts.locals:
+        values = ", ".join(f"{name} = {value}" for name, value in facts.locals.items())
+        lines.append(f"  local variables at that line: {_clip(values, MAX_LOCALS_CHARS)}")
+    return lines
 
 
 def _clip(text: str, limit: int) -> str:
@@ -85,6 +106,20 @@ class Conversation:
             entry_point=task.entry_point,
             tests=shown_tests,
             code=code,
+            feedback=feedback,
+            lessons=lessons,
+        )
+
+    def actor_fresh(
+        self, task: Task, shown_tests: list[str], feedback: str, lessons: list[str]
+    ) -> list[ChatMessage]:
+        """A retry that starts again from the task, the facts and the lessons, without the faulty code."""
+        return self._chat(
+            "actor/system",
+            "actor/fresh",
+            prompt=task.prompt,
+            entry_point=task.entry_point,
+            tests=shown_tests,
             feedback=feedback,
             lessons=lessons,
         )

@@ -8,7 +8,7 @@ benchmark all read and write.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,10 +18,16 @@ VerdictStatus = Literal[
     "passed", "failed", "error", "timeout", "memory", "output_limit", "sandbox_error", "no_signal"
 ]
 EpisodeStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
-StopReason = Literal["solved", "max_trials", "budget", "cancelled", "llm_error", "judge_error", "timeout"]
+StopReason = Literal[
+    "solved", "max_trials", "budget", "cancelled", "llm_error", "judge_error", "timeout", "stuck"
+]
 StrategyName = Literal["reflexion", "self_refine", "best_of_n", "single"]
 FeedbackSource = Literal["visible", "oracle", "self_tests", "none"]
 MemoryScope = Literal["none", "episode", "task"]
+RetryMode = Literal["sampled", "greedy"]
+FeedbackLevel = Literal["standard", "trace"]
+RetryContext = Literal["revise", "fresh"]
+Temperature = Annotated[float, Field(ge=0, le=2)]  # bounds in the schema, so clients see them
 
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
 
@@ -47,6 +53,19 @@ class Task(Strict):
     canonical_solution: str | None = Field(default=None, max_length=100_000)
 
 
+class ErrorFacts(Strict):
+    """Where an exception raised inside the candidate's own code came from, for the model to act on.
+
+    Collected by the candidate's process (so `locals` are short reprs made there, untrusted text);
+    the judge never compares them, they only ever reach a prompt.
+    """
+
+    exception: str = Field(default="", max_length=600)
+    line: int | None = None
+    source: str = Field(default="", max_length=400)
+    locals: dict[str, str] = Field(default_factory=dict, max_length=40)
+
+
 class TestResult(Strict):
     """One assert or check, as the runner saw it run."""
 
@@ -55,6 +74,7 @@ class TestResult(Strict):
     name: str
     passed: bool
     message: str = ""
+    facts: ErrorFacts | None = None
 
 
 class Verdict(Strict):
@@ -149,9 +169,27 @@ class Reflection(Strict):
     at: datetime = Field(default_factory=utcnow)
 
 
+class Resample(Strict):
+    """A draw thrown away unjudged because its program equals an earlier attempt's (not a trial)."""
+
+    trial: int
+    duplicate_of: int
+    temperature: float | None = None
+    seed: int | None = None
+    code: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float = 0.0
+
+
 class Attempt(Strict):
     trial: int
     code: str = ""
+    temperature: float | None = None
+    seed: int | None = None
+    resampled_from: list[int] = Field(
+        default_factory=list, description="trials the draws thrown away before this one repeated"
+    )
+    duplicate_of: int | None = Field(default=None, description="an earlier trial with the same program")
     reply: str = ""
     llm_outcome: CompletionOutcome = "ok"
     own_tests: list[str] = Field(default_factory=list)
@@ -185,6 +223,13 @@ class EpisodeConfig(Finite):
     instructions: str = Field(
         default="", max_length=20_000, description="extra instructions for the actor (not the reflector)"
     )
+    retries: RetryMode = "sampled"
+    retry_temperatures: list[Temperature] = Field(
+        default_factory=lambda: [0.4, 0.6, 0.8, 1.0], min_length=1, max_length=20
+    )
+    max_resamples: int = Field(default=3, ge=0, le=10)
+    feedback_level: FeedbackLevel = "standard"
+    retry_context: RetryContext = "revise"
 
     def resolved_feedback(self, task: Task) -> FeedbackSource:
         """Strategy and task decide the default: self_refine never sees a judge; else visible if any."""
@@ -221,6 +266,7 @@ class Episode(Strict):
     stop_reason: StopReason | None = None
     error: str | None = None
     attempts: list[Attempt] = Field(default_factory=list)
+    resamples: list[Resample] = Field(default_factory=list)
     final_trial: int | None = None
     prompt_versions: dict[str, str] = Field(default_factory=dict)
     usage: Usage = Field(default_factory=Usage)
@@ -234,7 +280,12 @@ class Episode(Strict):
 
 
 EventType = Literal[
-    "episode.started", "attempt.generated", "attempt.judged", "reflection.created", "episode.finished"
+    "episode.started",
+    "attempt.generated",
+    "attempt.resampled",
+    "attempt.judged",
+    "reflection.created",
+    "episode.finished",
 ]
 
 

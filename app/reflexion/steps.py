@@ -20,6 +20,7 @@ Decisions recorded here (docs/architecture.md repeats them):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ from app.reflexion.models import (
     EventType,
     FeedbackSource,
     Reflection,
+    Resample,
     StopReason,
     Submission,
     Task,
@@ -50,6 +52,19 @@ NO_SIGNAL = {
     "self_tests": "no feedback tests: the model wrote no readable assert, even when asked twice",
     "visible": "no feedback tests: the task has no visible tests",
 }
+
+
+@dataclass(frozen=True)
+class Draw:
+    """The sampling settings of one actor call."""
+
+    temperature: float
+    seed: int | None
+
+
+def _seed_of(episode_id: str) -> int:
+    """A stable per-episode seed base when none is configured (so a resumed episode draws the same)."""
+    return int.from_bytes(hashlib.sha256(episode_id.encode()).digest()[:4], "big")
 
 
 class StopEpisode(Exception):
@@ -101,18 +116,21 @@ class EpisodeRun:
         await self.events.emit(self.episode, type, data)
 
     # ---- models ------------------------------------------------------------------------------------
-    async def ask(self, model: ChatModel, messages: list[ChatMessage], *, sample: int = 0) -> Completion:
+    async def ask(
+        self, model: ChatModel, messages: list[ChatMessage], *, sample: int = 0, draw: Draw | None = None
+    ) -> Completion:
         """One model call within the token budget; its usage is added to the episode at once."""
         budget = self.config.budget_tokens
         if budget is not None and self.episode.usage.total_tokens >= budget:
             raise StopEpisode("budget", f"{self.episode.usage.total_tokens} of {budget} tokens used")
-        seed = self.config.seed + sample if self.config.seed is not None else None
+        if draw is None:
+            draw = self.greedy_draw(sample)
         completion = await model.complete(
             messages,
-            temperature=self.config.resolved_temperature(),
+            temperature=draw.temperature,
             top_p=self.config.top_p,
             max_tokens=self.config.max_tokens,
-            seed=seed,
+            seed=draw.seed,
         )
         self.episode.usage = self.episode.usage + completion.usage
         return completion
@@ -125,23 +143,69 @@ class EpisodeRun:
         return None
 
     # ---- attempts ----------------------------------------------------------------------------------
-    async def attempt(self, messages: list[ChatMessage], *, sample: int = 0) -> Attempt:
-        """Generate, record and judge the next attempt. The judge's verdicts are set on the attempt."""
+    def greedy_draw(self, sample: int = 0) -> Draw:
+        """The configured temperature and seed (best_of_n offsets the seed by the sample number)."""
+        seed = self.config.seed + sample if self.config.seed is not None else None
+        return Draw(self.config.resolved_temperature(), seed)
+
+    def retry_draw(self) -> Draw:
+        """A sampled retry: the n-th retry draw of the episode (resamples included) takes the n-th
+        temperature of the schedule (the last one repeats) and its own seed, so no two draws share one.
+        """
+        n = len(self.episode.attempts) - 1 + len(self.episode.resamples)
+        schedule = self.config.retry_temperatures
+        base = self.config.seed if self.config.seed is not None else _seed_of(self.episode.id)
+        return Draw(schedule[min(max(n, 0), len(schedule) - 1)], base + 1 + max(n, 0))
+
+    def repeats(self, code: str) -> int | None:
+        """The earlier trial whose program this code is (see codegen.program_key), if any."""
+        if not code:
+            return None
+        key = codegen.program_key(code)
+        for earlier in self.episode.attempts:
+            if earlier.code and codegen.program_key(earlier.code) == key:
+                return earlier.trial
+        return None
+
+    def code_of(self, completion: Completion) -> str:
+        if completion.outcome in LLM_FAULTS or not completion.text:
+            return ""
+        extracted = codegen.extract_code(completion.text, self.task.entry_point, self.task.prompt)
+        if extracted is None:
+            return ""
+        return codegen.complete_solution(self.task.prompt, extracted, self.task.entry_point)
+
+    async def attempt(self, messages: list[ChatMessage], *, sample: int = 0, retry: bool = False) -> Attempt:
+        """Generate, record and judge the next attempt. The judge's verdicts are set on the attempt.
+
+        A sampled retry (`retry` with config.retries `sampled`) whose program equals an earlier
+        attempt's is recorded as a resample and drawn again, never judged; once the trial has thrown
+        away more than `max_resamples` draws the episode stops as `stuck`. Greedy retries are judged
+        whatever they repeat (today's behaviour, kept for comparison), with `duplicate_of` recorded.
+        """
         usage = Usage()
         own_tests: list[str] = []
         if self.feedback == "self_tests":
             own_tests, usage = await self.self_tests()
-        started = time.monotonic()
-        completion = await self.ask(self.actor, messages, sample=sample)
-        latency_ms = completion.latency_ms or (time.monotonic() - started) * 1000
-        code = ""
-        if completion.outcome not in LLM_FAULTS and completion.text:
-            extracted = codegen.extract_code(completion.text, self.task.entry_point, self.task.prompt)
-            if extracted is not None:
-                code = codegen.complete_solution(self.task.prompt, extracted, self.task.entry_point)
+        trial = len(self.episode.attempts) + 1
+        sampled = retry and self.config.retries == "sampled"
+        while True:
+            draw = self.retry_draw() if sampled else self.greedy_draw(sample)
+            started = time.monotonic()
+            completion = await self.ask(self.actor, messages, draw=draw)
+            latency_ms = completion.latency_ms or (time.monotonic() - started) * 1000
+            code = self.code_of(completion)
+            duplicate = self.repeats(code)
+            if not sampled or duplicate is None:
+                break
+            await self.resampled(trial, duplicate, draw, code, completion, latency_ms)
         attempt = Attempt(
-            trial=len(self.episode.attempts) + 1,
+            trial=trial,
             code=code,
+            temperature=draw.temperature,
+            seed=draw.seed,
+            resampled_from=[r.duplicate_of for r in self.episode.resamples if r.trial == trial],
+            duplicate_of=duplicate,
             reply=completion.text,
             llm_outcome=completion.outcome,
             own_tests=own_tests,
@@ -157,6 +221,10 @@ class EpisodeRun:
                 "has_code": bool(code),
                 "tokens": attempt.usage.total_tokens,
                 "latency_ms": round(latency_ms, 1),
+                "temperature": draw.temperature,
+                "seed": draw.seed,
+                "resamples": len(attempt.resampled_from),
+                "duplicate_of": duplicate,
             },
         )
         if completion.outcome in LLM_FAULTS:
@@ -164,6 +232,29 @@ class EpisodeRun:
             raise StopEpisode("llm_error", f"actor model: {why}")
         await self.grade(attempt)
         return attempt
+
+    async def resampled(
+        self, trial: int, duplicate: int, draw: Draw, code: str, completion: Completion, latency_ms: float
+    ) -> None:
+        """Record a draw thrown away as a repeat; stop the episode as `stuck` past the trial's limit."""
+        resample = Resample(
+            trial=trial,
+            duplicate_of=duplicate,
+            temperature=draw.temperature,
+            seed=draw.seed,
+            code=code,
+            usage=completion.usage,
+            latency_ms=latency_ms,
+        )
+        self.episode.resamples.append(resample)
+        count = sum(1 for r in self.episode.resamples if r.trial == trial)
+        await self.emit(
+            "attempt.resampled",
+            {"trial": trial, "duplicate_of": duplicate, "count": count, "temperature": draw.temperature},
+        )
+        if count > self.config.max_resamples:
+            why = f"trial {trial}: {count} draws in a row repeated earlier attempts (last: {duplicate})"
+            raise StopEpisode("stuck", why)
 
     async def self_tests(self) -> tuple[list[str], Usage]:
         """The model's own tests, written once per episode before the first attempt (Reflexion's setup)."""
@@ -237,7 +328,8 @@ class EpisodeRun:
     # ---- reflection and memory ---------------------------------------------------------------------
     async def reflect(self, attempt: Attempt) -> str:
         """Ask the reflector for a verbal lesson on a failed attempt and store it in memory."""
-        messages = self.conversation.reflect(self.task, attempt.code, describe_verdict(attempt.feedback))
+        facts = describe_verdict(attempt.feedback, self.config.feedback_level)
+        messages = self.conversation.reflect(self.task, attempt.code, facts)
         completion = await self.ask(self.reflector, messages)
         attempt.usage = attempt.usage + completion.usage
         stop = self.fault(completion, "reflector")

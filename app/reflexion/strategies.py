@@ -5,13 +5,19 @@ between steps), so calling it again on a resumed episode continues where the rec
 returns the stop reason; a step may also end the episode early by raising StopEpisode.
 
 - reflexion: attempt, judge on the feedback tests, on failure reflect and store the lesson; the next
-  attempt sees the last lessons and the failing tests; stop when solved or at max_trials.
+  attempt sees the last lessons and the facts of the failure (failing calls, the exception with the
+  candidate's own line, at level `trace` its local values), with the faulty code shown back
+  (`retry_context: revise`) or not (`fresh`: small models copy what they are shown); stop when
+  solved or at max_trials.
+- reflexion and self_refine retries are sampled (steps.EpisodeRun.attempt): a temperature schedule,
+  a new seed per draw, and a program equal to an earlier attempt is drawn again instead of judged
+  (stop reason `stuck` when the model only repeats itself). `retries: greedy` keeps greedy retries.
 - self_refine: intrinsic self-correction. The actor critiques and revises its own code without any
   judge signal, until it says `NO CHANGE NEEDED` (stop reason `solved`: the model's own verdict) or
   max_trials. The hidden tests still grade every attempt, which is how the gap is measured.
 - best_of_n: `samples` independent attempts (different seeds, temperature 0.8 by default), no
-  reflection. All samples are drawn so pass@k stays computable; the answer is the first one that
-  passes the feedback tests.
+  reflection and no resampling of repeats (the samples stay independent for pass@k). All samples
+  are drawn so pass@k stays computable; the answer is the first one that passes the feedback tests.
 - single: one attempt.
 """
 
@@ -43,10 +49,13 @@ async def reflexion(run: EpisodeRun) -> StopReason:
             return "max_trials"
         if last.reflection is None:
             await run.reflect(last)
-        messages = run.conversation.actor_retry(
-            run.task, run.shown_tests(), last.code, describe_verdict(last.feedback), await run.lessons()
-        )
-        await run.attempt(messages)
+        facts = describe_verdict(last.feedback, run.config.feedback_level)
+        lessons = await run.lessons()
+        if run.config.retry_context == "fresh":
+            messages = run.conversation.actor_fresh(run.task, run.shown_tests(), facts, lessons)
+        else:
+            messages = run.conversation.actor_retry(run.task, run.shown_tests(), last.code, facts, lessons)
+        await run.attempt(messages, retry=True)
 
 
 async def self_refine(run: EpisodeRun) -> StopReason:
@@ -58,12 +67,12 @@ async def self_refine(run: EpisodeRun) -> StopReason:
         if last.trial >= run.config.max_trials:
             return "max_trials"
         if not last.code:  # nothing to critique: ask again from scratch
-            await run.attempt(run.conversation.actor_initial(run.task, [], []))
+            await run.attempt(run.conversation.actor_initial(run.task, [], []), retry=True)
             continue
         critique = last.critique if last.critique is not None else await run.critique(last)
         if says_no_change(critique):
             return "solved"
-        await run.attempt(run.conversation.revise(run.task, last.code, critique))
+        await run.attempt(run.conversation.revise(run.task, last.code, critique), retry=True)
 
 
 async def best_of_n(run: EpisodeRun) -> StopReason:

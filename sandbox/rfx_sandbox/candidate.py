@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import reprlib
 import sys
 import traceback
 
@@ -18,6 +19,51 @@ from rfx_sandbox import wire
 REQUEST_FD = 3
 REPLY_FD = 4
 FILENAME = "<submission>"
+MAX_LOCALS_CHARS = 1800  # about 600 tokens: the facts must fit a 4,096-token context with the task
+MAX_REPR_CHARS = 160
+MAX_LOCALS = 30
+_source: list[str] = []  # the submission's lines, for the source text of a failing line
+
+
+def error_facts(exc: BaseException) -> list[object] | None:
+    """["facts", line, source text, [[name, short repr], ...]] of the submission's deepest frame in
+    the traceback of `exc`, or None when the exception was not raised inside the submission.
+
+    The reprs are made here, in the candidate's process, and are only ever text for the model
+    (the harness never compares them); reprlib bounds big containers and any repr that raises or
+    is too long is replaced, so a hostile object cannot flood the reply.
+    """
+    try:
+        found = None
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == FILENAME:
+                found = tb
+            tb = tb.tb_next
+        if found is None:
+            return None
+        line = found.tb_lineno
+        source = _source[line - 1].strip()[:300] if 0 < line <= len(_source) else ""
+        short = reprlib.Repr()
+        short.maxlevel, short.maxstring, short.maxother = 3, 80, 80
+        short.maxlist = short.maxtuple = short.maxset = short.maxdict = short.maxfrozenset = 8
+        values: list[object] = []
+        room = MAX_LOCALS_CHARS
+        for name, value in list(found.tb_frame.f_locals.items()):
+            if not isinstance(name, str) or name.startswith("__"):
+                continue
+            try:
+                text = str(short.repr(value))[:MAX_REPR_CHARS]
+            except BaseException:
+                text = "<unprintable>"
+            room -= len(name) + len(text) + 2
+            if room < 0 or len(values) == MAX_LOCALS:
+                values.append(["...", "more locals not shown"])
+                break
+            values.append([name[:60], text])
+        return ["facts", line, source, values]
+    except BaseException:
+        return None
 
 
 def _describe(exc: BaseException) -> list[object]:
@@ -62,6 +108,7 @@ def serve() -> None:
         op = request[0]
         if op == "exec":
             try:
+                _source[:] = str(request[1]).split("\n")
                 exec(compile(str(request[1]), FILENAME, "exec"), namespace)
                 result: list[object] = ["ok"]
             except BaseException as exc:
@@ -88,7 +135,7 @@ def serve() -> None:
                     raise NameError(f"name {request[1]!r} is not defined")
                 result = _value_reply(target(*request[2], **request[3]))  # type: ignore[operator]
             except BaseException as exc:
-                result = _describe(exc)
+                result = [*_describe(exc), error_facts(exc)]
         else:  # "exit"
             try:
                 sys.stdout.flush()

@@ -57,6 +57,22 @@ def _short(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def error_facts(reply: list[Any], exception: str) -> dict[str, Any] | None:
+    """The candidate's account of where its exception was raised, checked for shape and clipped.
+
+    Untrusted text for the model only (the feedback never depends on it for a verdict)."""
+    found = next((x for x in reply[5:] if isinstance(x, list) and x[:1] == ["facts"]), None)
+    if found is None or len(found) != 4 or type(found[1]) is not int or not isinstance(found[3], list):
+        return None
+    local_values = {
+        str(pair[0])[:60]: str(pair[1])[:160]
+        for pair in found[3][:40]
+        if isinstance(pair, list) and len(pair) == 2
+    }
+    return {"exception": exception[:600], "line": found[1], "source": str(found[2])[:300],
+            "locals": local_values}
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -78,6 +94,7 @@ class Session:
         self.output_limit = output_limit
         self.buffer = bytearray()
         self.calls: list[str] = []
+        self.facts: dict[str, Any] | None = None
         self.alive = True
         self.recorder: Recorder | None = None
 
@@ -236,6 +253,8 @@ class Session:
             return value
         if reply[0] == "exc":
             self.calls.append(f"{call_text} raised {reply[1]}: {_short(reply[2], 200)[1:-1]}")
+            name, message = str(reply[1])[:100], str(reply[2])[:400]
+            self.facts = error_facts(reply, f"{name}: {message}" if message else name)
         self.raise_for(reply, f"{call_text}")
         raise AssertionError("unreachable")
 
@@ -270,12 +289,15 @@ class Recorder:
             "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
         }
 
-    def _record(self, index: int, passed: bool, message: str = "") -> None:
+    def _record(self, index: int, passed: bool, message: str = "",
+                facts: dict[str, Any] | None = None) -> None:
         entry = self.results.get(index)
         if entry is None:
             entry = self.results[index] = {"name": self.sites[index].name, "passed": True, "message": ""}
         if not passed and entry["passed"]:
             entry["passed"], entry["message"] = False, message[:2000]
+            if facts is not None:
+                entry["facts"] = facts
 
     def _calls(self) -> str:
         return "; ".join(self.session.calls[-3:])
@@ -288,12 +310,13 @@ class Recorder:
             message = str(exc)
         calls = self._calls()
         after = f" (after {calls})" if calls and calls not in message else ""
-        self._record(index, False, message + after)
+        self._record(index, False, message + after, self.session.facts)
 
     def _evaluate(self, index: int, evaluate: Any, failed_assert: str) -> Any:
         """Run one assert's evaluation as the current test; None when it raised (recorded here).
         A fatal end of the run (the candidate died, the time is up) goes on up."""
         self.session.calls.clear()
+        self.session.facts = None
         self.current = index
         try:
             return evaluate()

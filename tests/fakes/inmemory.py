@@ -16,6 +16,7 @@ from app.reflexion.models import (
     ChatMessage,
     Completion,
     Episode,
+    ErrorFacts,
     EventType,
     JudgeLimits,
     Reflection,
@@ -83,13 +84,15 @@ class MarkerJudge:
 
     `asserts` submissions report one result per assert (message shows an `actual` value the way the
     real runner does); `tests` submissions report one `check` result whose message quotes `hidden_hint`.
-    `hidden_pass` overrides the hidden verdict (to make feedback and grading disagree).
+    `hidden_pass` overrides the hidden verdict (to make feedback and grading disagree); `facts` is
+    attached to every failing assert, as the real runner does when a call raised in the candidate.
     """
 
     good: str
     hidden_hint: str = "check failed"
     hidden_pass: bool | None = None
     sandbox_error: bool = False
+    facts: ErrorFacts | None = None
     submissions: list[Submission] = field(default_factory=list)
 
     async def judge(
@@ -101,7 +104,10 @@ class MarkerJudge:
         ok = self.good in submission.code
         if submission.asserts:
             message = "" if ok else "AssertionError: actual value was -1"
-            results = [TestResult(name=a, passed=ok, message=message) for a in submission.asserts]
+            facts = None if ok else self.facts
+            results = [
+                TestResult(name=a, passed=ok, message=message, facts=facts) for a in submission.asserts
+            ]
             return Verdict(status="passed" if ok else "failed", tests=results)
         if submission.tests:
             if self.hidden_pass is not None:

@@ -19,6 +19,12 @@ async def test_bad_episode_requests(redis_url: str, key_prefix: str) -> None:
         (task_body(max_trials=1000), "max_trials"),
         (task_body(timeout_s=10**9), "timeout_s"),
         (task_body(strategy="magic"), "strategy"),
+        (task_body(retries="hot"), "retries"),
+        (task_body(retry_temperatures=[0.5, 9]), "retry_temperatures"),
+        (task_body(retry_temperatures=[]), "retry_temperatures"),
+        (task_body(max_resamples=-1), "max_resamples"),
+        (task_body(feedback_level="verbose"), "feedback_level"),
+        (task_body(retry_context="both"), "retry_context"),
         ({"task": {**task, "extra": 1}}, "task.extra"),  # Task is strict
         ({"task": {**task, "entry_point": "not valid!"}}, "task.entry_point"),
         ({"task": {**task, "prompt": "x" * 100_001}}, "task.prompt"),

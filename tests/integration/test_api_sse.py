@@ -41,6 +41,7 @@ async def test_reconnect_with_last_event_id_gets_each_event_once_in_order(
     redis_url: str, key_prefix: str, fake_llm: Any, judge_factory: Any, sandbox_image: str
 ) -> None:
     script_fail_then_fix(fake_llm, latency_s=0.3, always_fail=True)  # 3 trials: 11 events, a few seconds
+    # greedy retries: the scripted actor repeats one program, which sampled retries would not judge
     settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
     judge = await judge_factory(mode="pooled")
     async with (
@@ -48,7 +49,9 @@ async def test_reconnect_with_last_event_id_gets_each_event_once_in_order(
         running_worker(settings, judge),
         httpx.AsyncClient(base_url=base, timeout=60) as client,
     ):
-        episode_id = (await client.post("/v1/episodes", json=task_body(max_trials=3))).json()["id"]
+        episode_id = (
+            await client.post("/v1/episodes", json=task_body(max_trials=3, retries="greedy"))
+        ).json()["id"]
         path = f"/v1/episodes/{episode_id}/events"
         received: list[dict[str, str]] = []
         received += await read_frames(client, path, None, limit=2)

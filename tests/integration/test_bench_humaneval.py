@@ -145,6 +145,8 @@ def bench_run(
         ",".join(IDS),
         "--strategy",
         STRATEGIES,
+        "--retries",
+        "greedy",  # the scripted trials repeat programs; sampled retries are tested apart
         "--max-trials",
         "3",
         "--samples",
@@ -260,6 +262,45 @@ def test_report_md_shows_the_figures_and_the_plots(bench_run: tuple[Path, int]) 
         assert f"]({png})" in md
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert matplotlib.image.imread(out / png).shape[:2] == (400, 640)
+
+
+@pytest.mark.timeout(900)
+def test_report_compares_against_single_at_equal_budget(bench_run: tuple[Path, int]) -> None:
+    out, _ = bench_run
+    report = json.loads((out / "report.json").read_text())
+    per = report["comparison"]["strategies"]
+    # single: C on problems 0-9; reflexion right on 0-13 (C, WC, WWC), wrong on WWW and O
+    assert per["reflexion"]["vs_single"] == {
+        "problems": 20,
+        "gained": 4,
+        "lost": 0,
+        "both_right": 10,
+        "both_wrong": 6,
+        "p_value": 0.125,  # exact: 2 * (1/2)^4
+    }
+    assert per["single"]["vs_single"] is None
+    # greedy retries: every repeated W is judged again and counted as a duplicate of trial 1
+    assert per["reflexion"]["draws"] | {"duplicate_rate": None} == {
+        "retries": 14,
+        "duplicates": 8,
+        "draws": 34,
+        "resamples": 0,
+        "stuck": 0,
+        "duplicate_rate": None,
+        "resample_rate": 0.0,
+    }
+    assert per["reflexion"]["draws"]["duplicate_rate"] == approx(Fraction(8, 14))
+    fixed = per["reflexion"]["errors_fixed"]
+    assert (
+        sum(k["first_wrong"] for k in fixed.values()) == 12 and sum(k["fixed"] for k in fixed.values()) == 6
+    )
+    strategies = report["strategies"]
+    for name, figures in per.items():
+        assert figures["tokens_per_problem"] == approx(Fraction(strategies[name]["tokens"], 20))
+        assert figures["token_curve"][-1][1] == approx(strategies[name]["accuracy"])
+    md = (out / "report.md").read_text()
+    assert "| reflexion | 20 | 4 | 0 | 10 | 6 | 0.125 |" in md
+    assert (out / "accuracy_vs_cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def episodes_of(out: Path) -> list[Episode]:

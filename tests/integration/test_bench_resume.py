@@ -155,6 +155,8 @@ def test_the_budget_stops_new_problems_and_a_rerun_finishes_them(
         (["--concurrency", "0"], "--concurrency must be between 1 and 64"),
         (["--dataset", "/nonexistent/problems.jsonl"], "cannot read /nonexistent/problems.jsonl"),
         (["--max-trials", "0"], "max-trials"),
+        (["--single-runs", "/nonexistent/run"], "/nonexistent/run has no episodes.jsonl"),
+        (["--retry-temperatures", "0.5,x"], "--retry-temperatures"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(tmp_path: Path, extra: list[str], message: str) -> None:
@@ -174,6 +176,46 @@ def test_bad_input_is_one_line_on_stderr(tmp_path: Path, extra: list[str], messa
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "x").exists()
+
+
+@pytest.mark.timeout(600)
+def test_single_over_seeds_gives_the_noise_band(
+    fake_llm: FakeLLMServer, tmp_path: Path, sandbox_image: str
+) -> None:
+    ids = IDS[:2]
+    script_canonical(fake_llm, ids)
+    first, second = tmp_path / "seed1", tmp_path / "seed2"
+    common = ["--ids", ",".join(ids), "--strategy", "single", "--concurrency", "1"]
+    done = subprocess.run(
+        bench_argv(fake_llm, first, *common, "--sampling-seed", "1"),
+        env=env(sandbox_image),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    fake_llm.reset()
+    fake_llm.script(default="no code today")  # the second seed solves nothing
+    done = subprocess.run(
+        bench_argv(fake_llm, second, *common, "--sampling-seed", "2", "--single-runs", str(first)),
+        env=env(sandbox_image),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {r.params.get("seed") for r in fake_llm.requests if r.path.endswith("/chat/completions")} == {2}
+    report = json.loads((second / "report.json").read_text())
+    assert report["comparison"]["single_spread"] | {"stdev": 0} == {
+        "runs": 2,
+        "accuracies": [0.0, 1.0],
+        "mean": 0.5,
+        "stdev": 0,
+        "low": 0.0,
+        "high": 1.0,
+    }
+    assert report["run"]["single_runs"] == [str(first)]
+    assert "Noise band: single over 2 runs scored 0.0%, 100.0%" in (second / "report.md").read_text()
 
 
 @pytest.mark.timeout(600)

@@ -171,7 +171,7 @@ async def test_actor_and_reflector_use_their_own_model_and_endpoint(rig: Rig) ->
 async def test_hidden_tests_never_reach_a_prompt(rig: Rig, feedback: str) -> None:
     rig.actor_server.script(
         Rule(model="actor-m", pattern="unit tests for", replies=["```python\nassert add(2, 2) == 4\n```"]),
-        Rule(model="actor-m", replies=[WRONG]),
+        Rule(model="actor-m", replies=[WRONG, WRONG.replace("a - b", "a * b")]),
     )
     ep = await rig.run(feedback=feedback, max_trials=2)
     assert ep.status == "failed" and len(ep.attempts) == 2

@@ -39,7 +39,8 @@ def asked(rig: Rig, pattern: str) -> int:
 
 async def test_self_tests_without_any_assert_are_no_signal_and_never_solved(rig: Rig) -> None:
     script(rig, first_tests="It obviously works.", second_tests="I am confident it is correct.")
-    ep = await rig.run(feedback="self_tests", max_trials=2)
+    # greedy retries judge the same right code again, so every trial's feedback is looked at
+    ep = await rig.run(feedback="self_tests", max_trials=2, retries="greedy")
 
     assert asked(rig, WRITE) == 1 and asked(rig, AGAIN) == 1  # asked once more
     first = ep.attempts[0]

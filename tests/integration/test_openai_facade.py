@@ -96,7 +96,14 @@ def test_sync_completion_returns_the_repaired_code(served: Served, fake_llm: Any
     assert all("Prefer one-line bodies." in r.messages[0]["content"] for r in actor_calls)
     reflector = [r for r in calls if r not in actor_calls]
     assert reflector and all("Prefer one-line" not in str(r.messages) for r in reflector)
-    assert all(r.params.get("temperature") == 0.25 and r.params.get("seed") == 7 for r in actor_calls)
+    # the first attempt is drawn with the request's settings; a retry explores (its own temperature
+    # from the episode's schedule and a new seed)
+    first, *retries = actor_calls
+    assert first.params.get("temperature") == 0.25 and first.params.get("seed") == 7
+    assert retries and all(
+        r.params.get("temperature") in episode["config"]["retry_temperatures"] and r.params.get("seed") != 7
+        for r in retries
+    )
     assert episode["config"]["feedback"] == "visible" and episode["task"]["entry_point"] == "add"
     assert episode["config"]["top_p"] == 0.9 and episode["config"]["max_tokens"] == 300
     assert all(r.params.get("top_p") == 0.9 for r in actor_calls)

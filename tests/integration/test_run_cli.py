@@ -221,6 +221,60 @@ def test_sampling_options_reach_the_model(
     ]
 
 
+def test_retry_options_reach_the_episode(
+    fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]
+) -> None:
+    fake_llm.script(
+        Rule(model="actor-m", pattern="failed its tests", replies=[LESSON]),
+        Rule(model="actor-m", replies=[WRONG]),
+    )
+    base = ["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "actor-m"]
+    options = [
+        "--seed",
+        "5",
+        "--retry-temperatures",
+        "0.3,0.9",
+        "--max-resamples",
+        "1",
+        "--retry-context",
+        "fresh",
+    ]
+    result = rfx([*base, *options, "--feedback-level", "trace", "--json"], env)
+    assert result.returncode == 1, result.stderr
+    episode = Episode.model_validate_json(result.stdout)
+    assert (episode.status, episode.stop_reason, len(episode.attempts), len(episode.resamples)) == (
+        "failed",
+        "stuck",
+        1,
+        2,
+    )
+    assert (episode.config.feedback_level, episode.config.retry_context) == ("trace", "fresh")
+    actor = [r for r in fake_llm.requests if "failed its tests" not in r.last_user]
+    assert [(r.params.get("temperature"), r.params.get("seed")) for r in actor] == [
+        (0.0, 5),
+        (0.3, 6),
+        (0.9, 7),
+    ]
+    assert (
+        "return a - b" not in actor[1].last_user
+        and "An earlier implementation was wrong" in actor[1].last_user
+    )
+    assert "repeats trial 1" in result.stderr and "stuck" in result.stderr
+
+    fake_llm.reset()
+    fake_llm.script(Rule(model="actor-m", replies=[WRONG]))
+    result = rfx([*base, "--retries", "greedy", "--max-trials", "2", "--json"], env)
+    episode = Episode.model_validate_json(result.stdout)
+    assert (episode.stop_reason, [a.duplicate_of for a in episode.attempts]) == ("max_trials", [None, 1])
+
+    for bad, fragment in (
+        (["--retry-temperatures", "0.5,hot"], "--retry-temperatures"),
+        (["--retry-temperatures", "3"], "--retry-temperatures"),
+        (["--max-resamples", "-2"], "--max-resamples"),
+    ):
+        one_line_error(rfx([*base, *bad], env), 2, fragment)
+
+
 def test_budget_and_timeout_options(fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]) -> None:
     script_actor(fake_llm)
     base = ["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "actor-m", "--json"]
@@ -345,6 +399,8 @@ def test_unreachable_docker_is_one_line(
 
 
 def test_no_model_configured_is_one_line(task_file: Path, env: dict[str, str]) -> None:
+    # a port nothing serves: a bundled model already served on the default port would be used
+    env = env | {"RFX_LOCAL_MODEL_PORT": str(free_port())}
     one_line_error(rfx(["run", "--task", str(task_file)], env), 2, "no model configured")
 
 

@@ -48,7 +48,7 @@ def registry(
 def test_nothing_configured_offers_only_the_local_model() -> None:
     reg = registry(local_model_port=9123)
     assert reg.is_configured() is False
-    assert reg.names() == ["local"]
+    assert reg.names() == ["local", "local-0.5b", "local-1.5b"]
     local = reg.actor("local")
     assert (local.base_url, local.model) == ("http://127.0.0.1:9123/v1", "qwen2.5-coder-0.5b")
     with pytest.raises(ConfigError, match=r"no actor model configured.*--model local"):
@@ -59,6 +59,28 @@ def test_nothing_configured_offers_only_the_local_model() -> None:
 
 def test_local_model_follows_the_configured_size() -> None:
     assert registry(local_model_size="1.5b").actor("local").model == "qwen2.5-coder-1.5b"
+
+
+@pytest.mark.parametrize(
+    ("default_size", "ports"),
+    [("0.5b", {"0.5b": 9123, "1.5b": 9124}), ("1.5b", {"1.5b": 9123, "0.5b": 9124})],
+)
+def test_each_local_size_has_a_name_and_its_own_port(default_size: str, ports: dict[str, int]) -> None:
+    """A 0.5B actor and a 1.5B reflector are two servers at once: each size is named, on its own port."""
+    reg = registry(local_model_port=9123, local_model_size=default_size)
+    for size, port in ports.items():
+        model = reg.actor(f"local-{size}")
+        assert (model.base_url, model.model) == (f"http://127.0.0.1:{port}/v1", f"qwen2.5-coder-{size}")
+    assert reg.actor("local").base_url == "http://127.0.0.1:9123/v1"
+
+
+def test_the_1_5b_reflector_is_chosen_by_name(tmp_path: Path) -> None:
+    by_env = registry({}, local_model_port=9123, actor_model="local-0.5b", reflector_model="local-1.5b")
+    assert (by_env.actor().name, by_env.reflector().name) == ("local-0.5b", "local-1.5b")
+    assert by_env.reflector().base_url == "http://127.0.0.1:9124/v1"
+    config = '[defaults]\nactor = "local-0.5b"\nreflector = "local-1.5b"\n'
+    by_file = registry({}, config, tmp_path, local_model_port=9123)
+    assert (by_file.actor().model, by_file.reflector().model) == ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
 
 
 def test_actor_from_a_preset_and_the_reflector_falls_back_to_it() -> None:
@@ -127,7 +149,7 @@ def test_same_model_id_on_two_endpoints_stays_two_models() -> None:
         "m",
         "http://127.0.0.1:7001/v1",
     )
-    assert reg.names() == ["local", "m", "reflector:m"]
+    assert reg.names() == ["local", "local-0.5b", "local-1.5b", "m", "reflector:m"]
 
 
 def test_hosted_preset_takes_its_key_from_the_environment() -> None:
@@ -156,14 +178,15 @@ def test_bad_environment_is_a_config_error(fields: dict[str, str], message: str)
 
 def test_unknown_name_lists_the_known_ones(tmp_path: Path) -> None:
     reg = registry(config=CONFIG, tmp=tmp_path)
-    with pytest.raises(InvalidInput, match=r"unknown model 'gpt-5'.*gpt-4o-mini, local, small"):
+    known = r"gpt-4o-mini, local, local-0\.5b, local-1\.5b, small"
+    with pytest.raises(InvalidInput, match=r"unknown model 'gpt-5'.*" + known):
         reg.actor("gpt-5")
 
 
 def test_config_file_names_models_and_defaults(tmp_path: Path) -> None:
     reg = registry(env={"OPENAI_API_KEY": "sk-file"}, config=CONFIG, tmp=tmp_path)
     assert reg.is_configured()
-    assert reg.names() == ["gpt-4o-mini", "local", "small"]
+    assert reg.names() == ["gpt-4o-mini", "local", "local-0.5b", "local-1.5b", "small"]
     small = reg.actor()
     assert (small.name, small.model) == ("small", "qwen2.5-coder-0.5b")
     assert small.base_url == "http://127.0.0.1:8089/v1"

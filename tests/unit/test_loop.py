@@ -21,6 +21,7 @@ TASK = Task(
 )
 WRONG = fenced("def add(a: int, b: int) -> int:\n    return a - b")
 RIGHT = fenced("def add(a: int, b: int) -> int:\n    return a + b")
+WRONGS = [fenced(f"def add(a: int, b: int) -> int:\n    return a - b - {i}") for i in range(8)]
 LESSON = "I subtracted instead of adding; next time use the + operator."
 
 
@@ -93,7 +94,7 @@ async def test_false_positive_is_failed_but_solved() -> None:
 
 
 async def test_max_trials_reflects_between_trials_only() -> None:
-    parts = Parts([WRONG])
+    parts = Parts(WRONGS)
     ep = await parts.run(max_trials=3)
     assert (ep.status, ep.stop_reason, ep.final_trial) == ("failed", "max_trials", 3)
     assert [a.reflection is not None for a in ep.attempts] == [True, True, False]
@@ -115,7 +116,7 @@ async def test_feedback_defaults_to_visible_else_oracle() -> None:
 @pytest.mark.parametrize("feedback", ["visible", "self_tests", "none"])
 async def test_hidden_tests_never_reach_a_prompt(feedback: str) -> None:
     own_tests = fenced("assert add(2, 2) == 4")
-    parts = Parts([own_tests, WRONG] if feedback == "self_tests" else [WRONG])
+    parts = Parts([own_tests, *WRONGS] if feedback == "self_tests" else WRONGS)
     await parts.run(feedback=feedback, max_trials=3)
     sent = parts.actor.prompts() + parts.reflector.prompts()
     assert len(parts.actor.calls) >= 3 and len(parts.reflector.calls) == 2
@@ -264,7 +265,7 @@ async def test_memory_scope_none_keeps_lessons_in_the_episode_only() -> None:
 
 async def test_memory_window_keeps_the_last_k_lessons() -> None:
     lessons = [f"lesson number {i}" for i in range(1, 5)]
-    parts = Parts([WRONG], reflector=list(lessons))
+    parts = Parts(WRONGS, reflector=list(lessons))
     await parts.run(max_trials=5, memory_window=2)
     last_prompt = parts.actor.prompts()[-1]
     assert "lesson number 3" in last_prompt and "lesson number 4" in last_prompt

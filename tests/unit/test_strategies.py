@@ -57,7 +57,7 @@ async def test_self_refine_stops_at_max_trials() -> None:
         return "Wrong operator." if "Review this implementation" in messages[-1].content else WRONG
 
     parts = Parts([reply])
-    ep = await parts.run(strategy="self_refine", max_trials=3)
+    ep = await parts.run(strategy="self_refine", max_trials=3, retries="greedy")
     assert (ep.status, ep.stop_reason, len(ep.attempts)) == ("failed", "max_trials", 3)
     assert len(parts.actor.calls) == 5  # 3 attempts and 2 critiques: none after the last trial
 

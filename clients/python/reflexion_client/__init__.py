@@ -31,7 +31,18 @@ from reflexion_client.errors import (
     Unavailable,
     WaitTimeout,
 )
-from reflexion_client.models import Attempt, Episode, EpisodePage, Event, Task, TestResult, Usage, Verdict
+from reflexion_client.models import (
+    Attempt,
+    Episode,
+    EpisodePage,
+    ErrorFacts,
+    Event,
+    Resample,
+    Task,
+    TestResult,
+    Usage,
+    Verdict,
+)
 
 __all__ = [
     "ApiError",
@@ -42,11 +53,13 @@ __all__ = [
     "Conflict",
     "Episode",
     "EpisodePage",
+    "ErrorFacts",
     "Event",
     "Forbidden",
     "NotFound",
     "RateLimited",
     "ReflexionClientError",
+    "Resample",
     "ServerError",
     "Task",
     "TestResult",

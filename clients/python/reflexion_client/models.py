@@ -45,12 +45,22 @@ class Usage(_Response):
         return self.prompt_tokens + self.completion_tokens
 
 
+class ErrorFacts(_Response):
+    """Where an exception raised in the candidate came from: its line, source text, local values."""
+
+    exception: str = ""
+    line: int | None = None
+    source: str = ""
+    locals: dict[str, str] = Field(default_factory=dict)
+
+
 class TestResult(_Response):
     __test__ = False  # not a pytest class
 
     name: str
     passed: bool
     message: str = ""
+    facts: ErrorFacts | None = None
 
 
 class Verdict(_Response):
@@ -66,9 +76,24 @@ class Verdict(_Response):
         return self.status == "passed"
 
 
+class Resample(_Response):
+    """A draw the server threw away unjudged because it repeated an earlier trial's program."""
+
+    trial: int
+    duplicate_of: int
+    temperature: float | None = None
+    seed: int | None = None
+    code: str = ""
+    usage: Usage = Field(default_factory=Usage)
+
+
 class Attempt(_Response):
     trial: int
     code: str = ""
+    temperature: float | None = None
+    seed: int | None = None
+    resampled_from: list[int] = Field(default_factory=list)
+    duplicate_of: int | None = None
     feedback: Verdict | None = None
     hidden: Verdict | None = None
     reflection: str | None = None
@@ -97,6 +122,7 @@ class Episode(_Response):
     stop_reason: str | None = None
     error: str | None = None
     attempts: list[Attempt] = Field(default_factory=list)
+    resamples: list[Resample] = Field(default_factory=list)
     final_trial: int | None = None
     usage: Usage = Field(default_factory=Usage)
     created_at: datetime | None = None

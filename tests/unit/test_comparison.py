@@ -1,0 +1,197 @@
+"""Budget-matched comparison figures (issue 22 item 5) against values worked out by hand."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from math import comb
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+from app.bench.report import write_report
+from app.reflexion import comparison
+from app.reflexion.models import Attempt, Episode, Resample, TestResult, Usage, Verdict
+from tests.unit.test_metrics import TASK, episode
+
+
+def with_task(ep: Episode, task_id: str) -> Episode:
+    ep.task = TASK.model_copy(update={"id": task_id})
+    return ep
+
+
+# ---- exact McNemar -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("gained", "lost", "expected"),
+    [
+        (0, 0, Fraction(1)),
+        (5, 0, Fraction(2, 32)),
+        (10, 0, Fraction(2, 1024)),
+        (9, 1, Fraction(2 * (1 + 10), 1024)),
+        (3, 3, Fraction(1)),
+        (6, 2, Fraction(2 * (1 + 8 + 28), 256)),
+        (1, 0, Fraction(1)),
+    ],
+)
+def test_mcnemar_exact_matches_the_binomial_tail(gained: int, lost: int, expected: Fraction) -> None:
+    assert comparison.mcnemar_exact(gained, lost) == pytest.approx(float(expected), rel=1e-15)
+    assert comparison.mcnemar_exact(lost, gained) == comparison.mcnemar_exact(gained, lost)
+
+
+def test_mcnemar_exact_is_exact_for_large_counts() -> None:
+    # 60 against 40: the tail sum in integers, no normal approximation
+    tail = sum(comb(100, i) for i in range(41))
+    assert comparison.mcnemar_exact(60, 40) == pytest.approx(float(Fraction(2 * tail, 2**100)), rel=1e-15)
+    with pytest.raises(ValueError):
+        comparison.mcnemar_exact(-1, 2)
+
+
+# ---- paired flips, rates, error kinds, curves -------------------------------------------------------------
+
+
+def test_paired_flips_against_single_by_task() -> None:
+    single = [
+        with_task(episode("single", [ok], max_trials=1), f"T/{i}") for i, ok in enumerate([0, 0, 1, 1, 0])
+    ]
+    finals = [True, False, True, False, True]
+    strategy = [with_task(episode("reflexion", [False, ok]), f"T/{i}") for i, ok in enumerate(finals)]
+    strategy.append(with_task(episode("reflexion", [True]), "T/only-here"))  # not paired
+    flips = comparison.paired_flips(strategy, single)
+    assert (flips.problems, flips.gained, flips.lost, flips.both_right, flips.both_wrong) == (5, 2, 1, 1, 1)
+    assert flips.p_value == 1.0
+
+
+def _verdict(status: str, message: str = "", detail: str = "") -> Verdict:
+    passed = status == "passed"
+    return Verdict(status=status, detail=detail, tests=[TestResult(name="t", passed=passed, message=message)])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("verdict", "code", "kind"),
+    [
+        (_verdict("passed"), "x", None),
+        (_verdict("error", "NameError: name 'math' is not defined"), "x", "syntax/name error"),
+        (
+            _verdict("error", "", "the program raised SyntaxError: invalid syntax while loading"),
+            "x",
+            "syntax/name error",
+        ),
+        (_verdict("error", "IndexError: list index out of range"), "x", "other exception"),
+        (_verdict("memory", "", "killed by the memory limit"), "x", "other exception"),
+        (_verdict("failed", "f(1) returned 2, expected 3"), "x", "wrong value"),
+        (_verdict("timeout"), "x", "timeout"),
+        (_verdict("error", "", "the reply has no Python code block"), "", "syntax/name error"),
+    ],
+)
+def test_error_kinds(verdict: Verdict, code: str, kind: str | None) -> None:
+    assert comparison.error_kind(Attempt(trial=1, code=code, hidden=verdict)) == kind
+
+
+def test_errors_fixed_counts_first_kinds_and_final_outcomes() -> None:
+    def run(first: Verdict, final_ok: bool) -> Episode:
+        ep = episode("reflexion", [False, final_ok])
+        ep.attempts[0].hidden = first
+        return ep
+
+    eps = [
+        run(_verdict("error", "NameError: x"), True),
+        run(_verdict("error", "NameError: y"), False),
+        run(_verdict("failed", "returned 1, expected 2"), True),
+        episode("reflexion", [True]),
+    ]
+    table = comparison.errors_fixed(eps)
+    assert table["syntax/name error"] == {"first_wrong": 2, "fixed": 1}
+    assert table["wrong value"] == {"first_wrong": 1, "fixed": 1}
+    assert table["timeout"] == {"first_wrong": 0, "fixed": 0}
+
+
+def test_draw_rates_and_token_curve() -> None:
+    ep = episode("reflexion", [False, False, True], tokens=10)
+    ep.attempts[2].duplicate_of = 1
+    ep.resamples = [Resample(trial=2, duplicate_of=1, usage=Usage(prompt_tokens=4, completion_tokens=1))]
+    stuck = episode("reflexion", [False], tokens=10, stop="stuck")
+    stuck.resamples = [Resample(trial=2, duplicate_of=1)] * 4
+    rates = comparison.draw_rates([ep, stuck])
+    assert (rates.retries, rates.duplicates, rates.draws, rates.resamples, rates.stuck) == (2, 1, 9, 5, 1)
+    assert rates.duplicate_rate == 0.5 and rates.resample_rate == pytest.approx(5 / 9)
+    # trial 1: 10 + 10; trial 2: (10 + 10 + 5) + 10; trial 3: 35 + 10 (the stuck episode stays at 10)
+    assert comparison.token_curve([ep, stuck]) == [(10.0, 0.0), (17.5, 0.0), (22.5, 0.5)]
+    assert comparison.draw_rates([]).duplicate_rate is None
+
+
+def test_spread_needs_two_runs() -> None:
+    runs = [
+        [episode("single", [ok], max_trials=1) for ok in oks]
+        for oks in ([1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 0])
+    ]
+    spread = comparison.spread(runs)  # type: ignore[arg-type]
+    assert spread is not None and spread.accuracies == [0.5, 0.25, 0.75]
+    assert (spread.low, spread.high, spread.mean) == (0.25, 0.75, 0.5)
+    assert spread.stdev == pytest.approx((1 / 24) ** 0.5)
+    assert comparison.spread(runs[:1]) is None  # type: ignore[arg-type]
+
+
+# ---- the report --------------------------------------------------------------------------------------------
+
+
+def test_report_has_the_budget_matched_sections(tmp_path: Path) -> None:
+    singles = [
+        with_task(episode("single", [ok], max_trials=1, tokens=10, seconds=1.0), f"T/{i}")
+        for i, ok in enumerate([False, True])
+    ]
+    reflexion = [
+        with_task(episode("reflexion", [False, True], tokens=10, seconds=3.0), "T/0"),
+        with_task(episode("reflexion", [True], tokens=10, seconds=1.0), "T/1"),
+    ]
+    other_seed = [
+        with_task(episode("single", [ok], max_trials=1), f"T/{i}") for i, ok in enumerate([True, True])
+    ]
+    doc = write_report(
+        tmp_path,
+        [*singles, *reflexion],
+        strategies=["single", "reflexion"],
+        run={"dataset": "unit", "problems": 2},
+        single_runs=[other_seed],
+    )
+    on_disk = json.loads((tmp_path / "report.json").read_text())
+    per = on_disk["comparison"]["strategies"]
+    assert per["single"]["vs_single"] is None
+    assert per["reflexion"]["vs_single"] == {
+        "problems": 2,
+        "gained": 1,
+        "lost": 0,
+        "both_right": 1,
+        "both_wrong": 0,
+        "p_value": 1.0,
+    }
+    assert (per["reflexion"]["tokens_per_problem"], per["reflexion"]["wall_s_per_problem"]) == (15.0, 2.0)
+    assert per["reflexion"]["token_curve"] == [[10.0, 0.5], [15.0, 1.0], [15.0, 1.0]]
+    assert on_disk["comparison"]["single_spread"]["accuracies"] == [0.5, 1.0]
+    assert doc["comparison"] == on_disk["comparison"]
+    md = (tmp_path / "report.md").read_text()
+    assert "![accuracy vs cost](accuracy_vs_cost.png)" in md
+    assert "| reflexion | 100.0% | 15 | 2.00 |" in md
+    assert "| reflexion | 2 | 1 | 0 | 1 | 0 | 1 |" in md
+    assert "Noise band: single over 2 runs scored 50.0%, 100.0%" in md
+    height, width, _ = matplotlib.image.imread(tmp_path / "accuracy_vs_cost.png").shape
+    assert (width, height) == (960, 400)
+
+
+def test_problems_without_visible_tests_are_reported_apart(tmp_path: Path) -> None:
+    eps = [
+        with_task(episode("reflexion", [True], source="visible"), "T/0"),
+        with_task(episode("reflexion", [False], source="visible"), "T/1"),
+        with_task(episode("reflexion", [True], source="self_tests"), "T/2"),
+    ]
+    assert comparison.by_feedback(eps) == {
+        "self_tests": {"problems": 1, "accuracy": 1.0},
+        "visible": {"problems": 2, "accuracy": 0.5},
+    }
+    write_report(tmp_path, eps, strategies=["reflexion"], run={"dataset": "unit", "problems": 3})
+    md = (tmp_path / "report.md").read_text()
+    assert "| reflexion | self_tests | 1 | 100.0% |" in md and "| reflexion | visible | 2 | 50.0% |" in md
+    write_report(tmp_path, eps[:2], strategies=["reflexion"], run={"dataset": "unit", "problems": 2})
+    assert "By feedback source" not in (tmp_path / "report.md").read_text()  # one source: no split
