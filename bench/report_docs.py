@@ -186,11 +186,11 @@ def summary(r: Results) -> list[Row]:
             f"the openai SDK's typed `create()` on httpx ({cpu[TRANSPORT_BEFORE]:.2f} ms)",
             TRANSPORT_COMMAND,
         ),
+        # the per-episode reading of the load target; the whole-batch reading sits under a CPU floor
+        # on two cores (docs/performance.md shows it with its floor) and is not a target any more
         Row(
-            f"Service: slowest of {first['episodes']} concurrent episodes"
-            f" ({len(runs)} runs; whole batch in brackets)",
-            f"**{span((run['overhead_ratio_max'] for run in runs), x)}**"
-            f" ({span((run['batch_wall_ratio'] for run in runs), x)})",
+            f"Service: slowest of {first['episodes']} concurrent episodes ({len(runs)} runs)",
+            f"**{span((run['overhead_ratio_max'] for run in runs), x)}**",
             f"one such episode alone, same run ({span((run['baseline_alone_s'] for run in runs), s)})",
             LOAD_COMMAND,
         ),
@@ -385,6 +385,11 @@ def load_section(r: Results) -> str:
         " host's busy CPU from the batch's first code to its last first verdict, per episode, and the"
         " floor it sets for the batch (that work packed onto every core, plus what one episode alone"
         " takes after its first verdict): no dispatch order ends the batch sooner.",
+        "",
+        "The load target is read per episode (the slowest episode against one alone). The whole-batch"
+        " reading is retired: on these two cores its first-round floor alone sits at or above the old"
+        " 1.15× mark in most runs, so it measured the machine, not the service; it stays in the tables"
+        " below with its floor.",
     ]
     for key, note_key, title in LOAD_GROUPS:
         group = r.load.get(key) or []
