@@ -388,7 +388,7 @@ def load_section(r: Results) -> str:
         "",
         "The load target is read per episode (the slowest episode against one alone). The whole-batch"
         " reading is retired: on these two cores its first-round floor alone sits at or above the old"
-        " 1.15× mark in most runs, so it measured the machine, not the service; it stays in the tables"
+        f" 1.15{TIMES} mark in most runs, so it measured the machine, not the service; it stays in the tables"
         " below with its floor.",
     ]
     for key, note_key, title in LOAD_GROUPS:
