@@ -9,12 +9,15 @@ runner), so the candidate, which shares its uid, cannot ptrace it or open its /p
 from __future__ import annotations
 
 import builtins
+import codecs
+import io
 import json
 import math
 import operator
 import os
 import resource
 import signal
+import sys
 import time
 
 from rfx_sandbox import candidate, wire
@@ -49,6 +52,38 @@ class CandidateValueError(Exception):
     """The candidate returned something that is not plain data."""
 
 
+class Capture(io.TextIOBase):
+    """The harness's sys.stdout/sys.stderr: what the candidate prints is written to the harness's
+    *current* stream at the moment it arrives (so a test that redirects stdout sees it), and what
+    reaches these default streams (the tests' own prints too) is kept for the report. Nothing may
+    reach the harness's real fd 1: in the container that is the runner's channel to the host."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.parts: list[str] = []
+        self.kept = 0
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if self.kept < STREAM_KEEP:
+            part = text[: STREAM_KEEP - self.kept]
+            self.parts.append(part)
+            self.kept += len(part)
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
 def _short(value: object, limit: int = 200) -> str:
     try:
         text = repr(value)
@@ -70,7 +105,7 @@ class Session:
     def __init__(self, pid: int, req_w: int, rep_r: int, out_r: int, err_r: int,
                  deadline: float, output_limit: int) -> None:
         self.pid, self.req_w, self.rep_r = pid, req_w, rep_r
-        self.streams = {out_r: bytearray(), err_r: bytearray()}
+        self.decoders = {fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in (out_r, err_r)}
         self.out_r, self.err_r = out_r, err_r
         self.open_streams = {out_r, err_r}
         self.total_output = 0
@@ -86,14 +121,33 @@ class Session:
         chunk = os.read(fd, 65536)
         if not chunk:
             self.open_streams.discard(fd)
+            self._emit(fd, self.decoders[fd].decode(b"", final=True))
             return
         self.total_output += len(chunk)
-        kept = self.streams[fd]
-        if len(kept) < STREAM_KEEP:
-            kept += chunk[: STREAM_KEEP - len(kept)]
         if self.total_output > self.output_limit:
             self.kill()
             raise Fatal("output_limit", f"output exceeded {self.output_limit} bytes")
+        self._emit(fd, self.decoders[fd].decode(chunk))
+
+    def _emit(self, fd: int, text: str) -> None:
+        """Write the candidate's output to the harness's current stream (a test may have
+        redirected it); a stream the tests broke does not end the run."""
+        if not text:
+            return
+        target = sys.stdout if fd == self.out_r else sys.stderr
+        try:
+            target.write(text)
+        except Exception:
+            pass
+
+    def drain_ready(self) -> None:
+        """Everything the candidate wrote before its reply, so it lands before the call returns."""
+        while self.open_streams:
+            ready = wire.readable(list(self.open_streams), 0)
+            if not ready:
+                return
+            for fd in ready:
+                self._drain(fd)
 
     def kill(self) -> None:
         if self.alive:
@@ -167,6 +221,7 @@ class Session:
                 if not isinstance(reply, list) or not reply or not isinstance(reply[0], str):
                     self.kill()
                     raise Fatal("error", "protocol violation on the harness channel")
+                self.drain_ready()
                 return reply
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
@@ -198,9 +253,6 @@ class Session:
             for fd in ready:
                 self._drain(fd)
         self.kill()
-
-    def text(self, fd: int) -> str:
-        return bytes(self.streams[fd]).decode("utf-8", "replace")
 
     # -- calls --------------------------------------------------------------------------------
     def value(self, data: object, decoder: wire.Decoder | None = None) -> object:
@@ -637,6 +689,8 @@ def _run(
     os.close(0)
     wire.write_all(result_fd, b"B")  # stdin is free again: the runner may watch it for an abort
     session = Session(pid, req_w, rep_r, out_r, err_r, deadline, int(limits.get("output_bytes", 65536)))
+    out, err = Capture("<stdout>"), Capture("<stderr>")
+    sys.stdout, sys.stderr = out, err
     try:
         submission = json.loads(body or b"{}")
         del body
@@ -652,8 +706,9 @@ def _run(
         detail = f"the program raised {abort} during the tests"
         report = {"status": "error", "complete": False, "detail": detail, "tests": _partial(session, detail)}
         _collect_after_kill(session)
-    report["stdout"] = session.text(out_r)
-    report["stderr"] = session.text(err_r)
+    sys.stdout, sys.stderr = out, err  # the tests may have left a redirection in place
+    report["stdout"] = out.text()
+    report["stderr"] = err.text()
     report["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
     wire.write_all(result_fd, wire.dumps(report))
     return 0

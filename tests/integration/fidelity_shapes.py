@@ -171,4 +171,17 @@ SHAPES: list[Shape] = [
         "def stats(s):\n    d = defaultdict(list)\n    for i, ch in enumerate(s):\n        d[ch].append(i)\n"
         "    return Counter(s), OrderedDict((ch, 1) for ch in sorted(s, reverse=True)), d, deque(s, maxlen=2)\n",
     ),
+    Shape(
+        "prints_captured_by_the_tests",
+        "import contextlib, io, sys\n"
+        + _check(
+            "out, err = io.StringIO(), io.StringIO()",
+            "with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):\n        candidate(3)",
+            "assert out.getvalue() == '1\\n2\\n3\\n'",
+            "assert err.getvalue() == 'done\\n'",
+        ),
+        "count",
+        "import sys\ndef count(n):\n    for i in range(1, n + 1):\n        print(i)\n    print('done', file=sys.stderr)\n",
+        "import sys\ndef count(n):\n    for i in range(n):\n        print(i)\n    print('done', file=sys.stderr)\n",
+    ),
 ]

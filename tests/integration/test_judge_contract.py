@@ -93,6 +93,24 @@ class TestJudgeContract:
         text = verdict.detail + " ".join(t.message for t in verdict.tests)
         assert needle in text, verdict
 
+    async def test_output_is_written_through_at_call_time(self, sandbox_judge: DockerJudge) -> None:
+        """What the candidate prints inside a call reaches the tests' current stdout then (a test
+        capturing it sees it); the tests' own prints and uncaptured output land in the report."""
+        code = "print('loaded')\ndef add(a, b):\n    print('adding', a, b)\n    return a + b\n"
+        tests = (
+            "import contextlib, io\n"
+            "def check(candidate):\n"
+            "    buf = io.StringIO()\n"
+            "    with contextlib.redirect_stdout(buf):\n"
+            "        total = candidate(1, 2)\n"
+            "    assert buf.getvalue() == 'adding 1 2\\n'\n"
+            "    print('the test speaks')\n"
+            "    assert candidate(2, 2) == 4\n"
+        )
+        verdict = await sandbox_judge.judge(humaneval(code, tests))
+        assert verdict.status == "passed", verdict
+        assert verdict.stdout == "loaded\nthe test speaks\nadding 2 2\n"
+
     async def test_infinite_loop_times_out_with_partial_results(self, sandbox_judge: DockerJudge) -> None:
         code = "def add(a, b):\n    while a == 2:\n        pass\n    return a + b\n"
         verdict = await sandbox_judge.judge(humaneval(code), SHORT)

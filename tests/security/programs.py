@@ -963,6 +963,20 @@ def solve(x):
         "error",
         notes="an unknown factory is a protocol violation; nothing named by the candidate is imported",
     ),
+    # --- output written through at call time (issue 20 item 5) -------------------------------------
+    Hostile(
+        "flood_inside_a_call",
+        "def solve(x):\n    while True:\n        sys.stdout.write('y' * 65536)\n",
+        "output_limit",
+        notes="the limit counts the candidate's bytes wherever the tests send its output",
+    ),
+    Hostile(
+        "partial_utf8_and_control_bytes",
+        "def solve(x):\n    os.write(1, b'\\xe2\\x82')\n"
+        "    os.write(2, b'\\x00\\x1b[2J\\xff')\n    return x + 1\n",
+        "failed",
+        notes="undecodable output is replaced, never interpreted",
+    ),
     Hostile(
         "deeply_nested_return",
         "def solve(x):\n    v = []\n    for _ in range(200000):\n        v = [v]\n    return v\n",
