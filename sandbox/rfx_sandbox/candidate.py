@@ -20,8 +20,48 @@ REPLY_FD = 4
 FILENAME = "<submission>"
 
 
+def _class_graph(cls: type, classes: list[object], seen: set[int]) -> object:
+    """A builtin exception class by name; any other by key, appended to `classes` after its bases
+    as [key, name, [bases]] (the harness rebuilds the hierarchy as its own classes)."""
+    if getattr(builtins, cls.__name__, None) is cls:
+        return cls.__name__
+    key = id(cls)
+    if key not in seen:
+        seen.add(key)
+        bases = [_class_graph(b, classes, seen) for b in cls.__bases__ if issubclass(b, BaseException)]
+        classes.append([key, str(cls.__name__)[:100], bases or ["Exception"]])
+    return key
+
+
+def _plain(value: object) -> object:
+    try:
+        return wire.encode(value)
+    except (TypeError, RecursionError):
+        return wire.encode(repr(value)[:2000])
+
+
+def exception_info(exc: BaseException, depth: int = 0) -> dict[str, object]:
+    """What the harness needs to raise the same exception as its own: class hierarchy, args,
+    plain attributes, the text of an overridden __str__, and the cause (a few levels)."""
+    classes: list[object] = []
+    top = _class_graph(type(exc), classes, set())
+    args = exc.args if isinstance(exc.args, tuple) else ()
+    attrs = [[str(k), _plain(v)] for k, v in list(vars(exc).items())[:50] if isinstance(k, str)]
+    text = str(exc)[:2000] if type(exc).__str__ is not BaseException.__str__ else None
+    cause = exc.__cause__
+    return {
+        "cls": top,
+        "classes": classes,
+        "args": [_plain(a) for a in args[:50]],
+        "attrs": attrs,
+        "str": text,
+        "cause": exception_info(cause, depth + 1) if cause is not None and depth < 3 else None,
+    }
+
+
 def _describe(exc: BaseException) -> list[object]:
-    """["exc", type name, message, is-base-exception, short traceback of the submission's frames]."""
+    """["exc", type name, message, is-base-exception, short traceback of the submission's frames,
+    the exception's state (see exception_info)]."""
     try:
         name = type(exc).__name__
         message = str(exc)[:2000]
@@ -29,9 +69,13 @@ def _describe(exc: BaseException) -> list[object]:
         where = "".join(traceback.format_list(frames[-5:]))
         if isinstance(exc, SyntaxError) and exc.lineno:
             where = f"  line {exc.lineno}: {(exc.text or '').strip()}\n"
-        return ["exc", name, message, not isinstance(exc, Exception), where[-4000:]]
+        try:
+            info: object = exception_info(exc)
+        except BaseException:
+            info = None
+        return ["exc", name, message, not isinstance(exc, Exception), where[-4000:], info]
     except BaseException:  # a hostile __str__ must not break the reply
-        return ["exc", "Exception", "unprintable exception", True, ""]
+        return ["exc", "Exception", "unprintable exception", True, "", None]
 
 
 def _reply(obj: list[object]) -> None:
@@ -73,6 +117,11 @@ def serve() -> None:
                     entries.append([name, "missing", None])
                     continue
                 value = namespace[name]
+                if isinstance(value, type) and issubclass(value, BaseException):
+                    classes: list[object] = []
+                    top = _class_graph(value, classes, set())
+                    entries.append([name, "exception", {"cls": top, "classes": classes}])
+                    continue
                 enum = sys.modules.get("enum")
                 if enum is not None and isinstance(value, enum.EnumMeta) and len(value) > 0:
                     entries.append([name, "class", wire.encode(next(iter(value)))])  # type: ignore[arg-type]

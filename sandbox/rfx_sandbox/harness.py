@@ -48,6 +48,79 @@ class CandidateError(Exception):
     """The candidate raised an exception that is not a builtin exception type."""
 
 
+_EXC_CLASSES: dict[object, type] = {}  # the candidate's exception classes, rebuilt, by its key
+
+
+def _builtin_exception(name: object) -> type:
+    cls = getattr(builtins, str(name), None)
+    if isinstance(cls, type) and issubclass(cls, BaseException):
+        return cls
+    raise wire.WireError(f"no builtin exception {str(name)[:50]!r}")
+
+
+def exception_class(info: dict[str, Any]) -> type:
+    """The harness's own class for the candidate's exception class: same name, builtin base and
+    place in the candidate's hierarchy, and no method of the candidate's."""
+    for entry in info.get("classes") or []:
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 3
+            and type(entry[0]) is int
+            and isinstance(entry[1], str)
+            and isinstance(entry[2], list)
+        ):
+            raise wire.WireError("bad exception class")
+        key, name, bases = entry
+        if key in _EXC_CLASSES:
+            continue
+        if not name.isidentifier():
+            name = "CandidateError"
+        resolved = tuple(
+            _EXC_CLASSES[b] if type(b) is int and b in _EXC_CLASSES else _builtin_exception(b) for b in bases
+        ) or (Exception,)
+        body = {"__module__": "__submission__", "__str__": _candidate_str}
+        try:
+            _EXC_CLASSES[key] = type(name, resolved, body)
+        except TypeError:  # bases the harness cannot combine (layout conflict): keep the first
+            _EXC_CLASSES[key] = type(name, resolved[:1], body)
+    top = info.get("cls")
+    if type(top) is int:
+        if top not in _EXC_CLASSES:
+            raise wire.WireError("unknown exception class")
+        return _EXC_CLASSES[top]
+    return _builtin_exception(top)
+
+
+def _candidate_str(self: BaseException) -> str:
+    """str() of a rebuilt exception: the text the candidate's own __str__ gave, else the args'."""
+    text = self.__dict__.get("__rfx_str__")
+    return text if isinstance(text, str) else BaseException.__str__(self)
+
+
+def build_exception(session: Session, info: dict[str, Any], depth: int = 0) -> BaseException:
+    """The candidate's exception as a harness exception: its class (see exception_class), args,
+    plain attributes and cause. Builtin exceptions keep their exact type and args."""
+    cls = exception_class(info)
+    args = [session.value(a) for a in info.get("args") or []][:50]
+    try:
+        exc = cls(*args)
+    except Exception:  # a constructor that wants other arguments: set the args as they were
+        exc = cls.__new__(cls)
+        exc.args = tuple(args)
+    for item in info.get("attrs") or []:
+        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
+            try:
+                setattr(exc, item[0], session.value(item[1]))
+            except Exception:
+                pass
+    if isinstance(info.get("str"), str) and cls.__module__ == "__submission__":
+        exc.__dict__["__rfx_str__"] = info["str"]
+    cause = info.get("cause")
+    if isinstance(cause, dict) and depth < 3:
+        exc.__cause__ = build_exception(session, cause, depth + 1)
+    return exc
+
+
 class CandidateValueError(Exception):
     """The candidate returned something that is not plain data."""
 
@@ -269,6 +342,14 @@ class Session:
             name, message = str(reply[1])[:100], str(reply[2])[:2000]
             if name == "MemoryError":
                 raise Fatal("memory", f"MemoryError in {what}")
+            info = reply[5] if len(reply) > 5 else None
+            if isinstance(info, dict):
+                try:
+                    exc = build_exception(self, info)
+                except (wire.WireError, RecursionError) as problem:
+                    self.kill()
+                    raise Fatal("error", f"protocol violation on the harness channel: {problem}") from None
+                raise exc
             if reply[3] is True:
                 raise CandidateAbort(f"{name}: {message}" if message else name)
             cls = getattr(builtins, name, None)
@@ -445,6 +526,13 @@ class Opaque:
         raise TypeError(f"{self._name} from the submission is not plain data")
 
 
+def _abort_unless_exception(exc: BaseException) -> None:
+    """SystemExit, KeyboardInterrupt and other BaseExceptions a test did not catch end the
+    program, as they would in-process (raised inside a call, a test may catch them first)."""
+    if not isinstance(exc, Exception):
+        raise CandidateAbort(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
+
+
 def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
     """Load the code in the candidate, run the tests here, and build the report."""
     code = str(sub.get("code") or "")
@@ -495,6 +583,11 @@ def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
             namespace[name] = session.value(value)
         elif kind == "class":  # an enum: its state, rebuilt here (a member's type is the class)
             namespace[name] = type(session.value(value))
+        elif kind == "exception" and isinstance(value, dict):  # `except EmptyError` in the tests
+            try:
+                namespace[name] = exception_class(value)
+            except wire.WireError as exc:
+                raise Fatal("error", f"protocol violation while resolving names: {exc}") from None
         elif kind == "opaque":
             namespace[name] = Opaque(name)
 
@@ -521,7 +614,8 @@ def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
         except AssertionError as exc:
             recorder.failed = True
             extra_tests.append({"name": shown, "passed": False, "message": f"assertion failed: {exc}"})
-        except Exception as exc:
+        except BaseException as exc:
+            _abort_unless_exception(exc)
             recorder.errored = True
             calls = "; ".join(session.calls[-3:])
             plain = isinstance(exc, CandidateError | CandidateValueError)
@@ -544,7 +638,8 @@ def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
             exec(compiled_line, namespace)  # type: ignore[arg-type]
         except (Fatal, CandidateAbort):
             raise
-        except Exception as exc:  # the rewrite reports inside; this is a failure around it
+        except BaseException as exc:  # the rewrite reports inside; this is a failure around it
+            _abort_unless_exception(exc)
             recorder.errored = True
             extra_tests.append({"name": " ".join(line.split())[:300], "passed": False,
                                 "message": f"{type(exc).__name__}: {exc}"})

@@ -184,4 +184,27 @@ SHAPES: list[Shape] = [
         "import sys\ndef count(n):\n    for i in range(1, n + 1):\n        print(i)\n    print('done', file=sys.stderr)\n",
         "import sys\ndef count(n):\n    for i in range(n):\n        print(i)\n    print('done', file=sys.stderr)\n",
     ),
+    Shape(
+        "own_exception_class",
+        _check(
+            "try:\n        candidate([])\n        assert False, 'no error'\n    except EmptyError as e:\n"
+            "        assert type(e).__name__ == 'EmptyError' and e.args == ('empty',)",
+            "try:\n        candidate([])\n    except ValueError:\n        pass",
+            "assert candidate([5]) == 5",
+        ),
+        "top",
+        "class EmptyError(ValueError):\n    pass\ndef top(xs):\n    if not xs:\n        raise EmptyError('empty')\n    return xs[-1]\n",
+        "class EmptyError(ValueError):\n    pass\ndef top(xs):\n    if not xs:\n        raise EmptyError('empty stack')\n    return xs[-1]\n",
+    ),
+    Shape(
+        "builtin_exception_type_and_args",
+        _check(
+            "try:\n        candidate({}, 'a')\n        assert False\n    except KeyError as e:\n"
+            "        assert e.args == ('a',) and str(e) == \"'a'\"",
+            "assert candidate({'a': 1}, 'a') == 1",
+        ),
+        "lookup",
+        "def lookup(d, k):\n    return d[k]\n",
+        "def lookup(d, k):\n    if k not in d:\n        raise KeyError(repr(k))\n    return d[k]\n",
+    ),
 ]

@@ -977,6 +977,38 @@ def solve(x):
         "failed",
         notes="undecodable output is replaced, never interpreted",
     ),
+    # --- exceptions rebuilt as the harness's own classes (issue 20 item 3) ---------------------------
+    Hostile(
+        "exception_lies",
+        "class _HxErr(ValueError):\n    def __eq__(self, o):\n        return True\n"
+        "    __hash__ = object.__hash__\n    def __str__(self):\n        return 'passed'\n"
+        "    def __getattr__(self, name):\n        return 4\n"
+        "def solve(x):\n    raise _HxErr(x)\n",
+        "error",
+        notes="the rebuilt class has none of the candidate's methods; an exception in a test is an error",
+    ),
+    Hostile(
+        "exception_posing_as_assertion",
+        "class _HxA(AssertionError):\n    pass\ndef solve(x):\n    raise _HxA()\n",
+        "failed",
+        notes="an AssertionError subclass makes the assert fail, as in-process",
+    ),
+    Hostile(
+        "forged_exception_state",
+        """
+import json, struct
+def _hx_frame(obj):
+    data = json.dumps(obj).encode()
+    return struct.pack(">I", len(data)) + data
+def solve(x):
+    info = {"cls": 1, "classes": [[1, "X", ["os.system"]]], "args": [], "attrs": [], "str": None,
+            "cause": None}
+    os.write(4, _hx_frame(["exc", "X", "", False, "", info]))
+    time.sleep(5)
+""",
+        "error",
+        notes="a base that is not a builtin exception is a protocol violation",
+    ),
     Hostile(
         "deeply_nested_return",
         "def solve(x):\n    v = []\n    for _ in range(200000):\n        v = [v]\n    return v\n",
