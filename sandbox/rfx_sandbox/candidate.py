@@ -82,13 +82,22 @@ def _reply(obj: list[object]) -> None:
     wire.write_all(REPLY_FD, wire.frame(wire.dumps(obj)))
 
 
-def _value_reply(value: object) -> list[object]:
+def _call_reply(
+    value: object, failure: BaseException | None, made: list[object], own: tuple[object, ...]
+) -> list[object]:
+    """The call's outcome, then the state of every container the harness passed (None for the
+    argument list and keyword dict themselves), so the tests see the call's changes in place.
+    Containers passed in are sent as references ("p"), so an argument returned or stored in
+    another argument comes back as the tests' own object."""
+    encoder = wire.Encoder({id(obj): k for k, obj in enumerate(made)})
     try:
-        return ["val", wire.encode(value)]
+        head = ["val", encoder.encode(value)] if failure is None else _describe(failure)
+        states = [None if any(obj is o for o in own) else encoder.encode(obj, top=True) for obj in made]
     except RecursionError:
         return ["bad", "return value is nested too deeply"]
     except TypeError as exc:
         return ["bad", str(exc)]
+    return [*head, states]
 
 
 def serve() -> None:
@@ -136,14 +145,16 @@ def serve() -> None:
             result = ["resolved", entries]
         elif op == "call":
             target = namespace.get(str(request[1]))
+            decoder = wire.Decoder()
+            args, kwargs = decoder.value(request[2]), decoder.value(request[3])
             try:
                 if target is None:
                     raise NameError(f"name {request[1]!r} is not defined")
-                decoder = wire.Decoder()
-                args, kwargs = decoder.value(request[2]), decoder.value(request[3])
-                result = _value_reply(target(*args, **kwargs))  # type: ignore[operator]
+                value = target(*args, **kwargs)  # type: ignore[operator]
+                failure = None
             except BaseException as exc:
-                result = _describe(exc)
+                value, failure = None, exc
+            result = _call_reply(value, failure, decoder.made, (args, kwargs))
         else:  # "exit"
             try:
                 sys.stdout.flush()

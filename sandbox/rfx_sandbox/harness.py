@@ -328,6 +328,23 @@ class Session:
         self.kill()
 
     # -- calls --------------------------------------------------------------------------------
+    def mirror(self, states: object, sent: list[object], decoder: wire.Decoder) -> None:
+        """Make the containers the tests passed show the candidate's changes, in place: their new
+        contents, where a passed container is the tests' own object again (aliases hold)."""
+        if states is None:
+            return
+        if not isinstance(states, list) or len(states) != len(sent):
+            self.kill()
+            raise Fatal("error", "protocol violation on the harness channel: bad argument states")
+        for old, state in zip(sent, states, strict=True):
+            if state is None:
+                continue
+            new = self.value(state, decoder)
+            if type(new) is not type(old):
+                self.kill()
+                raise Fatal("error", "protocol violation on the harness channel: an argument changed type")
+            _replace_contents(old, new)
+
     def value(self, data: object, decoder: wire.Decoder | None = None) -> object:
         """A value from the candidate, rebuilt from its plain state with the harness's own types."""
         try:
@@ -372,14 +389,34 @@ class Session:
             raise TypeError(f"cannot pass this argument to the submission: {exc}") from None
         reply = self.request(["call", name, *encoded])
         call_text = f"{shown}({', '.join(_short(a, 80) for a in args)})"
+        sent = encoder.alive
         if reply[0] == "val":
-            value = self.value(reply[1])
+            decoder = wire.Decoder(sent)
+            value = self.value(reply[1], decoder)
+            self.mirror(reply[2] if len(reply) > 2 else None, sent, decoder)
             self.calls.append(f"{call_text} returned {_short(value)}")
             return value
         if reply[0] == "exc":
+            self.mirror(reply[6] if len(reply) > 6 else None, sent, wire.Decoder(sent))
             self.calls.append(f"{call_text} raised {reply[1]}: {_short(reply[2], 200)[1:-1]}")
         self.raise_for(reply, f"{call_text}")
         raise AssertionError("unreachable")
+
+
+def _replace_contents(old: Any, new: Any) -> None:
+    """Give `old` the contents of `new` (same type) through its own methods."""
+    if isinstance(old, list | bytearray):
+        old[:] = new
+    elif isinstance(old, set):
+        old.clear()
+        old.update(new)
+    elif isinstance(old, dict):
+        old.clear()
+        for key, value in new.items():
+            old[key] = value
+    else:  # deque
+        old.clear()
+        old.extend(new)
 
 
 class Proxy:

@@ -207,4 +207,31 @@ SHAPES: list[Shape] = [
         "def lookup(d, k):\n    return d[k]\n",
         "def lookup(d, k):\n    if k not in d:\n        raise KeyError(repr(k))\n    return d[k]\n",
     ),
+    Shape(
+        "sorts_its_argument_in_place",
+        _check(
+            "xs = [3, 1, 2]",
+            "alias = xs",
+            "assert candidate(xs) is None",
+            "assert xs == [1, 2, 3] and alias is xs",
+        ),
+        "sort_in_place",
+        "def sort_in_place(xs):\n    xs.sort()\n",
+        "def sort_in_place(xs):\n    xs = sorted(xs)\n",
+    ),
+    Shape(
+        "mutates_nested_containers_keeping_aliases",
+        _check(
+            "grid = [[2], [1]]",
+            "first = grid[0]",
+            "index = {'k': {1}}",
+            "out = candidate(grid, index, bytearray(b'ab'))",
+            "assert grid == [[1], [2]] and grid[1] is first",
+            "assert index == {'k': {1, 2}, 'new': [[1], [2]]} and index['new'] is grid",
+            "assert out is index",
+        ),
+        "update",
+        "def update(grid, index, raw):\n    grid.sort()\n    index['k'].add(2)\n    index['new'] = grid\n    raw.reverse()\n    return index\n",
+        "def update(grid, index, raw):\n    grid.sort()\n    index['k'].add(2)\n    index['new'] = [list(r) for r in grid]\n    return index\n",
+    ),
 ]

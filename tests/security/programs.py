@@ -81,6 +81,7 @@ class Hostile:
     heavy: bool = False
     notes: str = ""
     leak_ok_on: frozenset[str] = frozenset()  # runtimes where an `HX_LEAK:` line is accepted
+    tests: str = ""  # humaneval shape: tests of its own instead of CHECK (the right answer is never passed)
 
     def expected_for(self, runtime: str) -> VerdictStatus:
         return self.expected if isinstance(self.expected, str) else self.expected[runtime]
@@ -92,7 +93,7 @@ class Hostile:
         code = Template(PRE + SOLVE_WRONG + self.code).substitute(subs)
         if self.shape == "visible":
             return Submission(code=code, asserts=ASSERTS)
-        return Submission(code=code, tests=CHECK, entry_point="solve")
+        return Submission(code=code, tests=self.tests or CHECK, entry_point="solve")
 
 
 def _probe(body: str) -> str:
@@ -1008,6 +1009,40 @@ def solve(x):
 """,
         "error",
         notes="a base that is not a builtin exception is a protocol violation",
+    ),
+    # --- mutation of passed containers mirrored back (issue 20 item 2) -----------------------------
+    Hostile(
+        "mutation_smuggles_a_liar",
+        "class _HxAny:\n    def __eq__(self, o):\n        return True\n    __hash__ = object.__hash__\n"
+        "def solve(xs):\n    xs[:] = [_HxAny()]\n",
+        "error",
+        tests="def check(candidate):\n    xs = [2]\n    candidate(xs)\n    assert xs == [4]\n",
+        notes="what the candidate puts in a passed container crosses by the same rules as a return value",
+    ),
+    Hostile(
+        "mutation_state_forged",
+        """
+import json, struct
+def _hx_frame(obj):
+    data = json.dumps(obj).encode()
+    return struct.pack(">I", len(data)) + data
+def solve(xs):
+    # claim the passed list became a dict, then that it holds the harness's own argument list
+    os.write(4, _hx_frame(["val", None, [None, {"d": []}]]))
+    time.sleep(5)
+""",
+        "error",
+        tests="def check(candidate):\n    xs = [2]\n    candidate(xs)\n    assert xs == [4]\n",
+        notes="a state of another type, or of the wrong length, is a protocol violation",
+    ),
+    Hostile(
+        "mutation_keeps_and_changes_later",
+        "_hx_kept = []\n"
+        "def solve(xs):\n    _hx_kept.append(xs)\n    for k in _hx_kept:\n        k[:] = [4]\n",
+        "failed",
+        tests="def check(candidate):\n    xs, ys = [1], [2]\n    candidate(xs)\n    xs[:] = [1]\n"
+        "    candidate(ys)\n    assert xs == [4]\n",
+        notes="a container the candidate kept is its own copy: later changes are not mirrored",
     ),
     Hostile(
         "deeply_nested_return",
