@@ -51,6 +51,9 @@ class TestResult(Strict):
     name: str
     passed: bool
     message: str = ""
+    # The assert's outcome was decided by the submission's own code (`==` between two of its
+    # objects, `bool`, `in`, `len`, a method call), as it would be in-process.
+    answered_by_candidate: bool = False
 
 
 class Verdict(Strict):

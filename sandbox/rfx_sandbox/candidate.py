@@ -88,8 +88,9 @@ def _call_reply(
     """The call's outcome, then the state of every container the harness passed (None for the
     argument list and keyword dict themselves), so the tests see the call's changes in place.
     Containers passed in are sent as references ("p"), so an argument returned or stored in
-    another argument comes back as the tests' own object."""
-    encoder = wire.Encoder({id(obj): k for k, obj in enumerate(made)})
+    another argument comes back as the tests' own object. What is not plain data crosses as a
+    reference to this process's object (see Refs)."""
+    encoder = wire.Encoder({id(obj): k for k, obj in enumerate(made)}, REFS)
     try:
         head = ["val", encoder.encode(value)] if failure is None else _describe(failure)
         states = [None if any(obj is o for o in own) else encoder.encode(obj, top=True) for obj in made]
@@ -100,68 +101,265 @@ def _call_reply(
     return [*head, states]
 
 
+_REFUSED = ("Future", "Task", "Lock", "Event", "Semaphore", "BoundedSemaphore", "Condition", "Queue",
+            "AbstractEventLoop")
+
+
+class Callback:
+    """A function of the tests: a number the harness gave it, callable only while the tests are
+    calling this program (from the thread serving them). Holds nothing of the harness's."""
+
+    __slots__ = ("_handle",)
+
+    def __init__(self, handle: int) -> None:
+        self._handle = handle
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        if _STATE["depth"] == 0 or _thread_id() != _STATE["thread"]:
+            raise RuntimeError("a function of the tests can only be called while the tests call the program")
+        encoder = wire.Encoder(refs=REFS)
+        message = ["cb", self._handle, encoder.encode(list(args)), encoder.encode(dict(kwargs))]
+        _reply(message)
+        reply = _wait_reply()
+        decoder = wire.Decoder(encoder.alive, REFS)
+        if reply[0] == "val":
+            value = decoder.value(reply[1])
+            _mirror(reply[2], encoder.alive, decoder)
+            return value
+        _mirror(reply[4], encoder.alive, decoder)
+        cls = getattr(builtins, str(reply[1]), None)
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+            cls = Exception
+        raw_args = wire.Decoder().value(reply[3]) if reply[3] is not None else [str(reply[2])]
+        try:
+            exc = cls(*raw_args)  # type: ignore[misc]
+        except Exception:
+            exc = Exception(str(reply[2]))
+        raise exc
+
+    def __repr__(self) -> str:
+        return f"<function {self._handle} of the tests>"
+
+
+def _mirror(states: object, sent: list[object], decoder: wire.Decoder) -> None:
+    if not isinstance(states, list):
+        return
+    for old, state in zip(sent, states, strict=False):
+        if state is not None:
+            new = decoder.value(state)
+            if type(new) is type(old):
+                wire.replace_contents(old, new)
+
+
+def _thread_id() -> int:
+    import _thread
+
+    return _thread.get_ident()
+
+
+class Refs:
+    """This process's objects the harness holds references to (numbers, from 1), and the
+    classes whose stand-ins it was told about."""
+
+    def __init__(self) -> None:
+        self.objects: dict[int, object] = {}
+        self.numbers: dict[int, int] = {}
+        self.described: set[int] = set()
+        self.callbacks: dict[int, Callback] = {}
+
+    def number(self, value: object) -> int:
+        number = self.numbers.get(id(value))
+        if number is None:
+            number = self.numbers[id(value)] = len(self.objects) + 1
+            self.objects[number] = value
+        return number
+
+    def _graph(self, cls: type, out: list[object]) -> int:
+        number = self.number(cls)
+        if number not in self.described:
+            self.described.add(number)
+            bases = [self._graph(b, out) for b in cls.__bases__ if b is not object]
+            out.append([number, str(cls.__name__)[:100], bases])
+        return number
+
+    def encode(self, value: object) -> object:
+        if isinstance(value, Callback):
+            return {"h": value._handle}
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is not None:
+            for name in _REFUSED:
+                kind = getattr(asyncio, name, None)
+                if isinstance(kind, type) and isinstance(value, kind):
+                    raise TypeError(f"an asyncio {name} cannot be shared with the tests")
+        graph: list[object] = []
+        if isinstance(value, type):
+            self._graph(value, graph)
+            return {"o": [self.number(value), None, graph, "class"]}
+        number = self.number(value)
+        key = self._graph(type(value), graph)
+        types = sys.modules.get("types")
+        flag = "coroutine" if types is not None and isinstance(value, types.CoroutineType) else None
+        return {"o": [number, key, graph, flag]}
+
+    def decode(self, tag: str, data: object) -> object:
+        if tag == "h":
+            if type(data) is not int:
+                raise wire.WireError("bad handle")
+            if data not in self.callbacks:
+                self.callbacks[data] = Callback(data)
+            return self.callbacks[data]
+        if type(data) is not list or not data or data[0] not in self.objects:
+            raise wire.WireError("unknown reference")
+        return self.objects[data[0]]
+
+
+REFS = Refs()
+_STATE: dict[str, int] = {"depth": 0, "thread": 0}
+
+
+def _await(value: object) -> object:
+    import asyncio
+
+    async def run() -> object:
+        return await value  # type: ignore[misc]
+
+    return asyncio.run(run())
+
+
+def _exit(obj: object, name: object, message: object) -> object:
+    if name is None:
+        return type(obj).__exit__(obj, None, None, None)  # type: ignore[attr-defined]
+    cls = getattr(builtins, str(name), Exception)
+    exc = cls(message) if isinstance(cls, type) and issubclass(cls, BaseException) else Exception(message)
+    return type(obj).__exit__(obj, type(exc), exc, None)  # type: ignore[attr-defined]
+
+
+_OPS: dict[str, object] = {
+    "call": lambda o, *a, **k: o(*a, **k),
+    "getattr": getattr, "setattr": setattr, "delattr": delattr,
+    "iter": iter, "next": next, "len": len, "bool": bool, "hash": hash, "repr": repr, "str": str,
+    "contains": lambda o, x: x in o,
+    "getitem": lambda o, k: o[k],
+    "setitem": lambda o, k, v: o.__setitem__(k, v),
+    "delitem": lambda o, k: o.__delitem__(k),
+    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
+    "enter": lambda o: type(o).__enter__(o), "exit": _exit,
+    "await": _await, "close": lambda o: o.close(),
+}
+
+
+def _target(namespace: dict[str, object], spec: object) -> object:
+    if isinstance(spec, str):
+        target = namespace.get(spec)
+        if target is None:
+            raise NameError(f"name {spec!r} is not defined")
+        return target
+    if not (isinstance(spec, list) and len(spec) == 2 and spec[0] in REFS.objects and spec[1] in _OPS):
+        raise wire.WireError("bad call target")
+    obj, op = REFS.objects[spec[0]], _OPS[spec[1]]
+    return lambda *a, **k: op(obj, *a, **k)  # type: ignore[operator]
+
+
+def _resolve(namespace: dict[str, object], names: list[object]) -> list[object]:
+    entries: list[object] = []
+    for name in names:
+        if name not in namespace:
+            entries.append([name, "missing", None])
+            continue
+        value = namespace[name]  # type: ignore[index]
+        if isinstance(value, type) and issubclass(value, BaseException):
+            classes: list[object] = []
+            top = _class_graph(value, classes, set())
+            entries.append([name, "exception", {"cls": top, "classes": classes}])
+            continue
+        enum = sys.modules.get("enum")
+        if enum is not None and isinstance(value, enum.EnumMeta) and len(value) > 0:
+            entries.append([name, "class", wire.encode(next(iter(value)))])  # type: ignore[arg-type]
+            continue
+        if callable(value) and not isinstance(value, type):
+            entries.append([name, "callable", None])
+            continue
+        try:
+            entries.append([name, "value", wire.Encoder(refs=REFS).encode(value)])
+        except (TypeError, RecursionError):
+            entries.append([name, "opaque", None])
+    return entries
+
+
+_NAMESPACE: dict[str, object] = {"__name__": "__main__", "__builtins__": builtins}
+
+
+def handle(request: list[object]) -> list[object]:
+    """One request of the harness (at the top, or nested inside a call to one of its functions)."""
+    op = request[0]
+    if op == "exec":
+        try:
+            exec(compile(str(request[1]), FILENAME, "exec"), _NAMESPACE)
+            return ["ok"]
+        except BaseException as exc:
+            return _describe(exc)
+    if op == "resolve":
+        return ["resolved", _resolve(_NAMESPACE, request[1])]  # type: ignore[arg-type]
+    if op == "call":
+        decoder = wire.Decoder(refs=REFS)
+        args, kwargs = decoder.value(request[2]), decoder.value(request[3])
+        outer = _STATE["thread"]
+        _STATE["depth"] += 1
+        _STATE["thread"] = _thread_id()
+        try:
+            value = _target(_NAMESPACE, request[1])(*args, **kwargs)  # type: ignore[operator]
+            failure = None
+        except wire.WireError:
+            raise
+        except BaseException as exc:
+            value, failure = None, exc
+        finally:
+            _STATE["depth"] -= 1
+            _STATE["thread"] = outer
+        return _call_reply(value, failure, decoder.made, (args, kwargs))
+    try:  # "exit"
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(0)
+
+
+def _read() -> list[object]:
+    try:
+        raw = wire.read_frame_bytes(REQUEST_FD)
+    except BaseException:
+        os._exit(0)
+    if raw is None:
+        os._exit(0)
+    request = wire.loads(raw)
+    if not (isinstance(request, list) and request):
+        os._exit(0)
+    return request
+
+
+def _wait_reply() -> list[object]:
+    """Inside a call to a function of the tests: serve the harness's nested requests until the
+    reply to that call comes."""
+    while True:
+        message = _read()
+        if message[0] in ("val", "exc"):
+            return message
+        _answer(message)
+
+
+def _answer(request: list[object]) -> None:
+    try:
+        result = handle(request)
+    except wire.WireError:
+        os._exit(0)
+    try:
+        _reply(result)
+    except BaseException:
+        os._exit(0)
+
+
 def serve() -> None:
     """Answer requests until told to exit; never returns."""
-    namespace: dict[str, object] = {"__name__": "__main__", "__builtins__": builtins}
     while True:
-        try:
-            raw = wire.read_frame_bytes(REQUEST_FD)
-        except BaseException:
-            os._exit(0)
-        if raw is None:
-            os._exit(0)
-        request = wire.loads(raw)
-        assert isinstance(request, list)
-        op = request[0]
-        if op == "exec":
-            try:
-                exec(compile(str(request[1]), FILENAME, "exec"), namespace)
-                result: list[object] = ["ok"]
-            except BaseException as exc:
-                result = _describe(exc)
-        elif op == "resolve":
-            entries: list[object] = []
-            for name in request[1]:  # type: ignore[attr-defined]
-                if name not in namespace:
-                    entries.append([name, "missing", None])
-                    continue
-                value = namespace[name]
-                if isinstance(value, type) and issubclass(value, BaseException):
-                    classes: list[object] = []
-                    top = _class_graph(value, classes, set())
-                    entries.append([name, "exception", {"cls": top, "classes": classes}])
-                    continue
-                enum = sys.modules.get("enum")
-                if enum is not None and isinstance(value, enum.EnumMeta) and len(value) > 0:
-                    entries.append([name, "class", wire.encode(next(iter(value)))])  # type: ignore[arg-type]
-                    continue
-                if callable(value):
-                    entries.append([name, "callable", None])
-                    continue
-                try:
-                    entries.append([name, "value", wire.encode(value)])
-                except (TypeError, RecursionError):
-                    entries.append([name, "opaque", None])
-            result = ["resolved", entries]
-        elif op == "call":
-            target = namespace.get(str(request[1]))
-            decoder = wire.Decoder()
-            args, kwargs = decoder.value(request[2]), decoder.value(request[3])
-            try:
-                if target is None:
-                    raise NameError(f"name {request[1]!r} is not defined")
-                value = target(*args, **kwargs)  # type: ignore[operator]
-                failure = None
-            except BaseException as exc:
-                value, failure = None, exc
-            result = _call_reply(value, failure, decoder.made, (args, kwargs))
-        else:  # "exit"
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(0)
-        try:
-            _reply(result)
-        except BaseException:
-            os._exit(0)
+        _answer(_read())

@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 
-from rfx_sandbox import candidate, wire
+from rfx_sandbox import candidate, refs, wire
 from rfx_sandbox.rewrite import AssertSite, free_names, rewrite_assert_line, rewrite_module
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a fresh judgement ~4 ms
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 STREAM_KEEP = 16 * 1024  # bytes of each stream kept for the report (the limit is enforced on all)
 MAX_REPLY = 32 * 1024 * 1024
+MAX_DEPTH = 50  # calls nested across the boundary, both ways (a callback calling the program...)
 
 
 class Fatal(BaseException):
@@ -158,6 +159,9 @@ class Capture(io.TextIOBase):
 
 
 def _short(value: object, limit: int = 200) -> str:
+    """repr for the report; a stand-in is named, not asked (its repr would be candidate text)."""
+    if isinstance(value, refs.Reference):
+        return f"<{type(value).__name__} object of the submission>"
     try:
         text = repr(value)
     except Exception:
@@ -188,6 +192,10 @@ class Session:
         self.calls: list[str] = []
         self.alive = True
         self.recorder: Recorder | None = None
+        self.refs = refs.Table()
+        self.depth = 0
+        self.answered = False  # candidate code answered something in the current assert
+        refs.bind(self)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _drain(self, fd: int) -> None:
@@ -277,8 +285,19 @@ class Session:
         return data
 
     def request(self, message: list[object]) -> list[Any]:
+        """Send a request and wait for its reply, serving the calls the candidate makes to the
+        tests' functions meanwhile (nested calls, both ways, up to MAX_DEPTH)."""
+        self.depth += 1
+        try:
+            return self._request(message)
+        finally:
+            self.depth -= 1
+
+    def _request(self, message: list[object]) -> list[Any]:
         if not self.alive:
             raise Fatal("error", "the program is no longer running")
+        if self.depth > MAX_DEPTH:
+            raise self.too_deep()
         try:
             wire.write_all(self.req_w, wire.frame(wire.dumps(message)))
         except OSError:
@@ -295,6 +314,9 @@ class Session:
                     self.kill()
                     raise Fatal("error", "protocol violation on the harness channel")
                 self.drain_ready()
+                if reply[0] == "cb":
+                    self.serve_callback(reply)
+                    continue
                 return reply
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
@@ -343,12 +365,58 @@ class Session:
             if type(new) is not type(old):
                 self.kill()
                 raise Fatal("error", "protocol violation on the harness channel: an argument changed type")
-            _replace_contents(old, new)
+            wire.replace_contents(old, new)
+
+    def serve_callback(self, message: list[Any]) -> None:
+        """The candidate calls a function the tests passed it: run it here with the arguments it
+        sent (plain data and stand-ins), and reply by the same rules as a call the other way."""
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise self.too_deep()
+            if len(message) != 4:
+                self.kill()
+                raise Fatal("error", "protocol violation on the harness channel: bad callback")
+            function = self.value({"h": message[1]})
+            decoder = wire.Decoder(refs=self.refs)
+            args, kwargs = self.value(message[2], decoder), self.value(message[3], decoder)
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                self.kill()
+                raise Fatal("error", "protocol violation on the harness channel: bad callback")
+            encoder = wire.Encoder({id(obj): k for k, obj in enumerate(decoder.made)}, self.refs)
+            try:
+                result = function(*args, **kwargs)  # type: ignore[operator]
+                head: list[object] = ["val", encoder.encode(result)]
+            except Exception as exc:
+                base = next(c for c in type(exc).__mro__ if getattr(builtins, c.__name__, None) is c)
+                try:
+                    plain_args: object = wire.encode(list(exc.args))
+                except (TypeError, RecursionError):
+                    plain_args = None
+                head = ["exc", base.__name__, str(exc)[:2000], plain_args]
+            states = [None if obj is args or obj is kwargs else encoder.encode(obj, top=True)
+                      for obj in decoder.made]
+        finally:
+            self.depth -= 1
+        try:
+            wire.write_all(self.req_w, wire.frame(wire.dumps([*head, states])))
+        except OSError:
+            raise self._death() from None
+
+    def too_deep(self) -> Fatal:
+        self.kill()
+        return Fatal("error", f"calls between the tests and the program nested deeper than {MAX_DEPTH}")
+
+    def ref_op(self, ref: int, kind: str, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
+        """One operation on a candidate object, run by the candidate (see refs.py)."""
+        if kind in refs.ANSWERS:
+            self.answered = True
+        return self.call([ref, kind], "", args, kwargs)
 
     def value(self, data: object, decoder: wire.Decoder | None = None) -> object:
         """A value from the candidate, rebuilt from its plain state with the harness's own types."""
         try:
-            return (decoder or wire.Decoder()).value(data)
+            return (decoder or wire.Decoder(refs=self.refs)).value(data)
         except (wire.WireError, RecursionError) as exc:
             self.kill()
             raise Fatal("error", f"protocol violation on the harness channel: {exc}") from None
@@ -381,9 +449,11 @@ class Session:
             raise CandidateValueError(f"{what} {str(reply[1])[:300]}")
         raise Fatal("error", f"protocol violation: unexpected reply {kind!r}")
 
-    def call(self, name: str, shown: str, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
+    def call(
+        self, name: object, shown: str, args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> object:
         try:
-            encoder = wire.Encoder()
+            encoder = wire.Encoder(refs=self.refs)
             encoded = [encoder.encode(list(args)), encoder.encode(dict(kwargs))]
         except (TypeError, RecursionError) as exc:
             raise TypeError(f"cannot pass this argument to the submission: {exc}") from None
@@ -391,32 +461,18 @@ class Session:
         call_text = f"{shown}({', '.join(_short(a, 80) for a in args)})"
         sent = encoder.alive
         if reply[0] == "val":
-            decoder = wire.Decoder(sent)
+            decoder = wire.Decoder(sent, self.refs)
             value = self.value(reply[1], decoder)
             self.mirror(reply[2] if len(reply) > 2 else None, sent, decoder)
-            self.calls.append(f"{call_text} returned {_short(value)}")
+            if shown:
+                self.calls.append(f"{call_text} returned {_short(value)}")
             return value
         if reply[0] == "exc":
-            self.mirror(reply[6] if len(reply) > 6 else None, sent, wire.Decoder(sent))
-            self.calls.append(f"{call_text} raised {reply[1]}: {_short(reply[2], 200)[1:-1]}")
+            self.mirror(reply[6] if len(reply) > 6 else None, sent, wire.Decoder(sent, self.refs))
+            if shown:
+                self.calls.append(f"{call_text} raised {reply[1]}: {_short(reply[2], 200)[1:-1]}")
         self.raise_for(reply, f"{call_text}")
         raise AssertionError("unreachable")
-
-
-def _replace_contents(old: Any, new: Any) -> None:
-    """Give `old` the contents of `new` (same type) through its own methods."""
-    if isinstance(old, list | bytearray):
-        old[:] = new
-    elif isinstance(old, set):
-        old.clear()
-        old.update(new)
-    elif isinstance(old, dict):
-        old.clear()
-        for key, value in new.items():
-            old[key] = value
-    else:  # deque
-        old.clear()
-        old.extend(new)
 
 
 class Proxy:
@@ -453,6 +509,8 @@ class Recorder:
         entry = self.results.get(index)
         if entry is None:
             entry = self.results[index] = {"name": self.sites[index].name, "passed": True, "message": ""}
+        if self.session.answered:
+            entry["answered_by_candidate"] = True
         if not passed and entry["passed"]:
             entry["passed"], entry["message"] = False, message[:2000]
 
@@ -473,6 +531,7 @@ class Recorder:
         """Run one assert's evaluation as the current test; None when it raised (recorded here).
         A fatal end of the run (the candidate died, the time is up) goes on up."""
         self.session.calls.clear()
+        self.session.answered = False
         self.current = index
         try:
             return evaluate()
@@ -643,9 +702,12 @@ def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
                 check = namespace.get("check")
                 if not callable(check):
                     raise NameError("the tests define no check(candidate) function")
-                if kinds.get(entry_point) != "callable":
+                if kinds.get(entry_point) == "callable":
+                    check(Proxy(session, entry_point, "candidate"))
+                elif isinstance(namespace.get(entry_point), refs.RefMeta):  # a class
+                    check(namespace[entry_point])
+                else:
                     raise NameError(f"the program does not define {entry_point}()")
-                check(Proxy(session, entry_point, "candidate"))
         except (Fatal, CandidateAbort):
             raise
         except AssertionError as exc:

@@ -16,6 +16,10 @@ import select
 import struct
 import sys
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a fresh judgement ~4 ms
+if TYPE_CHECKING:
+    from typing import Any
+
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
 _SAFE_INT = 2**53
@@ -107,12 +111,15 @@ _ENUM_KINDS = ("IntFlag", "Flag", "IntEnum", "StrEnum", "Enum")
 class Encoder:
     """Encodes values into tagged JSON for one message; raises TypeError for what cannot cross.
 
-    `passed` maps id() of the containers the peer sent in this call to their index (see "p")."""
+    `passed` maps id() of the containers the peer sent in this call to their index (see "p").
+    `refs`, if given, encodes what is not plain data as a reference (see refs.py and candidate.py);
+    without it such a value is a TypeError."""
 
-    def __init__(self, passed: dict[int, int] | None = None) -> None:
+    def __init__(self, passed: dict[int, int] | None = None, refs: Any = None) -> None:
         self.seen: dict[int, int] = {}
         self.alive: list[object] = []  # keeps encoded containers alive, so their ids stay unique
         self.passed = passed or {}
+        self.refs = refs
 
     def encode(self, value: object, top: bool = False) -> object:
         kind = type(value)
@@ -149,9 +156,9 @@ class Encoder:
             _collections_containers()
             if kind in _CONTAINERS:
                 return self.encode(value, top)
-        if "enum" in modules and isinstance(value, modules["enum"].Enum):
+        if "enum" in modules and issubclass(kind, modules["enum"].Enum):
             return self._enum(value, kind)
-        if isinstance(value, tuple) and isinstance(getattr(kind, "_fields", None), tuple):
+        if issubclass(kind, tuple) and isinstance(getattr(kind, "_fields", None), tuple):
             fields = [str(f) for f in kind._fields]  # type: ignore[attr-defined]
             values = [self.encode(v) for v in tuple.__iter__(value)]
             return {"nt": [self._key(kind), kind.__name__, fields, values]}
@@ -167,8 +174,10 @@ class Encoder:
         # methods: an overridden __int__, __str__ or __iter__ changes nothing (in-process, `==`
         # between such a value and test data compares the held value too).
         for base, plain in _PLAIN_OF:
-            if isinstance(value, base):
+            if issubclass(kind, base):  # type(), not __class__ (which can lie)
                 return self.encode(plain(value))
+        if self.refs is not None:
+            return self.refs.encode(value)
         raise TypeError(f"unsupported value of type {kind.__name__} (only plain data can be compared)")
 
     @staticmethod
@@ -257,6 +266,22 @@ def _encode_time(value: object, kind: type, dt: object) -> object:
     return None
 
 
+def replace_contents(old: Any, new: Any) -> None:
+    """Give the container `old` the contents of `new` (same type) through its own methods."""
+    if isinstance(old, list | bytearray):
+        old[:] = new
+    elif isinstance(old, set):
+        old.clear()
+        old.update(new)
+    elif isinstance(old, dict):
+        old.clear()
+        for key, value in new.items():
+            old[key] = value
+    else:  # deque
+        old.clear()
+        old.extend(new)
+
+
 def encode(value: object) -> object:
     """Turn a value into JSON-able tagged data; raise TypeError for anything but plain data."""
     return Encoder().encode(value)
@@ -265,21 +290,24 @@ def encode(value: object) -> object:
 class Decoder:
     """Builds values from tagged JSON with the receiver's own types only; malformation is WireError.
 
-    `passed` is the list of containers this side sent in the call being answered ("p" tags)."""
+    `passed` is the list of containers this side sent in the call being answered ("p" tags);
+    `refs` turns reference tags ("o", "h") into this side's objects (without it they are refused)."""
 
-    def __init__(self, passed: list[object] | None = None) -> None:
+    def __init__(self, passed: list[object] | None = None, refs: Any = None) -> None:
         self.made: list[object] = []
         self.passed = passed or []
+        self.refs = refs
 
     def value(self, node: object) -> object:
         kind = type(node)
         if node is None or kind is bool or kind is str or kind is int or kind is float:
             return node
-        if kind is list:
-            out: list[object] = []
-            self.made.append(out)
-            out.extend([self.value(v) for v in node])  # type: ignore[attr-defined]
-            return out
+        if kind is list:  # the parser's own fresh list, completed in place (only containers recurse)
+            self.made.append(node)
+            for index, item in enumerate(node):  # type: ignore[arg-type]
+                if type(item) is list or type(item) is dict:
+                    node[index] = self.value(item)  # type: ignore[index]
+            return node
         if kind is not dict or len(node) != 1:  # type: ignore[arg-type]
             raise WireError("bad tagged value")
         ((tag, data),) = node.items()  # type: ignore[attr-defined]
@@ -485,6 +513,15 @@ def _d_fraction(dec: Decoder, data: object) -> object:
     return fractions.Fraction(num, den)
 
 
+def _d_reference(tag: str) -> Any:
+    def decode(dec: Decoder, data: object) -> object:
+        if dec.refs is None:
+            raise WireError("a reference where only plain data may cross")
+        return dec.refs.decode(tag, data)
+
+    return decode
+
+
 def _d_tuple(dec: Decoder, data: object) -> object:
     return tuple(dec.items(data))
 
@@ -514,7 +551,7 @@ _TAGS: dict[str, object] = {
     "c": _d_complex, "ba": _d_bytearray, "dq": _d_deque, "od": _d_ordered, "dd": _d_default,
     "ct": _d_counter, "r": _d_ref, "p": _d_passed, "nt": _d_namedtuple, "en": _d_enum,
     "dec": _d_decimal, "fr": _d_fraction, "dt": _d_datetime, "da": _d_date, "tm": _d_time,
-    "td": _d_delta,
+    "td": _d_delta, "o": _d_reference("o"), "h": _d_reference("h"),
 }
 
 

@@ -234,4 +234,152 @@ SHAPES: list[Shape] = [
         "def update(grid, index, raw):\n    grid.sort()\n    index['k'].add(2)\n    index['new'] = grid\n    raw.reverse()\n    return index\n",
         "def update(grid, index, raw):\n    grid.sort()\n    index['k'].add(2)\n    index['new'] = [list(r) for r in grid]\n    return index\n",
     ),
+    Shape(
+        "class_entry_point",
+        _check(
+            "c = candidate()", "c.inc()", "c.inc()", "assert c.value == 2", "assert candidate(5).value == 5"
+        ),
+        "Counter",
+        "class Counter:\n    def __init__(self, start=0):\n        self.value = start\n    def inc(self):\n        self.value += 1\n",
+        "class Counter:\n    def __init__(self, start=0):\n        self.value = start\n    def inc(self):\n        self.value = 1\n",
+    ),
+    Shape(
+        "callback_argument",
+        _check("assert candidate(lambda v: v + 1, 3) == 4", "assert candidate(str, 5) == '5'"),
+        "apply",
+        "def apply(f, x):\n    return f(x)\n",
+        "def apply(f, x):\n    return f(f(x)) if isinstance(x, int) and x == 3 else f(x)\n",
+    ),
+    Shape(
+        "sorted_with_a_key_callback",
+        "def by_last(word):\n    return word[-1]\n\n"
+        + _check("assert candidate(['ab', 'ba', 'cc'], by_last) == ['ba', 'ab', 'cc']"),
+        "sort_by",
+        "def sort_by(xs, key):\n    return sorted(xs, key=key)\n",
+        "def sort_by(xs, key):\n    return sorted(xs)\n",
+    ),
+    Shape(
+        "returns_a_dataclass",
+        _check(
+            "p = candidate(1, 2)",
+            "assert p.x == 1 and p.y == 2",
+            "assert p == Point(1, 2)",
+            "assert isinstance(p, Point) and type(p).__name__ == 'Point'",
+        ),
+        "make_point",
+        "from dataclasses import dataclass\n@dataclass\nclass Point:\n    x: int\n    y: int\ndef make_point(a, b):\n    return Point(a, b)\n",
+        "from dataclasses import dataclass\n@dataclass\nclass Point:\n    x: int\n    y: int\ndef make_point(a, b):\n    return Point(a, a)\n",
+    ),
+    Shape(
+        "generator_driven_lazily",
+        _check(
+            "g = candidate(3)",
+            "assert next(g) == 0",
+            "assert g.send(10) == 1",
+            "assert next(g) == 2",
+            "try:\n        next(g)\n        assert False, 'not exhausted'\n    except StopIteration as stop:\n        assert stop.value == 10",
+        ),
+        "running",
+        "def running(n):\n    total = 0\n    for i in range(n):\n        got = yield i\n        total += got or 0\n    return total\n",
+        "def running(n):\n    total = 0\n    for i in range(n):\n        got = yield i\n    return total\n",
+    ),
+    Shape(
+        "infinite_generator_sliced",
+        "import itertools\n" + _check("assert list(itertools.islice(candidate(), 5)) == [1, 2, 4, 8, 16]"),
+        "powers",
+        "def powers():\n    n = 1\n    while True:\n        yield n\n        n *= 2\n",
+        "def powers():\n    n = 1\n    while True:\n        yield n\n        n += 2\n",
+    ),
+    Shape(
+        "returns_a_closure",
+        _check("add3 = candidate(3)", "assert add3(4) == 7", "assert candidate(-1)(1) == 0"),
+        "adder",
+        "def adder(k):\n    def add(v):\n        return v + k\n    return add\n",
+        "def adder(k):\n    return lambda v: v + 3\n",
+    ),
+    Shape(
+        "properties_and_setters",
+        _check(
+            "r = candidate(2, 3)",
+            "assert r.area == 6",
+            "r.width = 4",
+            "assert r.area == 12",
+        ),
+        "Rect",
+        "class Rect:\n    def __init__(self, w, h):\n        self.width, self.height = w, h\n    @property\n    def area(self):\n        return self.width * self.height\n",
+        "class Rect:\n    def __init__(self, w, h):\n        self.width, self.height = w, h\n        self._area = w * h\n    @property\n    def area(self):\n        return self._area\n",
+    ),
+    Shape(
+        "container_protocols",
+        _check(
+            "b = candidate([3, 1, 3])",
+            "assert len(b) == 2",
+            "assert sorted(b) == [1, 3]",
+            "assert 3 in b and 2 not in b",
+            "assert b[0] == 1",
+        ),
+        "Bag",
+        "class Bag:\n    def __init__(self, xs):\n        self.items = sorted(set(xs))\n    def __len__(self):\n        return len(self.items)\n"
+        "    def __iter__(self):\n        return iter(self.items)\n    def __contains__(self, x):\n        return x in self.items\n"
+        "    def __getitem__(self, i):\n        return self.items[i]\n",
+        "class Bag:\n    def __init__(self, xs):\n        self.items = list(xs)\n    def __len__(self):\n        return len(self.items)\n"
+        "    def __iter__(self):\n        return iter(self.items)\n    def __contains__(self, x):\n        return x in self.items\n"
+        "    def __getitem__(self, i):\n        return self.items[i]\n",
+    ),
+    Shape(
+        "async_function_run_by_the_tests",
+        "import asyncio\n"
+        + _check("assert asyncio.run(candidate(4)) == 8", "assert asyncio.run(candidate(0)) == 0"),
+        "double_later",
+        "import asyncio\nasync def double_later(x):\n    await asyncio.sleep(0)\n    return 2 * x\n",
+        "import asyncio\nasync def double_later(x):\n    await asyncio.sleep(0)\n    return x * x\n",
+    ),
+    Shape(
+        "abstract_base_class",
+        _check(
+            "s = candidate(3)",
+            "assert s.area() == 9",
+            "assert isinstance(s, Shape) and isinstance(s, candidate)",
+            "try:\n        Shape()\n        assert False, 'abstract'\n    except TypeError:\n        pass",
+        ),
+        "Square",
+        "from abc import ABC, abstractmethod\nclass Shape(ABC):\n    @abstractmethod\n    def area(self):\n        ...\n"
+        "class Square(Shape):\n    def __init__(self, side):\n        self.side = side\n    def area(self):\n        return self.side ** 2\n",
+        "from abc import ABC, abstractmethod\nclass Shape(ABC):\n    @abstractmethod\n    def area(self):\n        ...\n"
+        "class Square(Shape):\n    def __init__(self, side):\n        self.side = side\n    def area(self):\n        return self.side * 2\n",
+    ),
+    Shape(
+        "context_manager",
+        _check("with candidate() as conn:\n        assert conn.open", "assert not conn.open"),
+        "Connection",
+        "class Connection:\n    open = False\n    def __enter__(self):\n        self.open = True\n        return self\n"
+        "    def __exit__(self, *exc):\n        self.open = False\n        return False\n",
+        "class Connection:\n    open = False\n    def __enter__(self):\n        self.open = True\n        return self\n"
+        "    def __exit__(self, *exc):\n        return False\n",
+    ),
+    Shape(
+        "identity_of_objects",
+        _check(
+            "a, b = Node(1), Node(2)",
+            "a.next = b",
+            "assert candidate(a) is b",
+            "assert candidate(b) is None",
+        ),
+        "following",
+        "class Node:\n    def __init__(self, v):\n        self.v = v\n        self.next = None\ndef following(n):\n    return n.next\n",
+        "class Node:\n    def __init__(self, v):\n        self.v = v\n        self.next = None\ndef following(n):\n    return Node(n.next.v) if n.next else None\n",
+    ),
+    Shape(
+        "candidate_objects_compared_by_their_own_eq",
+        _check(
+            "assert candidate(1, 2) == candidate(1, 2)",
+            "assert candidate(1, 2) != candidate(2, 1)",
+            "assert len({candidate(1, 2), candidate(1, 2)}) == 1",
+        ),
+        "Pair",
+        "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n    def __eq__(self, o):\n        return (self.a, self.b) == (o.a, o.b)\n"
+        "    def __hash__(self):\n        return hash((self.a, self.b))\n",
+        "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n    def __eq__(self, o):\n        return {self.a, self.b} == {o.a, o.b}\n"
+        "    def __hash__(self):\n        return hash(frozenset((self.a, self.b)))\n",
+    ),
 ]

@@ -916,7 +916,8 @@ for fd in (4, 5, 6):
         "always_equal_object",
         "class _HxAny:\n    def __eq__(self, other):\n        return True\n"
         "def solve(x):\n    return _HxAny()\n",
-        "error",
+        "failed",
+        notes="was `error` while only plain data crossed; now a reference, unequal to test data unasked",
     ),
     Hostile(
         "int_subclass_lies",
@@ -1015,9 +1016,10 @@ def solve(x):
         "mutation_smuggles_a_liar",
         "class _HxAny:\n    def __eq__(self, o):\n        return True\n    __hash__ = object.__hash__\n"
         "def solve(xs):\n    xs[:] = [_HxAny()]\n",
-        "error",
+        "failed",
         tests="def check(candidate):\n    xs = [2]\n    candidate(xs)\n    assert xs == [4]\n",
-        notes="what the candidate puts in a passed container crosses by the same rules as a return value",
+        notes="what the candidate puts in a passed container crosses by the same rules as a return value:"
+        " a reference, unequal to test data",
     ),
     Hostile(
         "mutation_state_forged",
@@ -1043,6 +1045,135 @@ def solve(xs):
         tests="def check(candidate):\n    xs, ys = [1], [2]\n    candidate(xs)\n    xs[:] = [1]\n"
         "    candidate(ys)\n    assert xs == [4]\n",
         notes="a container the candidate kept is its own copy: later changes are not mirrored",
+    ),
+    # --- references across the boundary (issue 20 item 1) -------------------------------------------
+    Hostile(
+        "reference_with_lying_dunders",
+        """
+class _HxLiar:
+    def __eq__(self, o):
+        return True
+    def __ne__(self, o):
+        return False
+    def __hash__(self):
+        return hash(4)
+    def __bool__(self):
+        return True
+    def __len__(self):
+        return 4
+    def __iter__(self):
+        return iter([4])
+    def __repr__(self):
+        return "4"
+    def __getattr__(self, name):
+        return 4
+def solve(x):
+    return _HxLiar()
+""",
+        "failed",
+        notes="compared with test-built data a reference is unequal, decided in the harness unasked",
+    ),
+    Hostile(
+        "reference_with_looping_dunders",
+        "class _HxLoop:\n    def __eq__(self, o):\n        while True:\n            pass\n"
+        "    __hash__ = __repr__ = __getattr__ = __eq__\n"
+        "def solve(x):\n    return _HxLoop()\n",
+        "failed",
+        notes="nothing of the candidate's runs for `==` with test data, nor for the report's text",
+    ),
+    Hostile(
+        "spoofed_class",
+        "class _HxFake:\n    @property\n    def __class__(self):\n        return int\n"
+        "    def __eq__(self, o):\n        return True\n"
+        "def solve(x):\n    return _HxFake()\n",
+        "failed",
+        notes="the stand-in's type comes from type(), which __class__ cannot spoof",
+    ),
+    Hostile(
+        "callback_kept_and_called_after_return",
+        """
+import threading
+def solve(f, x):
+    def later():
+        for _ in range(50):
+            try:
+                f(x)
+                print("HX_ESCAPED:a kept callback ran after its call", flush=True)
+            except RuntimeError:
+                pass
+            time.sleep(0.01)
+        print("HX_PROBE_DONE", flush=True)
+    threading.Thread(target=later).start()
+    return x + 1
+""",
+        "failed",
+        tests="def check(candidate):\n    assert candidate(lambda v: v * v, 2) == 4\n"
+        "    import time\n    time.sleep(1)\n",
+        stdout_has=PROBE,
+        notes="outside a call from the tests (another thread, or after it returned) a callback raises",
+    ),
+    Hostile(
+        "callback_a_million_times",
+        "def solve(f, x):\n    for i in range(10**6):\n        f(i)\n    return x + 1\n",
+        "timeout",
+        tests="def check(candidate):\n    assert candidate(lambda v: v * v, 2) == 4\n",
+    ),
+    Hostile(
+        "recursion_through_callbacks",
+        "def solve(f, x):\n    return f(x)\n",
+        "error",
+        tests="def check(candidate):\n    def again(n):\n        return candidate(again, n + 1)\n"
+        "    assert candidate(again, 0) == 4\n",
+        notes="calls nested deeper than 50 levels end the run",
+    ),
+    Hostile(
+        "generator_never_ends",
+        "def solve(x):\n    while True:\n        yield x\n",
+        "timeout",
+        tests="def check(candidate):\n    assert list(candidate(2)) == [4]\n",
+    ),
+    Hostile(
+        "callback_attributes",
+        _probe("""
+def solve(f, x):
+    for name in ("__globals__", "__code__", "__closure__", "__defaults__", "__dict__", "__self__",
+                 "__wrapped__", "__func__"):
+        try:
+            got = getattr(f, name)
+        except AttributeError:
+            continue
+        _esc("callback attribute " + name + " " + repr(got)[:80])
+    import gc
+    for obj in gc.get_referents(f):
+        if "HXTESTSECRET" in repr(obj):
+            _esc("the tests through the callback")
+    return x + 1
+"""),
+        "failed",
+        tests="def check(candidate):\n    # HXTESTSECRET-91c2\n    secret = 4\n"
+        "    assert candidate(lambda v: v * secret, 2) == 4\n",
+        stdout_has=PROBE,
+        notes="a callback is a number in the candidate: nothing of the harness's function crosses",
+    ),
+    Hostile(
+        "forged_callback_handle",
+        "from rfx_sandbox.candidate import Callback\ndef solve(x):\n    return Callback(0)(x) if x else x\n",
+        "error",
+        notes="a handle the tests never passed is a protocol violation",
+    ),
+    Hostile(
+        "forged_reference",
+        """
+import json, struct
+def _hx_frame(obj):
+    data = json.dumps(obj).encode()
+    return struct.pack(">I", len(data)) + data
+def solve(x):
+    os.write(4, _hx_frame(["val", {"o": [424242]}, [None, None]]))
+    time.sleep(5)
+""",
+        "error",
+        notes="a reference the candidate never described is a protocol violation",
     ),
     Hostile(
         "deeply_nested_return",

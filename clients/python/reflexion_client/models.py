@@ -51,6 +51,7 @@ class TestResult(_Response):
     name: str
     passed: bool
     message: str = ""
+    answered_by_candidate: bool = False  # the submission's own code decided this assert
 
 
 class Verdict(_Response):
