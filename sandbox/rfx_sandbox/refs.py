@@ -32,8 +32,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 # The operations whose answer is candidate code deciding something the tests check.
-ANSWERS = frozenset({"call", "eq", "ne", "lt", "le", "gt", "ge", "bool", "contains", "len", "hash",
-                     "next", "iter", "getitem", "await", "enter", "exit"})
+ANSWERS = frozenset({
+    "call", "callmethod", "eq", "ne", "lt", "le", "gt", "ge", "bool", "contains", "len", "hash", "next",
+    "iter", "getitem", "await", "enter", "exit",
+})
 
 _session: Any = None  # the run's Session (one run per harness process)
 
@@ -69,15 +71,34 @@ def _other(value: object) -> bool:
     return isinstance(value, Reference)
 
 
+class Method:
+    """`obj.method` for a plain method of the candidate's class: calling it is one request, in
+    which the candidate looks the name up on its object (an instance attribute still wins)."""
+
+    __slots__ = ("__name__", "_rfx_ref")
+
+    def __init__(self, ref: int, name: str) -> None:
+        self._rfx_ref, self.__name__ = ref, name
+
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        return _op(self._rfx_ref, "callmethod", self.__name__, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<method {self.__name__} of an object of the submission>"
+
+
 class Reference(metaclass=RefMeta):
     """Base of every stand-in instance: holds the reference number, forwards everything."""
 
     __slots__ = ("_rfx_id",)
     _rfx_ref = 0
+    _rfx_methods: frozenset[str] = frozenset()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_rfx"):
             raise AttributeError(name)
+        if name in type(self)._rfx_methods:
+            return Method(self._rfx_id, name)
         return _op(self._rfx_id, "getattr", name)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -242,15 +263,18 @@ class Table:
         return standin
 
     def _define(self, entry: object, flag: object) -> None:
-        if not (type(entry) is list and len(entry) == 3 and type(entry[0]) is int
-                and type(entry[1]) is str and type(entry[2]) is list):
+        if not (type(entry) is list and len(entry) == 4 and type(entry[0]) is int
+                and type(entry[1]) is str and type(entry[2]) is list and type(entry[3]) is list):
             raise wire.WireError("bad class")
-        key, name, bases = entry
+        key, name, bases, methods = entry
         if key in self.types:
             return
         parents = tuple(self.types[b] for b in bases if type(b) is int and b in self.types)
         root = CoroutineReference if flag == "coroutine" and name == "coroutine" else Reference
-        body = {"__slots__": (), "__module__": "__submission__", "_rfx_ref": key}
+        own = frozenset(m for m in methods if type(m) is str)
+        inherited = frozenset().union(*(p._rfx_methods for p in parents)) if parents else frozenset()
+        body = {"__slots__": (), "__module__": "__submission__", "_rfx_ref": key,
+                "_rfx_methods": own | inherited}
         safe = name if name.isidentifier() else "SubmissionObject"
         try:
             self.types[key] = RefMeta(safe, parents or (root,), body)
