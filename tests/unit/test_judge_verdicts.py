@@ -17,7 +17,7 @@ from app.paths import sandbox_dir
 from app.reflexion.models import TestResult, Verdict
 
 sys.path.insert(0, str(sandbox_dir()))
-from rfx_sandbox import wire
+from rfx_sandbox import refs, wire
 from rfx_sandbox.rewrite import AssertSite, free_names, rewrite_assert_line, rewrite_module
 
 OK = {"outcome": "ok"}
@@ -249,3 +249,59 @@ def test_truncate_says_how_much_was_cut() -> None:
     assert truncate("abc", 10) == "abc"
     cut = truncate("x" * 100, 10)
     assert cut.startswith("x" * 10) and "truncated 90" in cut
+
+
+class NoSession:
+    """Stands for the harness's session in pure tests: any request to the candidate fails the test."""
+
+    def ref_op(self, *args: object) -> object:
+        raise AssertionError(f"the candidate was asked: {args}")
+
+
+def stand_in(table: refs.Table, number: int = 7) -> object:
+    graph = [[1, "Base", [], []], [2, "Liar", [1], ["inc"]]]
+    return table.decode("o", [number, 2, graph, None])
+
+
+def test_a_stand_in_compared_with_test_data_is_unequal_without_asking() -> None:
+    refs.bind(NoSession())
+    table = refs.Table()
+    liar = stand_in(table)
+    assert type(liar).__name__ == "Liar" and isinstance(liar, table.types[1])
+    assert liar != 3 and not (liar == 3) and not (3 == liar)  # noqa: SIM201, SIM300 (both sides)
+    assert [liar] != [3] and liar not in [3, "x", None] and (liar,) != (3,)
+    assert {"k": liar} != {"k": 3}
+    with pytest.raises(TypeError):
+        liar < 3  # noqa: B015
+    assert table.decode("o", [7]) is liar  # the same reference is the same stand-in
+
+
+def test_a_stand_in_sent_back_is_a_number_and_a_test_function_a_handle() -> None:
+    table = refs.Table()
+    liar = stand_in(table)
+
+    def helper(v: int) -> int:
+        return v
+
+    encoder = wire.Encoder(refs=table)
+    assert encoder.encode([liar, helper, helper]) == [{"o": [7]}, {"h": 0}, {"h": 0}]
+    assert table.decode("h", 0) is helper
+    with pytest.raises(TypeError, match="only plain data and functions"):
+        wire.Encoder(refs=table).encode(object())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [99],  # never described
+        [7, 5, [[5, "X", [], []]], "coroutine"],  # a coroutine of a class that is not one
+        [7, 2, [[2, "X", []]], None],  # a class entry without its method list
+        [7, 2, [[2, 3, [], []]], None],  # a name that is not a string
+        ["7"],
+    ],
+)
+def test_forged_references_are_protocol_violations(data: object) -> None:
+    with pytest.raises(wire.WireError):
+        refs.Table().decode("o", data)
+    with pytest.raises(wire.WireError):
+        refs.Table().decode("h", 0)  # a handle the tests never passed
