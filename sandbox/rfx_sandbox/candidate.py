@@ -1,9 +1,12 @@
-"""The candidate process: runs the submitted code and answers the harness's calls with plain data.
+"""The candidate process: runs the submitted code and answers the harness's requests.
 
 Everything here is untrusted once `exec` has run: the code may patch this module, forge replies or
-exit. That is why the harness never believes anything from here except return values (which it
-compares itself) and why this process holds nothing worth stealing: it was forked before the
-harness read the tests, and its only channels are the request/reply pipes and stdout/stderr.
+exit. That is why the harness never believes anything from here except values it decodes with its
+own types (and checks) and why this process holds nothing worth stealing: it was forked before the
+harness read the tests, and its only channels are the request/reply pipes and stdout/stderr. A
+request is a call of a submission function or an operation on one of its objects (by reference
+number); while one runs, the code may call a function of the tests (a Callback), which sends a
+request the other way and serves the harness's nested requests until its reply comes.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 
-from rfx_sandbox import candidate, refs, wire
+from rfx_sandbox import candidate, raised, refs, wire
 from rfx_sandbox.rewrite import AssertSite, free_names, rewrite_assert_line, rewrite_module
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a fresh judgement ~4 ms
@@ -47,79 +47,6 @@ class CandidateAbort(BaseException):
 
 class CandidateError(Exception):
     """The candidate raised an exception that is not a builtin exception type."""
-
-
-_EXC_CLASSES: dict[object, type] = {}  # the candidate's exception classes, rebuilt, by its key
-
-
-def _builtin_exception(name: object) -> type:
-    cls = getattr(builtins, str(name), None)
-    if isinstance(cls, type) and issubclass(cls, BaseException):
-        return cls
-    raise wire.WireError(f"no builtin exception {str(name)[:50]!r}")
-
-
-def exception_class(info: dict[str, Any]) -> type:
-    """The harness's own class for the candidate's exception class: same name, builtin base and
-    place in the candidate's hierarchy, and no method of the candidate's."""
-    for entry in info.get("classes") or []:
-        if not (
-            isinstance(entry, list)
-            and len(entry) == 3
-            and type(entry[0]) is int
-            and isinstance(entry[1], str)
-            and isinstance(entry[2], list)
-        ):
-            raise wire.WireError("bad exception class")
-        key, name, bases = entry
-        if key in _EXC_CLASSES:
-            continue
-        if not name.isidentifier():
-            name = "CandidateError"
-        resolved = tuple(
-            _EXC_CLASSES[b] if type(b) is int and b in _EXC_CLASSES else _builtin_exception(b) for b in bases
-        ) or (Exception,)
-        body = {"__module__": "__submission__", "__str__": _candidate_str}
-        try:
-            _EXC_CLASSES[key] = type(name, resolved, body)
-        except TypeError:  # bases the harness cannot combine (layout conflict): keep the first
-            _EXC_CLASSES[key] = type(name, resolved[:1], body)
-    top = info.get("cls")
-    if type(top) is int:
-        if top not in _EXC_CLASSES:
-            raise wire.WireError("unknown exception class")
-        return _EXC_CLASSES[top]
-    return _builtin_exception(top)
-
-
-def _candidate_str(self: BaseException) -> str:
-    """str() of a rebuilt exception: the text the candidate's own __str__ gave, else the args'."""
-    text = self.__dict__.get("__rfx_str__")
-    return text if isinstance(text, str) else BaseException.__str__(self)
-
-
-def build_exception(session: Session, info: dict[str, Any], depth: int = 0) -> BaseException:
-    """The candidate's exception as a harness exception: its class (see exception_class), args,
-    plain attributes and cause. Builtin exceptions keep their exact type and args."""
-    cls = exception_class(info)
-    args = [session.value(a) for a in info.get("args") or []][:50]
-    try:
-        exc = cls(*args)
-    except Exception:  # a constructor that wants other arguments: set the args as they were
-        exc = cls.__new__(cls)
-        exc.args = tuple(args)
-    for item in info.get("attrs") or []:
-        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
-            try:
-                setattr(exc, item[0], session.value(item[1]))
-            except Exception:
-                pass
-    if isinstance(info.get("str"), str) and cls.__module__ == "__submission__":
-        exc.__dict__["__rfx_str__"] = info["str"]
-    cause = info.get("cause")
-    if isinstance(cause, dict) and depth < 3:
-        exc.__cause__ = build_exception(session, cause, depth + 1)
-    return exc
 
 
 class CandidateValueError(Exception):
@@ -430,7 +357,7 @@ class Session:
             info = reply[5] if len(reply) > 5 else None
             if isinstance(info, dict):
                 try:
-                    exc = build_exception(self, info)
+                    exc = raised.build_exception(self.value, info)
                 except (wire.WireError, RecursionError) as problem:
                     self.kill()
                     raise Fatal("error", f"protocol violation on the harness channel: {problem}") from None
@@ -681,7 +608,7 @@ def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
             namespace[name] = type(session.value(value))
         elif kind == "exception" and isinstance(value, dict):  # `except EmptyError` in the tests
             try:
-                namespace[name] = exception_class(value)
+                namespace[name] = raised.exception_class(value)
             except wire.WireError as exc:
                 raise Fatal("error", f"protocol violation while resolving names: {exc}") from None
         elif kind == "opaque":

@@ -1,10 +1,11 @@
-"""Framing and the plain-data value codec shared by the runner, the harness and the candidate.
+"""Framing and the value codec shared by the runner, the harness and the candidate.
 
 Frames are a 4-byte big-endian length followed by that many bytes (JSON unless said otherwise).
-Values crossing from the candidate to the harness are *plain data only*: an object with a custom
-`__eq__` (the classic way to fake `assert f(x) == y`) cannot be encoded, so it cannot reach the
-process that compares. Every JSON object on the wire is a tag, so user dicts are never confused
-with tags, and decoding builds only builtin types.
+Values cross as plain data, rebuilt by the receiver with its own types, or as references (numbers
+a side's `refs` hook gives and resolves, see refs.py and candidate.py): an object with a custom
+`__eq__` (the classic way to fake `assert f(x) == y`) never reaches the process that compares, only
+a stand-in the harness decides equality for. Every JSON object on the wire is a tag, so user dicts
+are never confused with tags, and decoding builds only builtin and standard-library types.
 """
 
 from __future__ import annotations
