@@ -225,8 +225,10 @@ SHAPES: list[Shape] = [
             "grid = [[2], [1]]",
             "first = grid[0]",
             "index = {'k': {1}}",
-            "out = candidate(grid, index, bytearray(b'ab'))",
+            "raw = bytearray(b'ab')",
+            "out = candidate(grid, index, raw)",
             "assert grid == [[1], [2]] and grid[1] is first",
+            "assert raw == bytearray(b'ba')",
             "assert index == {'k': {1, 2}, 'new': [[1], [2]]} and index['new'] is grid",
             "assert out is index",
         ),
@@ -381,5 +383,30 @@ SHAPES: list[Shape] = [
         "    def __hash__(self):\n        return hash((self.a, self.b))\n",
         "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n    def __eq__(self, o):\n        return {self.a, self.b} == {o.a, o.b}\n"
         "    def __hash__(self):\n        return hash(frozenset((self.a, self.b)))\n",
+    ),
+    Shape(
+        "test_callback_mutates_what_the_candidate_passes",
+        _check(
+            "def visit(acc, x):\n        acc.append(x * 2)",
+            "assert candidate([1, 2], visit) == [2, 4]",
+        ),
+        "walk",
+        "def walk(xs, visit):\n    acc = []\n    for x in xs:\n        visit(acc, x)\n    return acc\n",
+        "def walk(xs, visit):\n    acc = []\n    for x in xs:\n        visit(list(acc), x)\n    return acc\n",
+    ),
+    Shape(
+        "exception_attributes_and_cause",
+        _check(
+            "try:\n        candidate('12x')\n        assert False, 'no error'\n    except ParseError as e:\n"
+            "        assert e.pos == 2 and isinstance(e.__cause__, ValueError) and isinstance(e, ValueError)",
+            "assert candidate('12') == 12",
+        ),
+        "parse",
+        "class ParseError(ValueError):\n    def __init__(self, msg, pos):\n        super().__init__(msg)\n        self.pos = pos\n"
+        "def parse(s):\n    try:\n        return int(s)\n    except ValueError as exc:\n"
+        "        bad = next(i for i, c in enumerate(s) if not c.isdigit())\n        raise ParseError('bad digit', bad) from exc\n",
+        "class ParseError(ValueError):\n    def __init__(self, msg, pos):\n        super().__init__(msg)\n        self.pos = pos\n"
+        "def parse(s):\n    try:\n        return int(s)\n    except ValueError as exc:\n"
+        "        raise ParseError('bad digit', len(s)) from exc\n",
     ),
 ]
