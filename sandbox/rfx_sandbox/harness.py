@@ -86,11 +86,9 @@ class Capture(io.TextIOBase):
 
 
 def _short(value: object, limit: int = 200) -> str:
-    """repr for the report; a stand-in is named, not asked (its repr would be candidate text)."""
-    if isinstance(value, refs.Reference):
-        return f"<{type(value).__name__} object of the submission>"
+    """repr for the report; stand-ins are named, not asked (their repr would be candidate text)."""
     try:
-        text = repr(value)
+        text = refs.named(value)
     except Exception:
         text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."

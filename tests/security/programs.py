@@ -1077,7 +1077,7 @@ def solve(x):
         "reference_with_looping_dunders",
         "class _HxLoop:\n    def __eq__(self, o):\n        while True:\n            pass\n"
         "    __hash__ = __repr__ = __getattr__ = __eq__\n"
-        "def solve(x):\n    return _HxLoop()\n",
+        "def solve(x):\n    return _HxLoop() if x == 2 else [_HxLoop(), {'k': (_HxLoop(),)}]\n",
         "failed",
         notes="nothing of the candidate's runs for `==` with test data, nor for the report's text",
     ),
