@@ -7,10 +7,12 @@ Three processes take part in one judgement inside the container:
 * the **harness** (forked per run, non-dumpable, trusted): reads the submission, runs the *tests*,
   compares values, records one result per assert;
 * the **candidate** (forked by the harness before it reads the submission): runs the submitted
-  *code*. It talks to the harness over one pipe that carries only requests ("call f with these
-  arguments") and plain-data replies (None, bool, int, float, complex, str, bytes, list, tuple, dict,
-  set, frozenset). Nothing else crosses, so the candidate cannot reach `check`, the assert helpers,
-  the harness's result channel or the runner.
+  *code*. It talks to the harness over one pipe each way that carries requests ("call f with these
+  arguments", "an operation on your object n") and replies: plain data (rebuilt by the harness with
+  its own types), references (numbers the harness turns into stand-ins) and exception states
+  (raised as classes the harness makes). No code crosses, so the candidate cannot reach `check`,
+  the assert helpers, the harness's result channel or the runner. The exact guarantees and the
+  table of what crosses are in docs/architecture.md ("The judge's boundary").
 
 `passed` needs positive evidence: the harness saw the program load, ran every test itself and saw
 each of them pass, and the runner saw the harness finish and deliver that record. An exit code or
@@ -24,6 +26,8 @@ Status of each behaviour (the adversarial suite in tests/security asserts these)
 | a test assertion fails (wrong value)                                 | failed                      |
 | SyntaxError / exception while the program loads                      | error                       |
 | the candidate raises any exception during a test                     | error                       |
+|   (unless the test catches it: it is a harness class of the same     |                             |
+|   name and builtin base; an AssertionError subclass fails the assert)| failed                      |
 | `sys.exit(0)`, `raise SystemExit/KeyboardInterrupt/BaseException`    | error                       |
 |   (at load time or inside the tested function)                       |                             |
 | `os._exit(0)` / `os._exit(n)` before or during the tests             | error                       |
@@ -32,8 +36,17 @@ Status of each behaviour (the adversarial suite in tests/security asserts these)
 |   "passed") then exits, or with a wrong answer                       | captured text -> error /    |
 |                                                                      | failed                      |
 | monkeypatches or deletes `check`, `AssertionError`, builtins, the    | no effect (they live in the |
-|   assert helpers; returns an object whose `__eq__` is always True    | harness process); a non-    |
-|                                                                      | plain return value -> error |
+|   assert helpers                                                     | harness process)            |
+| returns (or puts in a passed list) an object whose `__eq__`,         | failed: a reference is      |
+|   `__hash__`, `__bool__`, `__len__`, `__iter__`, `__repr__` or       | unequal to test data,       |
+|   `__getattr__` lies or loops, or that spoofs `__class__`; an enum,  | decided unasked; rich values|
+|   namedtuple or plain-type subclass with lying methods               | cross as plain state        |
+| forged references, handles, exception or container states            | error (protocol violation)  |
+| keeps a test's callback and calls it after its call returned         | raises in the candidate     |
+| calls a test's callback a million times; a generator that never     | timeout                     |
+|   ends, consumed by the tests                                        |                             |
+| recursion through callbacks (calls nested deeper than 50)            | error                       |
+| reads a callback's `__globals__`, `__code__`, `__closure__`          | no effect: it is a number   |
 | writes garbage or forged frames to its harness pipe / any fd         | error (protocol violation)  |
 | closes its file descriptors (`os.closerange(0, 1024)`)               | error                       |
 | `os.kill(os.getppid(), 9)`, `os.kill(-1, 9)`, killing every pid it   | runc: error (the harness    |
@@ -134,6 +147,7 @@ def _test(raw: dict[str, Any]) -> TestResult:
         passed=raw.get("passed") is True,
         message=str(raw.get("message", ""))[:2000],
         facts=_facts(raw.get("facts")),
+        answered_by_candidate=raw.get("answered_by_candidate") is True,
     )
 
 

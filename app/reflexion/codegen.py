@@ -6,9 +6,10 @@ nothing usable at all. A wrong guess here is scored as a wrong answer, so the ru
 
 * reasoning in `<think>...</think>` is dropped; fenced blocks tagged python/py/untagged are the
   candidates; without fences, runs of lines that look like code are;
-* the *last* candidate that defines `entry_point` wins (a fix follows the code it fixes); helper
-  functions it calls from other blocks are brought along; example calls, prints, top-level asserts
-  and `if __name__ == "__main__"` are dropped so they cannot fail or hang the judged run;
+* the *last* candidate that defines `entry_point` (a `def` or a `class`) wins (a fix follows the
+  code it fixes); helper functions it calls from other blocks are brought along; example calls,
+  prints, top-level asserts and `if __name__ == "__main__"` are dropped so they cannot fail or hang
+  the judged run;
 * an indented body with no `def` is attached under the prompt's own signature;
 * imports the prompt has, and well-known ones the code plainly uses (`List`, `math`, `Counter`...),
   are added when missing;
@@ -289,7 +290,10 @@ def _trim_to_parse(segment: str) -> str:
 
 
 def _defines(code: str, name: str) -> bool:
-    return re.search(rf"^[ \t]*(?:async\s+)?def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
+    """Whether `code` defines `name` as a function or as a class: an entry point may be either
+    (a task that asks for `class Counter` is judged by tests that instantiate it)."""
+    pattern = rf"^[ \t]*(?:(?:async\s+)?def\s+{re.escape(name)}\s*\(|class\s+{re.escape(name)}\s*[(:])"
+    return re.search(pattern, code, re.MULTILINE) is not None
 
 
 def _is_body(block: str) -> bool:

@@ -75,6 +75,9 @@ class TestResult(Strict):
     passed: bool
     message: str = ""
     facts: ErrorFacts | None = None
+    # The assert's outcome was decided by the submission's own code (`==` between two of its
+    # objects, `bool`, `in`, `len`, a method call), as it would be in-process.
+    answered_by_candidate: bool = False
 
 
 class Verdict(Strict):

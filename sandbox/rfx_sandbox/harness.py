@@ -9,15 +9,18 @@ runner), so the candidate, which shares its uid, cannot ptrace it or open its /p
 from __future__ import annotations
 
 import builtins
+import codecs
+import io
 import json
 import math
 import operator
 import os
 import resource
 import signal
+import sys
 import time
 
-from rfx_sandbox import candidate, wire
+from rfx_sandbox import candidate, raised, refs, wire
 from rfx_sandbox.rewrite import AssertSite, free_names, rewrite_assert_line, rewrite_module
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a fresh judgement ~4 ms
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 
 STREAM_KEEP = 16 * 1024  # bytes of each stream kept for the report (the limit is enforced on all)
 MAX_REPLY = 32 * 1024 * 1024
+MAX_DEPTH = 50  # calls nested across the boundary, both ways (a callback calling the program...)
 
 
 class Fatal(BaseException):
@@ -49,9 +53,42 @@ class CandidateValueError(Exception):
     """The candidate returned something that is not plain data."""
 
 
+class Capture(io.TextIOBase):
+    """The harness's sys.stdout/sys.stderr: what the candidate prints is written to the harness's
+    *current* stream at the moment it arrives (so a test that redirects stdout sees it), and what
+    reaches these default streams (the tests' own prints too) is kept for the report. Nothing may
+    reach the harness's real fd 1: in the container that is the runner's channel to the host."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.parts: list[str] = []
+        self.kept = 0
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if self.kept < STREAM_KEEP:
+            part = text[: STREAM_KEEP - self.kept]
+            self.parts.append(part)
+            self.kept += len(part)
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
 def _short(value: object, limit: int = 200) -> str:
+    """repr for the report; stand-ins are named, not asked (their repr would be candidate text)."""
     try:
-        text = repr(value)
+        text = refs.named(value)
     except Exception:
         text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -61,7 +98,8 @@ def error_facts(reply: list[Any], exception: str) -> dict[str, Any] | None:
     """The candidate's account of where its exception was raised, checked for shape and clipped.
 
     Untrusted text for the model only (the feedback never depends on it for a verdict)."""
-    found = next((x for x in reply[5:] if isinstance(x, list) and x[:1] == ["facts"]), None)
+    # a call's exception reply: ["exc", name, message, is-base, where, info, states, facts]
+    found = reply[7] if len(reply) > 7 and isinstance(reply[7], list) and reply[7][:1] == ["facts"] else None
     if found is None or len(found) != 4 or type(found[1]) is not int or not isinstance(found[3], list):
         return None
     local_values = {
@@ -86,7 +124,7 @@ class Session:
     def __init__(self, pid: int, req_w: int, rep_r: int, out_r: int, err_r: int,
                  deadline: float, output_limit: int) -> None:
         self.pid, self.req_w, self.rep_r = pid, req_w, rep_r
-        self.streams = {out_r: bytearray(), err_r: bytearray()}
+        self.decoders = {fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in (out_r, err_r)}
         self.out_r, self.err_r = out_r, err_r
         self.open_streams = {out_r, err_r}
         self.total_output = 0
@@ -97,20 +135,43 @@ class Session:
         self.facts: dict[str, Any] | None = None
         self.alive = True
         self.recorder: Recorder | None = None
+        self.refs = refs.Table()
+        self.depth = 0
+        self.answered = False  # candidate code answered something in the current assert
+        refs.bind(self)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _drain(self, fd: int) -> None:
         chunk = os.read(fd, 65536)
         if not chunk:
             self.open_streams.discard(fd)
+            self._emit(fd, self.decoders[fd].decode(b"", final=True))
             return
         self.total_output += len(chunk)
-        kept = self.streams[fd]
-        if len(kept) < STREAM_KEEP:
-            kept += chunk[: STREAM_KEEP - len(kept)]
         if self.total_output > self.output_limit:
             self.kill()
             raise Fatal("output_limit", f"output exceeded {self.output_limit} bytes")
+        self._emit(fd, self.decoders[fd].decode(chunk))
+
+    def _emit(self, fd: int, text: str) -> None:
+        """Write the candidate's output to the harness's current stream (a test may have
+        redirected it); a stream the tests broke does not end the run."""
+        if not text:
+            return
+        target = sys.stdout if fd == self.out_r else sys.stderr
+        try:
+            target.write(text)
+        except Exception:
+            pass
+
+    def drain_ready(self) -> None:
+        """Everything the candidate wrote before its reply, so it lands before the call returns."""
+        while self.open_streams:
+            ready = wire.readable(list(self.open_streams), 0)
+            if not ready:
+                return
+            for fd in ready:
+                self._drain(fd)
 
     def kill(self) -> None:
         if self.alive:
@@ -167,8 +228,19 @@ class Session:
         return data
 
     def request(self, message: list[object]) -> list[Any]:
+        """Send a request and wait for its reply, serving the calls the candidate makes to the
+        tests' functions meanwhile (nested calls, both ways, up to MAX_DEPTH)."""
+        self.depth += 1
+        try:
+            return self._request(message)
+        finally:
+            self.depth -= 1
+
+    def _request(self, message: list[object]) -> list[Any]:
         if not self.alive:
             raise Fatal("error", "the program is no longer running")
+        if self.depth > MAX_DEPTH:
+            raise self.too_deep()
         try:
             wire.write_all(self.req_w, wire.frame(wire.dumps(message)))
         except OSError:
@@ -177,13 +249,17 @@ class Session:
             data = self._frame()
             if data is not None:
                 try:
-                    reply = wire.decode(data)
+                    reply = wire.loads(data)
                 except wire.WireError as exc:
                     self.kill()
                     raise Fatal("error", f"protocol violation on the harness channel: {exc}") from None
                 if not isinstance(reply, list) or not reply or not isinstance(reply[0], str):
                     self.kill()
                     raise Fatal("error", "protocol violation on the harness channel")
+                self.drain_ready()
+                if reply[0] == "cb":
+                    self.serve_callback(reply)
+                    continue
                 return reply
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
@@ -216,16 +292,92 @@ class Session:
                 self._drain(fd)
         self.kill()
 
-    def text(self, fd: int) -> str:
-        return bytes(self.streams[fd]).decode("utf-8", "replace")
-
     # -- calls --------------------------------------------------------------------------------
+    def mirror(self, states: object, sent: list[object], decoder: wire.Decoder) -> None:
+        """Make the containers the tests passed show the candidate's changes, in place: their new
+        contents, where a passed container is the tests' own object again (aliases hold)."""
+        if states is None:
+            return
+        if not isinstance(states, list) or len(states) != len(sent):
+            self.kill()
+            raise Fatal("error", "protocol violation on the harness channel: bad argument states")
+        for old, state in zip(sent, states, strict=True):
+            if state is None:
+                continue
+            new = self.value(state, decoder)
+            if type(new) is not type(old):
+                self.kill()
+                raise Fatal("error", "protocol violation on the harness channel: an argument changed type")
+            wire.replace_contents(old, new)
+
+    def serve_callback(self, message: list[Any]) -> None:
+        """The candidate calls a function the tests passed it: run it here with the arguments it
+        sent (plain data and stand-ins), and reply by the same rules as a call the other way."""
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise self.too_deep()
+            if len(message) != 4:
+                self.kill()
+                raise Fatal("error", "protocol violation on the harness channel: bad callback")
+            function = self.value({"h": message[1]})
+            decoder = wire.Decoder(refs=self.refs)
+            args, kwargs = self.value(message[2], decoder), self.value(message[3], decoder)
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                self.kill()
+                raise Fatal("error", "protocol violation on the harness channel: bad callback")
+            encoder = wire.Encoder({id(obj): k for k, obj in enumerate(decoder.made)}, self.refs)
+            try:
+                result = function(*args, **kwargs)  # type: ignore[operator]
+                head: list[object] = ["val", encoder.encode(result)]
+            except Exception as exc:
+                base = next(c for c in type(exc).__mro__ if getattr(builtins, c.__name__, None) is c)
+                try:
+                    plain_args: object = wire.encode(list(exc.args))
+                except (TypeError, RecursionError):
+                    plain_args = None
+                head = ["exc", base.__name__, str(exc)[:2000], plain_args]
+            states = [None if obj is args or obj is kwargs else encoder.encode(obj, top=True)
+                      for obj in decoder.made]
+        finally:
+            self.depth -= 1
+        try:
+            wire.write_all(self.req_w, wire.frame(wire.dumps([*head, states])))
+        except OSError:
+            raise self._death() from None
+
+    def too_deep(self) -> Fatal:
+        self.kill()
+        return Fatal("error", f"calls between the tests and the program nested deeper than {MAX_DEPTH}")
+
+    def ref_op(self, ref: int, kind: str, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
+        """One operation on a candidate object, run by the candidate (see refs.py)."""
+        if kind in refs.ANSWERS:
+            self.answered = True
+        return self.call([ref, kind], "", args, kwargs)
+
+    def value(self, data: object, decoder: wire.Decoder | None = None) -> object:
+        """A value from the candidate, rebuilt from its plain state with the harness's own types."""
+        try:
+            return (decoder or wire.Decoder(refs=self.refs)).value(data)
+        except (wire.WireError, RecursionError) as exc:
+            self.kill()
+            raise Fatal("error", f"protocol violation on the harness channel: {exc}") from None
+
     def raise_for(self, reply: list[Any], what: str) -> None:
         kind = reply[0]
         if kind == "exc":
             name, message = str(reply[1])[:100], str(reply[2])[:2000]
             if name == "MemoryError":
                 raise Fatal("memory", f"MemoryError in {what}")
+            info = reply[5] if len(reply) > 5 else None
+            if isinstance(info, dict):
+                try:
+                    exc = raised.build_exception(self.value, info)
+                except (wire.WireError, RecursionError) as problem:
+                    self.kill()
+                    raise Fatal("error", f"protocol violation on the harness channel: {problem}") from None
+                raise exc
             if reply[3] is True:
                 raise CandidateAbort(f"{name}: {message}" if message else name)
             cls = getattr(builtins, name, None)
@@ -240,19 +392,28 @@ class Session:
             raise CandidateValueError(f"{what} {str(reply[1])[:300]}")
         raise Fatal("error", f"protocol violation: unexpected reply {kind!r}")
 
-    def call(self, name: str, shown: str, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
+    def call(
+        self, name: object, shown: str, args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> object:
         try:
-            encoded = [wire.encode(list(args)), wire.encode(dict(kwargs))]
+            encoder = wire.Encoder(refs=self.refs)
+            encoded = [encoder.encode(list(args)), encoder.encode(dict(kwargs))]
         except (TypeError, RecursionError) as exc:
             raise TypeError(f"cannot pass this argument to the submission: {exc}") from None
         reply = self.request(["call", name, *encoded])
         call_text = f"{shown}({', '.join(_short(a, 80) for a in args)})"
+        sent = encoder.alive
         if reply[0] == "val":
-            value = reply[1]
-            self.calls.append(f"{call_text} returned {_short(value)}")
+            decoder = wire.Decoder(sent, self.refs)
+            value = self.value(reply[1], decoder)
+            self.mirror(reply[2] if len(reply) > 2 else None, sent, decoder)
+            if shown:
+                self.calls.append(f"{call_text} returned {_short(value)}")
             return value
         if reply[0] == "exc":
-            self.calls.append(f"{call_text} raised {reply[1]}: {_short(reply[2], 200)[1:-1]}")
+            self.mirror(reply[6] if len(reply) > 6 else None, sent, wire.Decoder(sent, self.refs))
+            if shown:
+                self.calls.append(f"{call_text} raised {reply[1]}: {_short(reply[2], 200)[1:-1]}")
             name, message = str(reply[1])[:100], str(reply[2])[:400]
             self.facts = error_facts(reply, f"{name}: {message}" if message else name)
         self.raise_for(reply, f"{call_text}")
@@ -294,6 +455,8 @@ class Recorder:
         entry = self.results.get(index)
         if entry is None:
             entry = self.results[index] = {"name": self.sites[index].name, "passed": True, "message": ""}
+        if self.session.answered:
+            entry["answered_by_candidate"] = True
         if not passed and entry["passed"]:
             entry["passed"], entry["message"] = False, message[:2000]
             if facts is not None:
@@ -317,6 +480,7 @@ class Recorder:
         A fatal end of the run (the candidate died, the time is up) goes on up."""
         self.session.calls.clear()
         self.session.facts = None
+        self.session.answered = False
         self.current = index
         try:
             return evaluate()
@@ -407,6 +571,13 @@ class Opaque:
         raise TypeError(f"{self._name} from the submission is not plain data")
 
 
+def _abort_unless_exception(exc: BaseException) -> None:
+    """SystemExit, KeyboardInterrupt and other BaseExceptions a test did not catch end the
+    program, as they would in-process (raised inside a call, a test may catch them first)."""
+    if not isinstance(exc, Exception):
+        raise CandidateAbort(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
+
+
 def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
     """Load the code in the candidate, run the tests here, and build the report."""
     code = str(sub.get("code") or "")
@@ -454,7 +625,14 @@ def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
         if kind == "callable":
             namespace[name] = Proxy(session, name, name)
         elif kind == "value":
-            namespace[name] = value
+            namespace[name] = session.value(value)
+        elif kind == "class":  # an enum: its state, rebuilt here (a member's type is the class)
+            namespace[name] = type(session.value(value))
+        elif kind == "exception" and isinstance(value, dict):  # `except EmptyError` in the tests
+            try:
+                namespace[name] = raised.exception_class(value)
+            except wire.WireError as exc:
+                raise Fatal("error", f"protocol violation while resolving names: {exc}") from None
         elif kind == "opaque":
             namespace[name] = Opaque(name)
 
@@ -473,15 +651,19 @@ def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
                 check = namespace.get("check")
                 if not callable(check):
                     raise NameError("the tests define no check(candidate) function")
-                if kinds.get(entry_point) != "callable":
+                if kinds.get(entry_point) == "callable":
+                    check(Proxy(session, entry_point, "candidate"))
+                elif isinstance(namespace.get(entry_point), refs.RefMeta):  # a class
+                    check(namespace[entry_point])
+                else:
                     raise NameError(f"the program does not define {entry_point}()")
-                check(Proxy(session, entry_point, "candidate"))
         except (Fatal, CandidateAbort):
             raise
         except AssertionError as exc:
             recorder.failed = True
             extra_tests.append({"name": shown, "passed": False, "message": f"assertion failed: {exc}"})
-        except Exception as exc:
+        except BaseException as exc:
+            _abort_unless_exception(exc)
             recorder.errored = True
             calls = "; ".join(session.calls[-3:])
             plain = isinstance(exc, CandidateError | CandidateValueError)
@@ -504,7 +686,8 @@ def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
             exec(compiled_line, namespace)  # type: ignore[arg-type]
         except (Fatal, CandidateAbort):
             raise
-        except Exception as exc:  # the rewrite reports inside; this is a failure around it
+        except BaseException as exc:  # the rewrite reports inside; this is a failure around it
+            _abort_unless_exception(exc)
             recorder.errored = True
             extra_tests.append({"name": " ".join(line.split())[:300], "passed": False,
                                 "message": f"{type(exc).__name__}: {exc}"})
@@ -617,6 +800,7 @@ def main(control_fd: int, result_fd: int, split_uid: bool) -> int:
     discard this harness.
     """
     spawned = _spawn_candidate(split_uid)
+    wire.SIDE = "h"
     if split_uid:
         become(HARNESS_UID)
         _nondumpable()
@@ -648,6 +832,8 @@ def _run(
     os.close(0)
     wire.write_all(result_fd, b"B")  # stdin is free again: the runner may watch it for an abort
     session = Session(pid, req_w, rep_r, out_r, err_r, deadline, int(limits.get("output_bytes", 65536)))
+    out, err = Capture("<stdout>"), Capture("<stderr>")
+    sys.stdout, sys.stderr = out, err
     try:
         submission = json.loads(body or b"{}")
         del body
@@ -663,8 +849,9 @@ def _run(
         detail = f"the program raised {abort} during the tests"
         report = {"status": "error", "complete": False, "detail": detail, "tests": _partial(session, detail)}
         _collect_after_kill(session)
-    report["stdout"] = session.text(out_r)
-    report["stderr"] = session.text(err_r)
+    sys.stdout, sys.stderr = out, err  # the tests may have left a redirection in place
+    report["stdout"] = out.text()
+    report["stderr"] = err.text()
     report["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
     wire.write_all(result_fd, wire.dumps(report))
     return 0

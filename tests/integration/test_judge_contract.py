@@ -93,6 +93,24 @@ class TestJudgeContract:
         text = verdict.detail + " ".join(t.message for t in verdict.tests)
         assert needle in text, verdict
 
+    async def test_output_is_written_through_at_call_time(self, sandbox_judge: DockerJudge) -> None:
+        """What the candidate prints inside a call reaches the tests' current stdout then (a test
+        capturing it sees it); the tests' own prints and uncaptured output land in the report."""
+        code = "print('loaded')\ndef add(a, b):\n    print('adding', a, b)\n    return a + b\n"
+        tests = (
+            "import contextlib, io\n"
+            "def check(candidate):\n"
+            "    buf = io.StringIO()\n"
+            "    with contextlib.redirect_stdout(buf):\n"
+            "        total = candidate(1, 2)\n"
+            "    assert buf.getvalue() == 'adding 1 2\\n'\n"
+            "    print('the test speaks')\n"
+            "    assert candidate(2, 2) == 4\n"
+        )
+        verdict = await sandbox_judge.judge(humaneval(code, tests))
+        assert verdict.status == "passed", verdict
+        assert verdict.stdout == "loaded\nthe test speaks\nadding 2 2\n"
+
     async def test_infinite_loop_times_out_with_partial_results(self, sandbox_judge: DockerJudge) -> None:
         code = "def add(a, b):\n    while a == 2:\n        pass\n    return a + b\n"
         verdict = await sandbox_judge.judge(humaneval(code), SHORT)
@@ -115,8 +133,66 @@ class TestJudgeContract:
             "def add(a, b):\n    return Yes()\n"
         )
         verdict = await sandbox_judge.judge(humaneval(code))
+        assert verdict.status == "failed"  # compared with test-built data, it is unequal: never asked
+        message = verdict.tests[0].message
+        assert message == "candidate(1, 2) returned <Yes object of the submission>, expected 3"
+        assert not verdict.tests[0].answered_by_candidate
+
+    async def test_asserts_answered_by_the_candidates_own_code_are_marked(
+        self, sandbox_judge: DockerJudge
+    ) -> None:
+        code = (
+            "class P:\n    def __init__(self, x):\n        self.x = x\n"
+            "    def __eq__(self, o):\n        return self.x == o.x\n    __hash__ = object.__hash__\n"
+            "def add(a, b):\n    return P(a + b)\n"
+        )
+        tests = (
+            "def check(candidate):\n"
+            "    assert candidate(1, 2) == candidate(2, 1)\n"  # its own __eq__ answers
+            "    assert candidate(1, 2).x == 3\n"  # a plain value read from it: compared here
+            "    assert candidate(1, 2) != 3\n"  # against test data: decided here, unasked
+        )
+        verdict = await sandbox_judge.judge(humaneval(code, tests))
+        assert verdict.status == "passed", verdict
+        assert [t.answered_by_candidate for t in verdict.tests] == [True, False, False]
+
+    async def test_calls_nest_both_ways_to_depth_50_then_the_run_ends(
+        self, sandbox_judge: DockerJudge
+    ) -> None:
+        """Each level down is a call to the program and its call back to the tests, 2 deep: 25 of
+        each is 50, one more call is 51."""
+        code = "def add(f, n):\n    return f(n)\n"
+        tests = (
+            "def check(candidate):\n"
+            "    def again(n):\n"
+            "        return n if n == LIMIT else candidate(again, n + 1)\n"
+            "    assert candidate(again, 0) == LIMIT\n"
+        )
+        deep_enough = await sandbox_judge.judge(humaneval(code, "LIMIT = 24\n" + tests))
+        assert deep_enough.status == "passed", deep_enough
+        too_deep = await sandbox_judge.judge(humaneval(code, "LIMIT = 25\n" + tests))
+        assert too_deep.status == "error"
+        assert "nested deeper than 50" in too_deep.detail
+
+    async def test_asyncio_tasks_futures_and_locks_are_refused_by_name(
+        self, sandbox_judge: DockerJudge
+    ) -> None:
+        code = "import asyncio\ndef add(a, b):\n    return asyncio.Lock()\n"
+        verdict = await sandbox_judge.judge(humaneval(code))
         assert verdict.status == "error"
-        assert "unsupported value of type Yes" in verdict.tests[0].message
+        assert "an asyncio Lock cannot be shared with the tests" in verdict.tests[0].message
+
+    async def test_system_exit_inside_a_call_reaches_the_test_that_made_it(
+        self, sandbox_judge: DockerJudge
+    ) -> None:
+        code = "import sys\ndef add(a, b):\n    sys.exit(a + b)\n"
+        tests = (
+            "def check(candidate):\n"
+            "    try:\n        candidate(1, 2)\n"
+            "    except SystemExit as stop:\n        assert stop.code == 3\n"
+        )
+        verdict = await sandbox_judge.judge(humaneval(code, tests))
+        assert verdict.status == "passed", verdict
 
     async def test_no_trace_of_a_run_reaches_the_next(self, sandbox_judge: DockerJudge) -> None:
         plant = (

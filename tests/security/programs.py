@@ -81,6 +81,7 @@ class Hostile:
     heavy: bool = False
     notes: str = ""
     leak_ok_on: frozenset[str] = frozenset()  # runtimes where an `HX_LEAK:` line is accepted
+    tests: str = ""  # humaneval shape: tests of its own instead of CHECK (the right answer is never passed)
 
     def expected_for(self, runtime: str) -> VerdictStatus:
         return self.expected if isinstance(self.expected, str) else self.expected[runtime]
@@ -92,7 +93,7 @@ class Hostile:
         code = Template(PRE + SOLVE_WRONG + self.code).substitute(subs)
         if self.shape == "visible":
             return Submission(code=code, asserts=ASSERTS)
-        return Submission(code=code, tests=CHECK, entry_point="solve")
+        return Submission(code=code, tests=self.tests or CHECK, entry_point="solve")
 
 
 def _probe(body: str) -> str:
@@ -915,7 +916,8 @@ for fd in (4, 5, 6):
         "always_equal_object",
         "class _HxAny:\n    def __eq__(self, other):\n        return True\n"
         "def solve(x):\n    return _HxAny()\n",
-        "error",
+        "failed",
+        notes="was `error` while only plain data crossed; now a reference, unequal to test data unasked",
     ),
     Hostile(
         "int_subclass_lies",
@@ -923,6 +925,255 @@ for fd in (4, 5, 6):
         "    __hash__ = int.__hash__\n"
         "def solve(x):\n    return _HxInt(x + 1)\n",
         "failed",
+    ),
+    # --- richer plain data (issue 20 item 4): rebuilt in the harness from plain state -------------
+    Hostile(
+        "plain_subclasses_lie",
+        "class _HxInt(int):\n    def __eq__(self, o):\n        return True\n    __hash__ = int.__hash__\n"
+        "    def __int__(self):\n        return 4 if int.__int__(self) == 3 else 9\n"
+        "    def __index__(self):\n        return self.__int__()\n"
+        "class _HxList(list):\n    def __iter__(self):\n        return iter([4])\n"
+        "    def __eq__(self, o):\n        return True\n"
+        "class _HxStr(str):\n    def __str__(self):\n        return '4'\n"
+        "def solve(x):\n    return _HxInt(x + 1) if x == 2 else _HxList([x]) if x == 3 else _HxStr('no')\n",
+        "failed",
+        notes="the held value crosses, read by the base type's own methods",
+    ),
+    Hostile(
+        "enum_and_namedtuple_lie",
+        "import enum, collections\n"
+        "class _HxE(enum.IntEnum):\n    A = 3\n    B = 4\n"
+        "    def __eq__(self, o):\n        return True\n    __hash__ = int.__hash__\n"
+        "class _HxT(collections.namedtuple('_HxT', 'v')):\n    def __eq__(self, o):\n        return True\n"
+        "    __hash__ = tuple.__hash__\n"
+        "def solve(x):\n    return _HxE.A if x == 2 else _HxT(0)\n",
+        "failed",
+        notes="rebuilt from members and fields: the harness's classes have no candidate methods",
+    ),
+    Hostile(
+        "forged_rich_state",
+        """
+import json, struct
+def _hx_frame(obj):
+    data = json.dumps(obj).encode()
+    return struct.pack(">I", len(data)) + data
+def solve(x):
+    # a reply whose tags try to make the harness build something that runs code
+    os.write(4, _hx_frame(["val", {"dd": ["os.system", []]}]))
+    time.sleep(5)
+""",
+        "error",
+        notes="an unknown factory is a protocol violation; nothing named by the candidate is imported",
+    ),
+    # --- output written through at call time (issue 20 item 5) -------------------------------------
+    Hostile(
+        "flood_inside_a_call",
+        "def solve(x):\n    while True:\n        sys.stdout.write('y' * 65536)\n",
+        "output_limit",
+        notes="the limit counts the candidate's bytes wherever the tests send its output",
+    ),
+    Hostile(
+        "partial_utf8_and_control_bytes",
+        "def solve(x):\n    os.write(1, b'\\xe2\\x82')\n"
+        "    os.write(2, b'\\x00\\x1b[2J\\xff')\n    return x + 1\n",
+        "failed",
+        notes="undecodable output is replaced, never interpreted",
+    ),
+    # --- exceptions rebuilt as the harness's own classes (issue 20 item 3) ---------------------------
+    Hostile(
+        "exception_lies",
+        "class _HxErr(ValueError):\n    def __eq__(self, o):\n        return True\n"
+        "    __hash__ = object.__hash__\n    def __str__(self):\n        return 'passed'\n"
+        "    def __getattr__(self, name):\n        return 4\n"
+        "def solve(x):\n    raise _HxErr(x)\n",
+        "error",
+        notes="the rebuilt class has none of the candidate's methods; an exception in a test is an error",
+    ),
+    Hostile(
+        "exception_posing_as_assertion",
+        "class _HxA(AssertionError):\n    pass\ndef solve(x):\n    raise _HxA()\n",
+        "failed",
+        notes="an AssertionError subclass makes the assert fail, as in-process",
+    ),
+    Hostile(
+        "forged_exception_state",
+        """
+import json, struct
+def _hx_frame(obj):
+    data = json.dumps(obj).encode()
+    return struct.pack(">I", len(data)) + data
+def solve(x):
+    info = {"cls": 1, "classes": [[1, "X", ["os.system"]]], "args": [], "attrs": [], "str": None,
+            "cause": None}
+    os.write(4, _hx_frame(["exc", "X", "", False, "", info]))
+    time.sleep(5)
+""",
+        "error",
+        notes="a base that is not a builtin exception is a protocol violation",
+    ),
+    # --- mutation of passed containers mirrored back (issue 20 item 2) -----------------------------
+    Hostile(
+        "mutation_smuggles_a_liar",
+        "class _HxAny:\n    def __eq__(self, o):\n        return True\n    __hash__ = object.__hash__\n"
+        "def solve(xs):\n    xs[:] = [_HxAny()]\n",
+        "failed",
+        tests="def check(candidate):\n    xs = [2]\n    candidate(xs)\n    assert xs == [4]\n",
+        notes="what the candidate puts in a passed container crosses by the same rules as a return value:"
+        " a reference, unequal to test data",
+    ),
+    Hostile(
+        "mutation_state_forged",
+        """
+import json, struct
+def _hx_frame(obj):
+    data = json.dumps(obj).encode()
+    return struct.pack(">I", len(data)) + data
+def solve(xs):
+    # claim the passed list became a dict, then that it holds the harness's own argument list
+    os.write(4, _hx_frame(["val", None, [None, {"d": []}]]))
+    time.sleep(5)
+""",
+        "error",
+        tests="def check(candidate):\n    xs = [2]\n    candidate(xs)\n    assert xs == [4]\n",
+        notes="a state of another type, or of the wrong length, is a protocol violation",
+    ),
+    Hostile(
+        "mutation_keeps_and_changes_later",
+        "_hx_kept = []\n"
+        "def solve(xs):\n    _hx_kept.append(xs)\n    for k in _hx_kept:\n        k[:] = [4]\n",
+        "failed",
+        tests="def check(candidate):\n    xs, ys = [1], [2]\n    candidate(xs)\n    xs[:] = [1]\n"
+        "    candidate(ys)\n    assert xs == [4]\n",
+        notes="a container the candidate kept is its own copy: later changes are not mirrored",
+    ),
+    # --- references across the boundary (issue 20 item 1) -------------------------------------------
+    Hostile(
+        "reference_with_lying_dunders",
+        """
+class _HxLiar:
+    def __eq__(self, o):
+        return True
+    def __ne__(self, o):
+        return False
+    def __hash__(self):
+        return hash(4)
+    def __bool__(self):
+        return True
+    def __len__(self):
+        return 4
+    def __iter__(self):
+        return iter([4])
+    def __repr__(self):
+        return "4"
+    def __getattr__(self, name):
+        return 4
+def solve(x):
+    return _HxLiar()
+""",
+        "failed",
+        notes="compared with test-built data a reference is unequal, decided in the harness unasked",
+    ),
+    Hostile(
+        "reference_with_looping_dunders",
+        "class _HxLoop:\n    def __eq__(self, o):\n        while True:\n            pass\n"
+        "    __hash__ = __repr__ = __getattr__ = __eq__\n"
+        "def solve(x):\n    return _HxLoop() if x == 2 else [_HxLoop(), {'k': (_HxLoop(),)}]\n",
+        "failed",
+        notes="nothing of the candidate's runs for `==` with test data, nor for the report's text",
+    ),
+    Hostile(
+        "spoofed_class",
+        "class _HxFake:\n    @property\n    def __class__(self):\n        return int\n"
+        "    def __eq__(self, o):\n        return True\n"
+        "def solve(x):\n    return _HxFake()\n",
+        "failed",
+        notes="the stand-in's type comes from type(), which __class__ cannot spoof",
+    ),
+    Hostile(
+        "callback_kept_and_called_after_return",
+        """
+import threading
+def solve(f, x):
+    def later():
+        for _ in range(50):
+            try:
+                f(x)
+                print("HX_ESCAPED:a kept callback ran after its call", flush=True)
+            except RuntimeError:
+                pass
+            time.sleep(0.01)
+        print("HX_PROBE_DONE", flush=True)
+    threading.Thread(target=later).start()
+    return x + 1
+""",
+        "failed",
+        tests="def check(candidate):\n    assert candidate(lambda v: v * v, 2) == 4\n"
+        "    import time\n    time.sleep(1)\n",
+        stdout_has=PROBE,
+        notes="outside a call from the tests (another thread, or after it returned) a callback raises",
+    ),
+    Hostile(
+        "callback_a_million_times",
+        "def solve(f, x):\n    for i in range(10**6):\n        f(i)\n    return x + 1\n",
+        "timeout",
+        tests="def check(candidate):\n    assert candidate(lambda v: v * v, 2) == 4\n",
+    ),
+    Hostile(
+        "recursion_through_callbacks",
+        "def solve(f, x):\n    return f(x)\n",
+        "error",
+        tests="def check(candidate):\n    def again(n):\n        return candidate(again, n + 1)\n"
+        "    assert candidate(again, 0) == 4\n",
+        notes="calls nested deeper than 50 levels end the run",
+    ),
+    Hostile(
+        "generator_never_ends",
+        "def solve(x):\n    while True:\n        yield x\n",
+        "timeout",
+        tests="def check(candidate):\n    assert list(candidate(2)) == [4]\n",
+    ),
+    Hostile(
+        "callback_attributes",
+        _probe("""
+def solve(f, x):
+    for name in ("__globals__", "__code__", "__closure__", "__defaults__", "__dict__", "__self__",
+                 "__wrapped__", "__func__"):
+        try:
+            got = getattr(f, name)
+        except AttributeError:
+            continue
+        _esc("callback attribute " + name + " " + repr(got)[:80])
+    import gc
+    for obj in gc.get_referents(f):
+        if "HXTESTSECRET" in repr(obj):
+            _esc("the tests through the callback")
+    return x + 1
+"""),
+        "failed",
+        tests="def check(candidate):\n    # HXTESTSECRET-91c2\n    secret = 4\n"
+        "    assert candidate(lambda v: v * secret, 2) == 4\n",
+        stdout_has=PROBE,
+        notes="a callback is a number in the candidate: nothing of the harness's function crosses",
+    ),
+    Hostile(
+        "forged_callback_handle",
+        "from rfx_sandbox.candidate import Callback\ndef solve(x):\n    return Callback(0)(x) if x else x\n",
+        "error",
+        notes="a handle the tests never passed is a protocol violation",
+    ),
+    Hostile(
+        "forged_reference",
+        """
+import json, struct
+def _hx_frame(obj):
+    data = json.dumps(obj).encode()
+    return struct.pack(">I", len(data)) + data
+def solve(x):
+    os.write(4, _hx_frame(["val", {"o": [424242]}, [None, None]]))
+    time.sleep(5)
+""",
+        "error",
+        notes="a reference the candidate never described is a protocol violation",
     ),
     Hostile(
         "deeply_nested_return",
@@ -978,6 +1229,13 @@ FRESH = frozenset(
         "forge_result_via_runner_stdout",
         "close_channels",
         "write_channels_then_exit",
+        # the boundary (issue 20): lying objects, forged references and states, callbacks
+        "reference_with_lying_dunders",
+        "exception_lies",
+        "mutation_state_forged",
+        "forged_reference",
+        "recursion_through_callbacks",
+        "callback_attributes",
     }
 )
 assert {case.id for case in HOSTILE} >= FRESH

@@ -314,3 +314,41 @@ def test_complete_solution_with_unparsable_code_or_prose_prompt() -> None:
     assert complete_solution("Write add(a, b).", "def add(a, b):\n    return a + b", "add") == (
         "def add(a, b):\n    return a + b\n"
     )
+
+
+COUNTER_DRAFT = (
+    "class Counter:\n    def __init__(self):\n        self.value = 0\n    def inc(self):\n        pass"
+)
+COUNTER = (
+    "class Counter(Base):\n    def __init__(self):\n        self.value = 0\n"
+    "    def inc(self):\n        self.value = step(self.value)"
+)
+
+
+def test_a_class_entry_point_is_found_like_a_function() -> None:
+    """The last block defining the class wins over a draft, a usage example and another block's
+    helper; the helper and base class it needs come along, the demo run does not."""
+    reply = (
+        "A first try:\n"
+        + fenced(COUNTER_DRAFT)
+        + "\nHelpers:\n"
+        + fenced("class Base:\n    pass\n\ndef step(v):\n    return v + 1")
+        + "\nFixed:\n"
+        + fenced(COUNTER + "\n\nc = Counter()\nc.inc()\nprint(c.value)")
+        + "\nUsage:\n"
+        + fenced("c = Counter()\nc.inc()\nassert c.value == 1")
+    )
+    code = extract_code(reply, "Counter")
+    assert code is not None and "print" not in code and "assert" not in code
+    counter = run(code, "Counter")()
+    counter.inc()
+    counter.inc()
+    assert counter.value == 2
+
+
+def test_a_class_entry_point_with_a_dataclass_decorator_and_no_bases() -> None:
+    reply = fenced("from dataclasses import dataclass\n\n@dataclass\nclass Point:\n    x: int\n    y: int")
+    reply = fenced("print(Point(1, 2))") + "\n" + reply
+    code = extract_code(reply, "Point")
+    assert code is not None and "@dataclass" in code and "print" not in code
+    assert run(code, "Point")(1, 2).y == 2

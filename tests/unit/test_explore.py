@@ -213,18 +213,19 @@ def test_the_harness_believes_only_well_shaped_facts() -> None:
     sys.path.insert(0, str(sandbox_dir()))
     from rfx_sandbox.harness import error_facts
 
-    reply = ["exc", "ValueError", "bad", False, "", ["facts", 4, "x = int(s)", [["s", "'a'"], "junk"]]]
+    # a call's exception reply: ["exc", name, message, is-base, where, info, states, facts]
+    head = ["exc", "ValueError", "bad", False, "", {"cls": "ValueError"}, [None, None]]
+    reply = [*head, ["facts", 4, "x = int(s)", [["s", "'a'"], "junk"]]]
     assert error_facts(reply, "ValueError: bad") == {
         "exception": "ValueError: bad",
         "line": 4,
         "source": "x = int(s)",
         "locals": {"s": "'a'"},
     }
-    info = {"cls": "ValueError"}  # another element may sit before the facts: they are found by tag
-    assert error_facts([*reply[:5], info, reply[5]], "E")["line"] == 4  # type: ignore[index]
     for forged in (["facts", "4", "", []], ["facts", 4, ""], ["other", 4, "", []]):
-        assert error_facts([*reply[:5], forged], "E") is None
-    assert error_facts(reply[:5], "E") is None
+        assert error_facts([*head, forged], "E") is None
+    assert error_facts(head, "E") is None
+    assert error_facts([*head[:6], reply[7]], "E") is None  # only in its own place, not anywhere
 
 
 async def test_a_repeat_of_any_earlier_trial_is_resampled() -> None:

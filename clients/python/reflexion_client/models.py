@@ -61,6 +61,7 @@ class TestResult(_Response):
     passed: bool
     message: str = ""
     facts: ErrorFacts | None = None
+    answered_by_candidate: bool = False  # the submission's own code decided this assert
 
 
 class Verdict(_Response):
