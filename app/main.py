@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -174,6 +175,8 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.openapi = openapi  # type: ignore[method-assign]
     # an ASGI endpoint (the SDK's transport), as a Route so that exactly /mcp matches (no redirect)
     app.router.routes.append(Route(MCP_PATH, mcp_endpoint, methods=["GET", "POST", "DELETE"]))
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    routes = openai_compat.router.routes
+    openai_paths = frozenset(f"/v1{route.path}" for route in routes if isinstance(route, APIRoute))
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, openai_paths=openai_paths)
     app.add_middleware(RequestTimer)
     return app

@@ -1,7 +1,8 @@
 """Request-body size limit as pure ASGI middleware.
 
 Field limits (code, tests, prompts) are in the pydantic models; this guards the parser itself, so a
-huge or endless body is refused with 413 problem+json before any of it is decoded.
+huge or endless body is refused with 413 before any of it is decoded: problem+json, except on the
+OpenAI-compatible routes, whose clients parse OpenAI's error shape.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.openai_schemas import OpenAIError
 from app.api.problems import PROBLEM_JSON, TYPE_BASE
 
 DRAIN_LIMIT = 16 * 1024 * 1024
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, openai_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.openai_paths = openai_paths  # answered in OpenAI's error shape
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,12 +65,17 @@ class BodyLimit:
         )
 
     async def _reject(self, scope: Scope, send: Send) -> None:
+        detail = f"request body exceeds {self.max_bytes} bytes"
+        if scope.get("path", "") in self.openai_paths:
+            response = OpenAIError(413, detail, code="request_too_large").response()
+            await response(scope, _replay([]), send)
+            return
         body = json.dumps(
             {
                 "type": TYPE_BASE + "too-large",
                 "title": "Request too large",
                 "status": 413,
-                "detail": f"request body exceeds {self.max_bytes} bytes",
+                "detail": detail,
                 "instance": scope.get("path", ""),
             }
         ).encode()

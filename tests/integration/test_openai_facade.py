@@ -329,3 +329,21 @@ def test_over_quota_is_429_with_retry_after_and_a_full_queue_is_503(served: Serv
             httpx.post(f"{served.url}/v1/episodes/{episode_id}/cancel", headers=served.headers(tenant))
         for tenant, episode_id in held:
             wait_status(served, tenant, episode_id, {"cancelled"})
+
+
+def test_a_body_over_the_limit_is_413_in_openai_shape(served: Served) -> None:
+    """The body limit guards the parser before any route runs; here too the error is OpenAI's."""
+    huge = ADD_TASK + "\n# " + "x" * 1_100_000  # over RFX_MAX_BODY_BYTES (default 1,000,000)
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(served).chat.completions.create(
+            model="reflexion", messages=[{"role": "user", "content": huge}]
+        )
+    assert caught.value.status_code == 413
+    assert caught.value.code == "request_too_large" and "exceeds" in caught.value.message
+    assert caught.value.response.headers["content-type"].startswith("application/json")
+    elsewhere = httpx.post(
+        f"{served.url}/v1/judge", content=b"x" * 1_100_000, headers=served.headers("alice")
+    )
+    assert elsewhere.status_code == 413 and elsewhere.headers["content-type"].startswith(
+        "application/problem+json"
+    )
