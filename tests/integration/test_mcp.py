@@ -250,3 +250,35 @@ async def test_run_episode_takes_a_humaneval_id(served: Served, fake_llm: Any) -
     assert record["task"]["visible_tests"]  # derived from the docstring, as `rfx run` does
     assert summary["status"] == "failed" and summary["attempts"][0]["verdict"] == "failed"
     assert unknown.is_error and "HumanEval/999" in text_of(unknown)
+
+
+async def test_a_server_without_keys_serves_mcp_as_tenant_default(
+    redis_server: Any, sandbox_image: str
+) -> None:
+    """With no RFX_API_KEYS (a loopback-only server) /mcp needs no Bearer and acts as `default`."""
+    from tests.integration.apiserver import ThreadedApp, service_settings
+
+    prefix = f"rfxtest:{uuid.uuid4().hex[:10]}"
+    store = redis.Redis.from_url(redis_server.url)
+    try:
+        with ThreadedApp(service_settings(redis_server.url, prefix, judge_image=sandbox_image)) as app:
+            async with httpx.AsyncClient(timeout=10) as api:
+                posted = await api.post(f"{app.url}/v1/episodes", json=task_body())
+            assert posted.status_code == 202 and posted.json()["tenant"] == "default"
+            async with (
+                httpx2.AsyncClient(timeout=60) as http,
+                Client(streamable_http_client(f"{app.url}/mcp", http_client=http)) as client,
+            ):
+                assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+                verdict = await client.call_tool(
+                    "judge",
+                    {"code": "def add(a, b):\n    return a + b\n", "asserts": ["assert add(2, 2) == 4"]},
+                )
+                assert not verdict.is_error and verdict.structured_content["status"] == "passed"
+                listed = await client.call_tool("list_episodes", {})
+                assert not listed.is_error and posted.json()["id"] in text_of(listed)
+    finally:
+        keys = list(store.scan_iter(f"{prefix}:*", count=1000))
+        if keys:
+            store.delete(*keys)
+        store.close()
