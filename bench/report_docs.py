@@ -96,6 +96,7 @@ class Results:
     cli: Json | None
     boundary: Json  # bench/results/judge-boundary-runc.json: the sandbox against the one before it
     boundary_runs: dict[str, Json]  # every bench/results/judge-boundary-*.json, by file name
+    readyz: Json  # bench/results/readyz-cpu.json
 
     @classmethod
     def read(cls, root: Path) -> Results:
@@ -109,6 +110,7 @@ class Results:
             local_overhead=load(root, "bench/real_model/overhead.json"),
             cli=load(root, "bench/results/cli_startup.json") if cli.exists() else None,
             boundary=load(root, "bench/results/judge-boundary-runc.json"),
+            readyz=load(root, "bench/results/readyz-cpu.json"),
             boundary_runs={
                 path.name: load(root, f"bench/results/{path.name}")
                 for path in sorted((root / "bench/results").glob("judge-boundary-*.json"))
@@ -630,6 +632,33 @@ def boundary_section(r: Results) -> str:
     )
 
 
+def readyz_section(r: Results) -> str:
+    ready, health = r.readyz["readyz"], r.readyz["healthz"]
+    return "\n".join(
+        (
+            "## Readiness checks",
+            "",
+            f"Reproduce: `{PY} bench/readyz_cpu.py --out bench/results/readyz-cpu.json`. `/readyz` is"
+            " unauthenticated, so its cost is paid by the process that serves episodes: the API"
+            " process's own CPU time per call (read from /proc), for sequential calls on one keep-alive"
+            " connection, next to `/healthz`, which asks no dependency. The target is under 5 ms.",
+            "",
+            table(
+                ("route", "calls", "API CPU per call", "wall per call"),
+                [
+                    (
+                        f"`/{name}`",
+                        str(data["calls"]),
+                        ms(data["api_cpu_ms_per_call"]),
+                        ms(data["wall_ms_per_call"]),
+                    )
+                    for name, data in (("readyz", ready), ("healthz", health))
+                ],
+            ),
+        )
+    )
+
+
 UNRECORDED = (
     (
         "bench/judge_cpu.py",
@@ -660,6 +689,8 @@ def performance_md(r: Results) -> str:
         judge_section(r),
         "",
         boundary_section(r),
+        "",
+        readyz_section(r),
         "",
         transport_section(r),
         "",
