@@ -15,38 +15,15 @@ from typing import Any
 
 import httpx
 
-from app.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    RateLimited,
-    ReflexionError,
-    Unauthorized,
-    Unavailable,
-)
+from app.errors import ReflexionError, Unavailable
+from app.http_errors import error_from_response
 from app.reflexion.models import Episode, Event
 
-_ERRORS: dict[int, type[ReflexionError]] = {
-    400: InvalidInput,
-    401: Unauthorized,
-    403: Unauthorized,
-    404: NotFound,
-    409: Conflict,
-    422: InvalidInput,
-    429: RateLimited,
-    503: Unavailable,
-}
 MAX_RECONNECTS = 5
 
 
 def problem_error(response: httpx.Response) -> ReflexionError:
-    try:
-        body = response.json()
-        detail = str(body.get("detail") or body.get("title")) if isinstance(body, dict) else response.text
-    except ValueError:
-        detail = response.text.strip()[:200] or response.reason_phrase
-    cls = _ERRORS.get(response.status_code, ReflexionError)
-    return cls(f"server answered {response.status_code}: {detail}")
+    return error_from_response(response, prefix=f"server answered {response.status_code}: ")
 
 
 class Remote:

@@ -14,37 +14,11 @@ from urllib.parse import quote
 import httpx
 
 from app.api.schemas import EpisodeCreate, EpisodePage, JudgeRequest, MemoryView
-from app.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    RateLimited,
-    ReflexionError,
-    Unauthorized,
-    Unavailable,
-)
+from app.errors import Unavailable
+from app.http_errors import error_from_response
 from app.reflexion.models import Episode, Event, Verdict
 
-_ERRORS: dict[int, type[ReflexionError]] = {
-    400: InvalidInput,
-    401: Unauthorized,
-    404: NotFound,
-    409: Conflict,
-    413: InvalidInput,
-    422: InvalidInput,
-    429: RateLimited,
-    503: Unavailable,
-}
 MAX_RECONNECTS = 5
-
-
-def _error(response: httpx.Response) -> ReflexionError:
-    try:
-        body = response.json()
-        detail = str(body.get("detail") or body.get("title"))
-    except (ValueError, AttributeError):
-        detail = response.text.strip()[:200] or response.reason_phrase
-    return _ERRORS.get(response.status_code, ReflexionError)(detail)
 
 
 class RemoteBackend:
@@ -62,7 +36,7 @@ class RemoteBackend:
         except httpx.TransportError as exc:
             raise Unavailable(f"cannot reach the server at {self.url}: {exc}") from None
         if response.status_code >= 400:
-            raise _error(response)
+            raise error_from_response(response)
         return response.json()
 
     async def check(self) -> None:
@@ -105,7 +79,7 @@ class RemoteBackend:
                 ) as response:
                     if response.status_code >= 400:
                         await response.aread()
-                        raise _error(response)
+                        raise error_from_response(response)
                     data: list[str] = []
                     async for line in response.aiter_lines():
                         if line.startswith("data:"):
