@@ -46,13 +46,20 @@ def trial_summary(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def rfx_field(episode: Episode, chat: ChatTask) -> dict[str, Any]:
+def outcome(episode: Episode) -> dict[str, Any]:
+    """How an episode ended, as the chat reply's `rfx` field and the MCP `run_episode` tool say it."""
     return {
         "episode_id": episode.id,
         "status": episode.status,
         "stop_reason": episode.stop_reason,
         "error": episode.error,
         "final_trial": episode.final_trial,
+    }
+
+
+def rfx_field(episode: Episode, chat: ChatTask) -> dict[str, Any]:
+    return {
+        **outcome(episode),
         "task_id": episode.task.id,
         "entry_point": episode.task.entry_point,
         "tests_source": chat.tests_source,

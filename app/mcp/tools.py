@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, Field, model_validator
 
-from app.api.chat_reply import final_code, progress_line, trial_summary
+from app.api.chat_reply import final_code, outcome, progress_line, trial_summary
 from app.api.schemas import EpisodeCreate, EpisodeStatusFilter, JudgeRequest
 from app.mcp.backend import Backend
 from app.reflexion.models import Episode, EpisodeConfig, ModelRef, Strict, Task
@@ -63,11 +63,7 @@ class ListEpisodes(Strict):
 
 def episode_summary(episode: Episode) -> dict[str, Any]:
     return {
-        "episode_id": episode.id,
-        "status": episode.status,
-        "stop_reason": episode.stop_reason,
-        "error": episode.error,
-        "final_trial": episode.final_trial,
+        **outcome(episode),
         "final_code": final_code(episode),
         "attempts": [trial_summary(a) for a in episode.attempts],
         "usage": episode.usage.model_dump(),
