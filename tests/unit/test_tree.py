@@ -195,3 +195,10 @@ def test_the_answer_rule_is_shared_by_the_engine_and_the_report() -> None:
     assert metrics.accuracy_by_trial([ep]) == [0.0, 1.0, 0.0, 0.0]
     reflexion = ep.model_copy(update={"config": EpisodeConfig(strategy="reflexion")})
     assert metrics.answer_after(reflexion, 4) == attempts[3]  # other strategies: the last attempt
+
+
+async def test_fresh_retry_context_keeps_the_parents_code_out_of_the_childs_prompt() -> None:
+    rig = Rig(SCRIPT)
+    await rig.run(max_trials=3, retry_context="fresh")
+    child = rig.actor.prompts()[1]
+    assert 'tag = "P0"' not in child and LESSONS[0] in child and "1 of 4 tests passed" in child
