@@ -32,6 +32,7 @@ class StrategyChoice(StrEnum):
     self_refine = "self_refine"
     best_of_n = "best_of_n"
     single = "single"
+    tree_search = "tree_search"
 
 
 class FeedbackChoice(StrEnum):
@@ -201,8 +202,14 @@ FeedbackOpt = Annotated[
         "else oracle].",
     ),
 ]
-TrialsOpt = Annotated[int | None, Opt("--max-trials", help="Trials (reflexion, self_refine) [default: 3].")]
+TrialsOpt = Annotated[
+    int | None,
+    Opt("--max-trials", help="Trials (reflexion, self_refine; judged nodes of tree_search) [default: 3]."),
+]
 SamplesOpt = Annotated[int | None, Opt("--samples", help="Samples for best_of_n [default: 5].")]
+BranchingOpt = Annotated[
+    int | None, Opt("--branching", help="Children drawn per expanded node (tree_search) [default: 2].")
+]
 TempOpt = Annotated[float | None, Opt("--temperature", help="Temperature [default: 0, best_of_n 0.8].")]
 SeedOpt = Annotated[int | None, Opt("--seed", help="Sampling seed, where the endpoint supports it.")]
 BudgetOpt = Annotated[int | None, Opt("--budget-tokens", help="Stop once this many tokens are spent.")]
@@ -261,6 +268,7 @@ def run(
     feedback: FeedbackOpt = None,
     max_trials: TrialsOpt = None,
     samples: SamplesOpt = None,
+    branching: BranchingOpt = None,
     temperature: TempOpt = None,
     seed: SeedOpt = None,
     budget_tokens: BudgetOpt = None,
@@ -288,6 +296,7 @@ def run(
         feedback=feedback.value if feedback else None,
         max_trials=max_trials,
         samples=samples,
+        branching=branching,
         temperature=temperature,
         seed=seed,
         budget_tokens=budget_tokens,
