@@ -102,7 +102,9 @@ class ProgressSink:
         elif type == "attempt.generated":
             outcome = "" if data["llm_outcome"] == "ok" else f" [red]({data['llm_outcome']})[/]"
             code = "code" if data["has_code"] else "[yellow]no code[/]"
-            say(f"trial {data['trial']}: {code}, {data['tokens']} tokens, {data['latency_ms']} ms{outcome}")
+            node = f" (child of trial {data['parent']})" if data.get("parent") is not None else ""
+            cost = f"{data['tokens']} tokens, {data['latency_ms']} ms"
+            say(f"trial {data['trial']}{node}: {code}, {cost}{outcome}")
         elif type == "attempt.resampled":
             say(
                 f"trial {data['trial']}: [yellow]repeats trial {data['duplicate_of']}[/], drawn again "

@@ -292,6 +292,7 @@ def test_tree_search_from_the_command_line(
     assert (episode.config.strategy, episode.config.branching) == ("tree_search", 3)
     assert (episode.stop_reason, episode.final_trial) == ("solved", 4)
     assert [(a.parent, a.value) for a in episode.attempts] == [(None, 0.0), (1, 0.0), (1, 0.0), (1, 1.0)]
+    assert "trial 4 (child of trial 1): code" in result.stderr and "trial 1: code" in result.stderr
 
 
 def test_budget_and_timeout_options(fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]) -> None:
