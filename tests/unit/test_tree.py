@@ -154,7 +154,8 @@ async def test_resume_rebuilds_the_tree_from_the_record(crash: tuple[str, int]) 
     first = Rig(SCRIPT)
     whole = await first.run(max_trials=10)
     kind, nth = crash
-    snapshot = first.sink.snapshot_after(kind, nth)  # type: ignore[arg-type]
+    stored = first.sink.snapshot_after(kind, nth).model_dump_json()  # type: ignore[arg-type]
+    snapshot = Episode.model_validate_json(stored)  # as the service's store keeps it
     assert snapshot.status == "running"
     kept = [a for a in snapshot.attempts if a.hidden is not None]
     reflected = sum(a.reflection is not None for a in kept)
