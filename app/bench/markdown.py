@@ -72,8 +72,8 @@ def render(report: dict[str, Any]) -> str:
     out += table(header, rows)
     out += [
         "",
-        "pass@1 of reflexion, self_refine and single is the accuracy of their first attempt; "
-        "pass@k for k > 1 is estimated from best_of_n's independent samples.",
+        "pass@1 of reflexion, self_refine, single and tree_search is the accuracy of their first "
+        "attempt; pass@k for k > 1 is estimated from best_of_n's independent samples.",
         "",
     ]
 

@@ -21,11 +21,12 @@ SCHEMA = "rfx-bench-report/1"
 DEFINITIONS = {
     "accuracy_by_trial": "fraction of problems whose answer after trial i+1 passes the hidden tests; an "
     "episode that stopped early carries its last answer forward; for best_of_n the answer after i "
-    "samples is the first sample that passed its feedback tests, else (and for the other strategies) "
-    "the latest attempt with code",
+    "samples is the first sample that passed its feedback tests; for tree_search the node that passed "
+    "its feedback tests, else the highest-valued node (fraction of feedback tests passed, ties to the "
+    "latest); otherwise (and for the other strategies) the latest attempt with code",
     "pass@k": "unbiased estimator 1 - C(n-c,k)/C(n,k) (Chen et al. 2021) averaged over problems; n "
     "independent samples per problem (best_of_n), c of them pass the hidden tests; for reflexion, "
-    "self_refine and single only pass@1 is defined: the accuracy of the first attempt",
+    "self_refine, single and tree_search only pass@1 is defined: the accuracy of the first attempt",
     "flips": "first answer versus final answer of each problem, judged by the hidden tests",
     "false_positives": "attempts whose feedback verdict passed while the hidden tests failed; episodes: "
     "stopped as solved by their feedback but final answer fails the hidden tests",

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.commands.run import (
+    BranchingOpt,
     ContextOpt,
     FeedbackOpt,
     KeyOpt,
@@ -46,7 +47,7 @@ bench_app = typer.Typer(
     name="bench", help="Benchmarks: strategies side by side, honest figures, reports.", no_args_is_help=True
 )
 
-STRATEGIES = ("reflexion", "self_refine", "best_of_n", "single")
+STRATEGIES = ("reflexion", "self_refine", "best_of_n", "single", "tree_search")
 Opt = typer.Option
 
 
@@ -76,8 +77,11 @@ def humaneval(
         STRATEGIES
     ),
     feedback: FeedbackOpt = None,
-    max_trials: Annotated[int, Opt("--max-trials", help="Trials for reflexion and self_refine.")] = 3,
+    max_trials: Annotated[
+        int, Opt("--max-trials", help="Trials for reflexion and self_refine, judged nodes for tree_search.")
+    ] = 3,
     samples: Annotated[int, Opt("--samples", help="Samples K for best_of_n (pass@1..K).")] = 5,
+    branching: BranchingOpt = None,
     concurrency: Annotated[int, Opt("--concurrency", help="Episodes run at the same time.")] = 2,
     dataset: Annotated[
         Path | None,
@@ -140,6 +144,7 @@ def humaneval(
             feedback=feedback.value if feedback else None,
             max_trials=max_trials,
             samples=samples,
+            branching=branching,
             temperature=temperature,
             timeout_s=timeout,
             memory=memory.value,

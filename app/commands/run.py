@@ -32,6 +32,7 @@ class StrategyChoice(StrEnum):
     self_refine = "self_refine"
     best_of_n = "best_of_n"
     single = "single"
+    tree_search = "tree_search"
 
 
 class FeedbackChoice(StrEnum):
@@ -101,7 +102,9 @@ class ProgressSink:
         elif type == "attempt.generated":
             outcome = "" if data["llm_outcome"] == "ok" else f" [red]({data['llm_outcome']})[/]"
             code = "code" if data["has_code"] else "[yellow]no code[/]"
-            say(f"trial {data['trial']}: {code}, {data['tokens']} tokens, {data['latency_ms']} ms{outcome}")
+            node = f" (child of trial {data['parent']})" if data.get("parent") is not None else ""
+            cost = f"{data['tokens']} tokens, {data['latency_ms']} ms"
+            say(f"trial {data['trial']}{node}: {code}, {cost}{outcome}")
         elif type == "attempt.resampled":
             say(
                 f"trial {data['trial']}: [yellow]repeats trial {data['duplicate_of']}[/], drawn again "
@@ -201,8 +204,14 @@ FeedbackOpt = Annotated[
         "else oracle].",
     ),
 ]
-TrialsOpt = Annotated[int | None, Opt("--max-trials", help="Trials (reflexion, self_refine) [default: 3].")]
+TrialsOpt = Annotated[
+    int | None,
+    Opt("--max-trials", help="Trials (reflexion, self_refine; judged nodes of tree_search) [default: 3]."),
+]
 SamplesOpt = Annotated[int | None, Opt("--samples", help="Samples for best_of_n [default: 5].")]
+BranchingOpt = Annotated[
+    int | None, Opt("--branching", help="Children drawn per expanded node (tree_search) [default: 2].")
+]
 TempOpt = Annotated[float | None, Opt("--temperature", help="Temperature [default: 0, best_of_n 0.8].")]
 SeedOpt = Annotated[int | None, Opt("--seed", help="Sampling seed, where the endpoint supports it.")]
 BudgetOpt = Annotated[int | None, Opt("--budget-tokens", help="Stop once this many tokens are spent.")]
@@ -261,6 +270,7 @@ def run(
     feedback: FeedbackOpt = None,
     max_trials: TrialsOpt = None,
     samples: SamplesOpt = None,
+    branching: BranchingOpt = None,
     temperature: TempOpt = None,
     seed: SeedOpt = None,
     budget_tokens: BudgetOpt = None,
@@ -288,6 +298,7 @@ def run(
         feedback=feedback.value if feedback else None,
         max_trials=max_trials,
         samples=samples,
+        branching=branching,
         temperature=temperature,
         seed=seed,
         budget_tokens=budget_tokens,

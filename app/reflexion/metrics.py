@@ -8,8 +8,9 @@ figures.
 Definitions (the report repeats them):
 - The *answer after trial t* follows the engine's rule for the final answer, applied to the attempts
   with `trial <= t`: for best_of_n (independent samples) the first whose feedback verdict passed;
-  otherwise, and for reflexion, self_refine and single, the latest attempt that has code (the latest
-  attempt when none has). An episode that stopped early thus carries its last answer forward.
+  for tree_search the passing node, else the highest-valued one (tree.py); otherwise, and for
+  reflexion, self_refine and single, the latest attempt that has code (the latest attempt when none
+  has). An episode that stopped early thus carries its last answer forward.
 - An answer is *right* when its hidden (grading) verdict passed; no hidden verdict counts as wrong.
 - pass@k is the unbiased estimator of Chen et al. (2021), `1 - C(n-c, k) / C(n, k)`, per problem over
   its n independent samples of which c pass, averaged over problems. Sequential strategies have one
@@ -27,6 +28,7 @@ from math import comb
 
 from pydantic import BaseModel
 
+from app.reflexion import tree
 from app.reflexion.models import Attempt, Episode
 
 SAMPLING_STRATEGIES: frozenset[str] = frozenset({"best_of_n"})
@@ -56,6 +58,8 @@ def answer_after(episode: Episode, trial: int) -> Attempt | None:
     seen = [a for a in _ordered(episode) if a.trial <= trial]
     if not seen:
         return None
+    if episode.config.strategy == "tree_search":
+        return tree.best_answer(seen)
     if episode.config.strategy in SAMPLING_STRATEGIES:
         for attempt in seen:
             if attempt.feedback is not None and attempt.feedback.passed:

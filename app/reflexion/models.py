@@ -21,7 +21,7 @@ EpisodeStatus = Literal["queued", "running", "succeeded", "failed", "cancelled",
 StopReason = Literal[
     "solved", "max_trials", "budget", "cancelled", "llm_error", "judge_error", "timeout", "stuck"
 ]
-StrategyName = Literal["reflexion", "self_refine", "best_of_n", "single"]
+StrategyName = Literal["reflexion", "self_refine", "best_of_n", "single", "tree_search"]
 FeedbackSource = Literal["visible", "oracle", "self_tests", "none"]
 MemoryScope = Literal["none", "episode", "task"]
 RetryMode = Literal["sampled", "greedy"]
@@ -193,6 +193,10 @@ class Attempt(Strict):
         default_factory=list, description="trials the draws thrown away before this one repeated"
     )
     duplicate_of: int | None = Field(default=None, description="an earlier trial with the same program")
+    parent: int | None = Field(default=None, description="tree_search: the trial this one was expanded from")
+    value: float | None = Field(
+        default=None, ge=0, le=1, description="fraction of the feedback tests passed (None: no feedback)"
+    )
     reply: str = ""
     llm_outcome: CompletionOutcome = "ok"
     own_tests: list[str] = Field(default_factory=list)
@@ -215,6 +219,9 @@ class EpisodeConfig(Finite):
     feedback: FeedbackSource | None = None
     max_trials: int = Field(default=3, ge=1, le=20)
     samples: int = Field(default=5, ge=1, le=50)
+    branching: int = Field(
+        default=2, ge=1, le=10, description="tree_search: children drawn per expanded node"
+    )
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     max_tokens: int = Field(default=1024, ge=16, le=32_768)

@@ -24,7 +24,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 
-from app.reflexion import codegen
+from app.reflexion import codegen, tree
 from app.reflexion.conversation import Conversation, describe_verdict
 from app.reflexion.models import (
     Attempt,
@@ -175,8 +175,13 @@ class EpisodeRun:
             return ""
         return codegen.complete_solution(self.task.prompt, extracted, self.task.entry_point)
 
-    async def attempt(self, messages: list[ChatMessage], *, sample: int = 0, retry: bool = False) -> Attempt:
+    async def attempt(
+        self, messages: list[ChatMessage], *, sample: int = 0, retry: bool = False, parent: int | None = None
+    ) -> Attempt:
         """Generate, record and judge the next attempt. The judge's verdicts are set on the attempt.
+
+        `parent` (tree_search) is the trial this attempt was expanded from, recorded with it at once so
+        a resumed episode rebuilds the same tree.
 
         A sampled retry (`retry` with config.retries `sampled`) whose program equals an earlier
         attempt's is recorded as a resample and drawn again, never judged; once the trial has thrown
@@ -206,6 +211,7 @@ class EpisodeRun:
             seed=draw.seed,
             resampled_from=[r.duplicate_of for r in self.episode.resamples if r.trial == trial],
             duplicate_of=duplicate,
+            parent=parent,
             reply=completion.text,
             llm_outcome=completion.outcome,
             own_tests=own_tests,
@@ -225,6 +231,7 @@ class EpisodeRun:
                 "seed": draw.seed,
                 "resamples": len(attempt.resampled_from),
                 "duplicate_of": duplicate,
+                "parent": parent,
             },
         )
         if completion.outcome in LLM_FAULTS:
@@ -308,12 +315,14 @@ class EpisodeRun:
                     Submission(code=attempt.code, asserts=feedback_tests), priority=priority
                 )
                 attempt.feedback, attempt.hidden = await asyncio.gather(feedback_run, hidden_run)
+        attempt.value = tree.value_of(attempt.feedback)
         await self.emit(
             "attempt.judged",
             {
                 "trial": attempt.trial,
                 "feedback": attempt.feedback.status if attempt.feedback else None,
                 "hidden": attempt.hidden.status if attempt.hidden else None,
+                "value": attempt.value,
                 "failing": [t.name for t in attempt.feedback.failing()] if attempt.feedback else [],
             },
         )

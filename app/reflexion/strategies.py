@@ -1,4 +1,4 @@
-"""The four ways an episode can spend its trials, each a short async function over EpisodeRun steps.
+"""The five ways an episode can spend its trials, each a short async function over EpisodeRun steps.
 
 Each strategy reads its progress from the episode record only (never from local variables carried
 between steps), so calling it again on a resumed episode continues where the record stops. Each
@@ -19,12 +19,19 @@ returns the stop reason; a step may also end the episode early by raising StopEp
   reflection and no resampling of repeats (the samples stay independent for pass@k). All samples
   are drawn so pass@k stays computable; the answer is the first one that passes the feedback tests.
 - single: one attempt.
+- tree_search (LATS-style): the first attempt is the root; the best failed leaf (highest value =
+  fraction of feedback tests passed, ties to the earliest) is reflected on and expanded into
+  `branching` sampled children, whose prompts carry the reflections along the path from the root;
+  stop when a node passes the feedback tests or `max_trials` nodes are judged. The tree is the
+  record itself (each attempt's `parent` and `value`, rules in tree.py); the answer is the passing
+  node, else the highest-valued one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from app.reflexion import tree
 from app.reflexion.conversation import describe_verdict, says_no_change
 from app.reflexion.models import Attempt, ChatMessage, Episode, StopReason, StrategyName
 from app.reflexion.steps import EpisodeRun
@@ -89,11 +96,36 @@ async def single(run: EpisodeRun) -> StopReason:
     return "solved" if run.solved(last) else "max_trials"
 
 
+async def tree_search(run: EpisodeRun) -> StopReason:
+    while True:
+        attempts = run.episode.attempts
+        if not attempts:
+            await run.attempt(await first_prompt(run))
+            continue
+        if run.solved(attempts[-1]):
+            return "solved"
+        node = tree.next_to_expand(attempts, run.config.branching)
+        if len(attempts) >= run.config.max_trials or node is None:
+            return "max_trials"
+        if node.reflection is None:
+            await run.reflect(node)
+        window = run.config.memory_window
+        path = tree.path_to(attempts, node.trial)
+        lessons = [a.reflection for a in path if a.reflection][-window:] if window else []
+        facts = describe_verdict(node.feedback, run.config.feedback_level)
+        if run.config.retry_context == "fresh":
+            messages = run.conversation.actor_fresh(run.task, run.shown_tests(), facts, lessons)
+        else:
+            messages = run.conversation.actor_retry(run.task, run.shown_tests(), node.code, facts, lessons)
+        await run.attempt(messages, retry=True, parent=node.trial)
+
+
 STRATEGIES: dict[StrategyName, Strategy] = {
     "reflexion": reflexion,
     "self_refine": self_refine,
     "best_of_n": best_of_n,
     "single": single,
+    "tree_search": tree_search,
 }
 
 
@@ -101,9 +133,12 @@ def final_attempt(episode: Episode) -> Attempt | None:
     """The attempt that is the episode's answer.
 
     best_of_n: the first attempt that passed the feedback tests; otherwise (and for every other
-    strategy) the last attempt that has code, or the last attempt when none has.
+    strategy) the last attempt that has code, or the last attempt when none has. tree_search: the
+    passing node, else the highest-valued one (tree.best_answer).
     """
     attempts = episode.attempts
+    if episode.config.strategy == "tree_search":
+        return tree.best_answer(attempts)
     if episode.config.strategy == "best_of_n":
         for attempt in attempts:
             if attempt.feedback is not None and attempt.feedback.passed:

@@ -18,6 +18,8 @@ from app.llm.fake_server import FakeLLMServer
 from tests.integration.test_client import API_KEY, service_with_worker, settings_for
 from tests.integration.test_episode_engine import LESSON, RETRY, RIGHT, TASK, WRONG
 
+OTHER_WRONG = "```python\ndef add(a: int, b: int) -> int:\n    return a * b\n```"
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -112,6 +114,54 @@ async def test_submit_in_page_and_watch_live(browser: Browser, service: str) -> 
     streams = [r for r in requests if r.url.endswith("/events")]
     assert streams, "the page should have opened the event stream"
     assert (await streams[0].all_headers()).get("authorization") == f"Bearer {API_KEY}"
+    await page.close()
+
+
+async def test_tree_search_is_drawn_as_a_tree(
+    browser: Browser, service: str, fake_llm: FakeLLMServer
+) -> None:
+    """A tree_search episode submitted in the page: root, two children, the passing one marked as the
+    answer, each node with its feedback verdict and value; a child's code is a diff against its parent."""
+    fake_llm.reset()
+    fake_llm.script(
+        Rule(model="fake-actor", pattern=RETRY, replies=[Reply(text=OTHER_WRONG), Reply(text=RIGHT)]),
+        Rule(model="fake-actor", pattern="failed its tests", replies=[Reply(text=LESSON)]),
+        Rule(model="fake-actor", replies=[Reply(text=WRONG)]),
+    )
+    page, _ = await open_page(browser, service)
+    await page.get_by_test_id("task-id").fill(TASK.id)
+    await page.get_by_test_id("entry-point").fill(TASK.entry_point)
+    await page.get_by_test_id("prompt").fill(TASK.prompt)
+    await page.get_by_test_id("tests").fill(TASK.tests)
+    await page.get_by_test_id("visible-tests").fill("\n".join(TASK.visible_tests))
+    await page.get_by_test_id("strategy").select_option("tree_search")
+    await page.get_by_test_id("max-trials").fill("5")
+    await page.get_by_test_id("submit").click()
+
+    await expect(page.get_by_test_id("final-verdict")).to_have_text(
+        "Final verdict: succeeded (answer of trial 3)", timeout=TIMEOUT_MS
+    )
+    tree = page.get_by_test_id("tree")
+    await expect(tree).to_be_visible()
+    nodes = tree.get_by_test_id("tree-node")
+    await expect(nodes).to_have_count(3)
+    root = tree.locator('[data-trial="1"]')
+    await expect(root.locator(":scope > [data-testid=node-verdict]")).to_have_text("failed")
+    await expect(root.locator(":scope > [data-testid=node-value]")).to_have_text("value 0.00")
+    # both children hang under the root, in trial order
+    await expect(root.locator("ul > [data-testid=tree-node]")).to_have_count(2)
+    children = root.locator("ul > [data-testid=tree-node]")
+    await expect(children.nth(0)).to_have_attribute("data-trial", "2")
+    await expect(children.nth(1).get_by_test_id("node-verdict")).to_have_text("passed")
+    await expect(children.nth(1).get_by_test_id("node-value")).to_have_text("value 1.00")
+    await expect(children.nth(1)).to_have_class("answer")
+    # trial 3's code is a diff against its parent (trial 1), not against trial 2
+    third = page.get_by_test_id("trial").nth(2)
+    await expect(third.locator("h3")).to_have_text("Trial 3 (child of trial 1)")
+    await expect(third.locator('[data-mark="-"]')).to_contain_text(["return a - b"])
+    await expect(third.locator('[data-mark="+"]')).to_contain_text(["return a + b"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "ui-tree.png"), full_page=True)
     await page.close()
 
 

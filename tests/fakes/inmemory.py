@@ -156,3 +156,33 @@ class RecordingSink:
 
     def snapshot_after(self, type: EventType, nth: int = 0) -> Episode:
         return [snap for t, _, snap in self.events if t == type][nth]
+
+
+@dataclass
+class TaggedJudge:
+    """A judge that never runs code: feedback assert i passes iff the code contains the tag `P{i}`.
+
+    So one scripted reply decides what fraction of the feedback tests passes (a tree node's value).
+    The hidden `check` passes iff every tag of the `tags` visible tests is in the code.
+    """
+
+    tags: int
+    submissions: list[Submission] = field(default_factory=list)
+
+    def passes(self, code: str, index: int) -> bool:
+        return f"P{index}" in code
+
+    async def judge(
+        self, submission: Submission, limits: JudgeLimits | None = None, *, priority: datetime | None = None
+    ) -> Verdict:
+        self.submissions.append(submission)
+        if submission.asserts:
+            results = [
+                TestResult(name=a, passed=self.passes(submission.code, i), message="" if ok else "wrong")
+                for i, a in enumerate(submission.asserts)
+                for ok in [self.passes(submission.code, i)]
+            ]
+            return Verdict(status="passed" if all(r.passed for r in results) else "failed", tests=results)
+        ok = all(self.passes(submission.code, i) for i in range(self.tags))
+        result = TestResult(name="check", passed=ok, message="" if ok else "check failed")
+        return Verdict(status="passed" if ok else "failed", tests=[result])

@@ -25,6 +25,8 @@ async def test_bad_episode_requests(redis_url: str, key_prefix: str) -> None:
         (task_body(max_resamples=-1), "max_resamples"),
         (task_body(feedback_level="verbose"), "feedback_level"),
         (task_body(retry_context="both"), "retry_context"),
+        (task_body(strategy="tree_search", branching=0), "branching"),
+        (task_body(strategy="tree_search", branching=11), "branching"),
         ({"task": {**task, "extra": 1}}, "task.extra"),  # Task is strict
         ({"task": {**task, "entry_point": "not valid!"}}, "task.entry_point"),
         ({"task": {**task, "prompt": "x" * 100_001}}, "task.prompt"),

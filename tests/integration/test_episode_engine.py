@@ -266,3 +266,42 @@ async def test_best_of_n_and_self_refine_on_real_parts(rig: Rig) -> None:
     assert (ep.status, ep.stop_reason, len(ep.attempts)) == ("failed", "solved", 1)  # a false "done"
     assert rig.reflector_requests() == []
     assert ep.attempts[0].feedback is None and ep.attempts[0].hidden is not None
+
+
+def add_code(body: str) -> str:
+    return f"```python\ndef add(a: int, b: int) -> int:\n    {body}\n```"
+
+
+async def test_tree_search_finds_the_right_code_on_a_branch(rig: Rig) -> None:
+    """Real judge, real HTTP: the root's second child is the better branch (2 of 3 visible tests), so
+    best-first expands it rather than the first child, and its child is right. That child's prompt
+    shows its parent's code and carries the reflections on its path (root's and its parent's)."""
+    task = TASK.model_copy(
+        update={"visible_tests": ["assert add(1, 1) == 2", "assert add(2, 0) == 2", "assert add(0, 3) == 3"]}
+    )
+    branch = "return a + b if b and a != 2 else a - 1"  # passes add(1, 1), add(0, 3): value 2/3
+    rig.actor_server.script(
+        Rule(model="actor-m", pattern=r"else a - 1", replies=[RIGHT]),  # children of the branch node
+        Rule(model="actor-m", pattern=RETRY, replies=[add_code("return a * b"), add_code(branch)]),
+        Rule(model="actor-m", replies=[WRONG]),  # the root: passes add(2, 0) only, value 1/3
+    )
+    rig.reflector_server.reset()
+    rig.reflector_server.script(
+        Rule(model="reflector-m", pattern=r"else a - 1", replies=["LESSON-ON-THE-BRANCH"]),
+        Rule(model="reflector-m", replies=["LESSON-ON-THE-ROOT"]),
+    )
+    ep = await rig.run(task=task, strategy="tree_search", max_trials=6, seed=11)
+
+    assert (ep.status, ep.stop_reason, ep.final_trial, len(ep.attempts)) == ("succeeded", "solved", 4, 4)
+    assert [a.parent for a in ep.attempts] == [None, 1, 1, 3]
+    assert [a.value for a in ep.attempts] == pytest.approx([1 / 3, 0.0, 2 / 3, 1.0])
+    assert [a.hidden.status for a in ep.attempts if a.hidden] == ["failed", "failed", "failed", "passed"]
+    assert [a.reflection for a in ep.attempts] == ["LESSON-ON-THE-ROOT", None, "LESSON-ON-THE-BRANCH", None]
+    last_prompt = rig.actor_requests()[-1].last_user
+    assert branch in last_prompt and "return a * b" not in last_prompt
+    assert "LESSON-ON-THE-ROOT" in last_prompt and "LESSON-ON-THE-BRANCH" in last_prompt
+    assert "2 of 3 tests passed" in last_prompt
+    # children are sampled retries: a temperature from the schedule and a new seed each
+    params = [(r.params.get("temperature"), r.params.get("seed")) for r in rig.actor_requests()]
+    assert params == [(0.0, 11), (0.4, 12), (0.6, 13), (0.8, 14)]
+    assert [e.data.get("parent") for e in rig.sink.events if e.type == "attempt.generated"] == [None, 1, 1, 3]

@@ -275,6 +275,26 @@ def test_retry_options_reach_the_episode(
         one_line_error(rfx([*base, *bad], env), 2, fragment)
 
 
+def test_tree_search_from_the_command_line(
+    fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]
+) -> None:
+    product = "```python\ndef add(a: int, b: int) -> int:\n    return a * b\n```"
+    quotient = "```python\ndef add(a: int, b: int) -> int:\n    return a // b\n```"
+    fake_llm.script(
+        Rule(model="actor-m", pattern=RETRY, replies=[product, quotient, RIGHT]),
+        Rule(model="actor-m", pattern="failed its tests", replies=[LESSON]),
+        Rule(model="actor-m", replies=[WRONG]),
+    )
+    base = ["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "actor-m"]
+    result = rfx([*base, "--strategy", "tree_search", "--branching", "3", "--max-trials", "6", "--json"], env)
+    assert result.returncode == 0, result.stderr
+    episode = Episode.model_validate_json(result.stdout)
+    assert (episode.config.strategy, episode.config.branching) == ("tree_search", 3)
+    assert (episode.stop_reason, episode.final_trial) == ("solved", 4)
+    assert [(a.parent, a.value) for a in episode.attempts] == [(None, 0.0), (1, 0.0), (1, 0.0), (1, 1.0)]
+    assert "trial 4 (child of trial 1): code" in result.stderr and "trial 1: code" in result.stderr
+
+
 def test_budget_and_timeout_options(fake_llm: FakeLLMServer, task_file: Path, env: dict[str, str]) -> None:
     script_actor(fake_llm)
     base = ["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "actor-m", "--json"]
@@ -429,7 +449,8 @@ def test_bad_task_file_is_one_line(
     [
         (["--max-trials", "0"], "--max-trials"),
         (["--temperature", "5"], "--temperature"),
-        (["--strategy", "tree_search"], "--strategy"),
+        (["--strategy", "mcts"], "--strategy"),
+        (["--strategy", "tree_search", "--branching", "0"], "--branching"),
         (["--feedback", "hidden"], "--feedback"),
         (["--base-url", "ftp://127.0.0.1/v1", "--model", "m"], "base_url"),
     ],

@@ -141,7 +141,7 @@ function verdictBlock(label, verdict) {
 function trialCard(attempt, previous) {
   const usage = attempt.usage || {};
   const card = el("div", { class: "trial", "data-testid": "trial", "data-trial": String(attempt.trial) },
-    el("h3", { text: `Trial ${attempt.trial}` }),
+    el("h3", { text: `Trial ${attempt.trial}` + (attempt.parent ? ` (child of trial ${attempt.parent})` : "") }),
     el("div", { class: "meta", "data-testid": "trial-meta",
       text: `${usage.prompt_tokens || 0} prompt + ${usage.completion_tokens || 0} completion tokens, ` +
             `${Math.round(attempt.latency_ms || 0)} ms` }),
@@ -151,6 +151,45 @@ function trialCard(attempt, previous) {
   const lesson = attempt.reflection || attempt.critique;
   if (lesson) card.append(el("div", { class: "lesson", "data-testid": "lesson", text: `Lesson: ${lesson}` }));
   return card;
+}
+
+// tree_search: the search tree from each attempt's parent, one line per node with its feedback
+// verdict and value (the fraction of feedback tests passed); the episode's answer is marked.
+function treeNode(attempt, kids, finalTrial) {
+  const feedback = attempt.feedback ? attempt.feedback.status : "no feedback";
+  const value = attempt.value === null || attempt.value === undefined ? "-" : attempt.value.toFixed(2);
+  const item = el("li", { "data-testid": "tree-node", "data-trial": String(attempt.trial) },
+    el("span", { class: "node-trial", text: `#${attempt.trial}` }),
+    el("span", { class: `verdict v-${feedback}`, "data-testid": "node-verdict", text: feedback }),
+    el("span", { class: "meta", "data-testid": "node-value", text: `value ${value}` }));
+  if (attempt.trial === finalTrial) {
+    item.classList.add("answer");
+    item.append(el("span", { class: "meta", text: " answer" }));
+  }
+  const below = kids.get(attempt.trial) || [];
+  if (below.length) {
+    const list = el("ul");
+    for (const child of below) list.append(treeNode(child, kids, finalTrial));
+    item.append(list);
+  }
+  return item;
+}
+
+function treeView(ep) {
+  const attempts = ep.attempts || [];
+  const box = $("#tree");
+  box.replaceChildren();
+  box.hidden = !attempts.some((a) => a.parent !== null && a.parent !== undefined);
+  if (box.hidden) return;
+  const kids = new Map();
+  const roots = [];
+  for (const attempt of attempts) {
+    if (attempt.parent === null || attempt.parent === undefined) roots.push(attempt);
+    else kids.set(attempt.parent, [...(kids.get(attempt.parent) || []), attempt]);
+  }
+  const list = el("ul", { class: "tree" });
+  for (const root of roots) list.append(treeNode(root, kids, ep.final_trial));
+  box.append(el("h3", { text: "Search tree" }), list);
 }
 
 function renderEpisode(ep) {
@@ -165,11 +204,16 @@ function renderEpisode(ep) {
   const u = ep.usage || {};
   $("#ep-usage").textContent = `${fmtTokens(u)} tokens` + (u.cost_usd ? `, $${u.cost_usd.toFixed(4)}` : "");
   $("#ep-error").textContent = ep.error || "";
+  treeView(ep);
   const trials = $("#trials");
   trials.replaceChildren();
+  const codeOf = new Map();
   let previous = null;
   for (const attempt of ep.attempts || []) {
-    trials.append(trialCard(attempt, previous));
+    // a tree node is compared with the node it was expanded from, not with the trial before it
+    const base = attempt.parent === null || attempt.parent === undefined ? previous : codeOf.get(attempt.parent) ?? null;
+    trials.append(trialCard(attempt, base));
+    codeOf.set(attempt.trial, attempt.code || "");
     previous = attempt.code || "";
   }
   const final = $("#ep-final");

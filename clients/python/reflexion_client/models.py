@@ -95,6 +95,8 @@ class Attempt(_Response):
     seed: int | None = None
     resampled_from: list[int] = Field(default_factory=list)
     duplicate_of: int | None = None
+    parent: int | None = None  # tree_search: the trial this one was expanded from
+    value: float | None = None  # the fraction of the feedback tests passed
     feedback: Verdict | None = None
     hidden: Verdict | None = None
     reflection: str | None = None
