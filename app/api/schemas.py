@@ -61,10 +61,6 @@ class MemoryCleared(Strict):
     deleted: int
 
 
-class Health(Strict):
-    status: str
-
-
 class Problem(BaseModel):
     """RFC 9457 problem details."""
 

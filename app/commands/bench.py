@@ -1,4 +1,4 @@
-"""`rfx bench`: benchmarks as a command group (`rfx bench humaneval`; room for more, e.g. `rfx bench judge`).
+"""`rfx bench`: benchmarks as a command group (`rfx bench humaneval`, `rfx bench judge`).
 
 This module reads arguments, wires the adapters (same model flags and RFX_ environment as `rfx run`)
 and shows progress; the runner (app/bench/runner.py), the figures (app/reflexion/metrics.py) and the

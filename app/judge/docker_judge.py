@@ -296,36 +296,33 @@ class DockerJudge:
     ) -> RunResult:
         slot = await self._idle.get(priority)
         try:
-            for attempt in (1, 2):
-                try:
-                    container = await self._slot_container(slot)
-                except ContainerGone:
-                    if attempt == 2:
-                        raise
-                    continue
-                try:
-                    result = await container.run(submission, limits)
-                except ContainerGone:
-                    # Killed from outside or crashed between runs: the pool survives; try once more.
-                    self._retire(container)
-                    slot.container = None
-                    if attempt == 2:
-                        raise
-                    continue
-                except asyncio.CancelledError:
-                    self._live.discard(container)
-                    slot.container = None
-                    raise
-                if result.trouble:
-                    self._retire(container)
-                    slot.container = None
-                    self._replace(slot)
-                elif recycle_due(container.runs, self.config.recycle_after, self._idle.waiting()):
-                    self._replace(slot)  # it serves on until the successor is up
-                return result
-            raise ContainerGone("unreachable")
+            try:
+                return await self._run_in_slot(slot, submission, limits)
+            except ContainerGone:
+                # Killed from outside or crashed between runs: the pool survives; try once more.
+                return await self._run_in_slot(slot, submission, limits)
         finally:
             self._idle.put(slot)
+
+    async def _run_in_slot(self, slot: _Slot, submission: Submission, limits: JudgeLimits) -> RunResult:
+        container = await self._slot_container(slot)
+        try:
+            result = await container.run(submission, limits)
+        except ContainerGone:
+            self._retire(container)
+            slot.container = None
+            raise
+        except asyncio.CancelledError:
+            self._live.discard(container)
+            slot.container = None
+            raise
+        if result.trouble:
+            self._retire(container)
+            slot.container = None
+            self._replace(slot)
+        elif recycle_due(container.runs, self.config.recycle_after, self._idle.waiting()):
+            self._replace(slot)  # it serves on until the successor is up
+        return result
 
     async def _judge_fresh(self, submission: Submission, limits: JudgeLimits) -> RunResult:
         container = await self._new_container(limits, fresh=True, first=submission)
