@@ -17,10 +17,11 @@ from app.errors import InvalidInput, Unavailable
 from app.memory.episodes import EPISODE_ID_RE, EpisodeStore
 from app.memory.keys import Keys
 from app.reflexion.models import Episode
+from app.reflexion.vocabulary import TERMINAL_STATUSES
 from app.settings import Settings
 
 PAGE = 200
-STATUSES = ("succeeded", "failed", "cancelled", "timed_out")
+STATUSES = TERMINAL_STATUSES
 
 
 @dataclass

@@ -23,7 +23,6 @@ from app.commands.run import (
     FeedbackOpt,
     KeyOpt,
     LevelOpt,
-    MemoryChoice,
     MemoryOpt,
     ModelOpt,
     ResamplesOpt,
@@ -38,6 +37,7 @@ from app.commands.run import (
     parse_temperatures,
 )
 from app.errors import InvalidInput
+from app.reflexion.vocabulary import STRATEGIES
 
 if TYPE_CHECKING:  # imported when a command runs, not for `rfx --help`
     from app.reflexion.models import Episode, EpisodeConfig, Task
@@ -46,7 +46,6 @@ bench_app = typer.Typer(
     name="bench", help="Benchmarks: strategies side by side, honest figures, reports.", no_args_is_help=True
 )
 
-STRATEGIES = ("reflexion", "self_refine", "best_of_n", "single")
 Opt = typer.Option
 
 
@@ -96,7 +95,7 @@ def humaneval(
     reflector_api_key: RKeyOpt = None,
     temperature: TempOpt = None,
     timeout: TimeoutOpt = None,
-    memory: MemoryOpt = MemoryChoice.episode,
+    memory: MemoryOpt = "episode",
     retries: RetriesOpt = None,
     retry_temperatures: RetryTempsOpt = None,
     max_resamples: ResamplesOpt = None,
@@ -137,17 +136,17 @@ def humaneval(
     configs = {
         s: episode_config(
             strategy=s,
-            feedback=feedback.value if feedback else None,
+            feedback=feedback,
             max_trials=max_trials,
             samples=samples,
             temperature=temperature,
             timeout_s=timeout,
-            memory=memory.value,
-            retries=retries.value if retries else None,
+            memory=memory,
+            retries=retries,
             retry_temperatures=parse_temperatures(retry_temperatures),
             max_resamples=max_resamples,
-            feedback_level=feedback_level.value if feedback_level else None,
-            retry_context=retry_context.value if retry_context else None,
+            feedback_level=feedback_level,
+            retry_context=retry_context,
             seed=sampling_seed,
         )
         for s in strategies
@@ -174,7 +173,7 @@ def humaneval(
         "strategies": strategies,
         "max_trials": max_trials,
         "samples": samples,
-        "feedback": feedback.value if feedback else None,
+        "feedback": feedback,
         "concurrency": concurrency,
         "actor_model": actor.name,
         "reflector_model": reflector.name,

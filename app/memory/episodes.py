@@ -31,10 +31,10 @@ from app.errors import Conflict, InvalidInput, NotFound, RateLimited, Unavailabl
 from app.memory.keys import Keys
 from app.queue import stats
 from app.reflexion.models import Episode, Event, EventType, Task, utcnow
+from app.reflexion.vocabulary import EPISODE_STATUSES
 
 EPISODE_ID_PATTERN = r"^ep_[0-9a-f]{20}$"
 EPISODE_ID_RE = re.compile(EPISODE_ID_PATTERN)
-EPISODE_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out")
 IDEMPOTENCY_TTL_S = 24 * 3600
 
 _CREATE = """

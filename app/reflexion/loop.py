@@ -25,10 +25,11 @@ import secrets
 import time
 
 from app.reflexion.conversation import Conversation
-from app.reflexion.models import Episode, EpisodeConfig, EpisodeStatus, StopReason, Task, utcnow
+from app.reflexion.models import Episode, EpisodeConfig, Task, utcnow
 from app.reflexion.ports import ChatModel, EventSink, Judge, Memory, PromptBook
 from app.reflexion.steps import EpisodeRun, StopEpisode
-from app.reflexion.strategies import STRATEGIES, final_attempt
+from app.reflexion.strategies import STRATEGIES
+from app.reflexion.vocabulary import EpisodeStatus, StopReason
 
 
 def new_episode_id() -> str:
@@ -102,13 +103,13 @@ async def run_episode(
 async def finish(run: EpisodeRun, reason: StopReason) -> None:
     """Settle the outcome from the final answer's hidden verdict and emit the one `episode.finished`."""
     episode = run.episode
-    answer = final_attempt(episode)
+    answer = episode.answer
     status: EpisodeStatus
     if reason == "cancelled":
         status = "cancelled"
     elif reason == "timeout":
         status = "timed_out"
-    elif answer is not None and answer.hidden is not None and answer.hidden.passed:
+    elif answer is not None and answer.hidden_passed:
         status = "succeeded"
     else:
         status = "failed"

@@ -27,9 +27,10 @@ from math import comb
 
 from pydantic import BaseModel
 
-from app.reflexion.models import Attempt, Episode
+from app.reflexion.models import Attempt, Episode, answer_among
+from app.reflexion.vocabulary import StrategyName
 
-SAMPLING_STRATEGIES: frozenset[str] = frozenset({"best_of_n"})
+SAMPLING_STRATEGIES: frozenset[StrategyName] = frozenset({"best_of_n"})
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -44,7 +45,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def is_right(attempt: Attempt | None) -> bool:
-    return attempt is not None and attempt.hidden is not None and attempt.hidden.passed
+    return attempt is not None and attempt.hidden_passed
 
 
 def _ordered(episode: Episode) -> list[Attempt]:
@@ -56,12 +57,7 @@ def answer_after(episode: Episode, trial: int) -> Attempt | None:
     seen = [a for a in _ordered(episode) if a.trial <= trial]
     if not seen:
         return None
-    if episode.config.strategy in SAMPLING_STRATEGIES:
-        for attempt in seen:
-            if attempt.feedback is not None and attempt.feedback.passed:
-                return attempt
-    with_code = [a for a in seen if a.code]
-    return with_code[-1] if with_code else seen[-1]
+    return answer_among(seen, episode.config.strategy)
 
 
 def final_answer(episode: Episode) -> Attempt | None:
@@ -162,7 +158,7 @@ def false_positives(episodes: Iterable[Episode]) -> FalsePositives:
         source = episode.config.resolved_feedback(episode.task)
         bucket = by.setdefault(source, Counter())
         for attempt in episode.attempts:
-            if attempt.feedback is not None and attempt.feedback.passed:
+            if attempt.feedback_passed:
                 result.attempts_feedback_passed += 1
                 bucket["attempts_feedback_passed"] += 1
                 if not is_right(attempt):

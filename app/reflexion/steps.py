@@ -33,16 +33,15 @@ from app.reflexion.models import (
     Episode,
     EpisodeConfig,
     EventType,
-    FeedbackSource,
     Reflection,
     Resample,
-    StopReason,
     Submission,
     Task,
     Usage,
     Verdict,
 )
 from app.reflexion.ports import ChatModel, EventSink, Judge, Memory
+from app.reflexion.vocabulary import FeedbackSource, StopReason
 
 LLM_FAULTS = frozenset({"error", "malformed", "empty"})
 SELF_TESTS_ASKED = 5
@@ -105,7 +104,7 @@ class EpisodeRun:
     @staticmethod
     def solved(attempt: Attempt) -> bool:
         """The loop stops on the feedback verdict; with no feedback source nothing is ever `solved` here."""
-        return attempt.feedback is not None and attempt.feedback.passed
+        return attempt.feedback_passed
 
     def discard_unfinished(self) -> None:
         """On resume, drop a trailing attempt that was generated but never judged (it is redone)."""
