@@ -18,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -30,11 +28,10 @@ from pydantic import ValidationError
 from app.errors import Conflict, InvalidInput, NotFound, RateLimited, Unavailable
 from app.memory.keys import Keys
 from app.queue import stats
+from app.reflexion.ids import EPISODE_ID_RE
 from app.reflexion.models import Episode, Event, EventType, Task, utcnow
 from app.reflexion.vocabulary import EPISODE_STATUSES
 
-EPISODE_ID_PATTERN = r"^ep_[0-9a-f]{20}$"
-EPISODE_ID_RE = re.compile(EPISODE_ID_PATTERN)
 IDEMPOTENCY_TTL_S = 24 * 3600
 
 _CREATE = """
@@ -134,11 +131,6 @@ class Page:
     next: str | None
 
 
-def new_episode_id() -> str:
-    """Time-ordered (48-bit ms clock) plus 32 random bits: lexicographic order is creation order."""
-    return f"ep_{int(time.time() * 1000):012x}{os.urandom(4).hex()}"
-
-
 def new_event_key() -> str:
     """The identity of one write of an event, made before the command is sent: the client's retry
     after a lost reply sends the same key, and the script then answers the first write's stream id
@@ -196,16 +188,6 @@ def read_record(raw: str | bytes, *, episode_id: str, tenant: str, status: str) 
         reason = f"{len(errors)} validation error(s), first at {where or 'the top'}: "
         reason += first["msg"] if first else str(exc)
         return salvage(raw, episode_id=episode_id, tenant=tenant, status=status, reason=reason), reason
-
-
-def finished_data(episode: Episode) -> dict[str, object]:
-    return {
-        "status": episode.status,
-        "stop_reason": episode.stop_reason,
-        "error": episode.error,
-        "final_trial": episode.final_trial,
-        "trials": len(episode.attempts),
-    }
 
 
 class EpisodeStore:
@@ -416,7 +398,7 @@ class EpisodeStore:
     ) -> str | None:
         """The one terminal transition. Returns the event id, or None when it was already terminal."""
         k = self.keys
-        payload = finished_data(episode) if data is None else data
+        payload = episode.finished_data() if data is None else data
         # The episode's metrics go in the same script: counted exactly when it becomes terminal,
         # even if this process dies the moment the script returns.
         increments = [str(part) for item in stats.episode_increments(episode).items() for part in item]

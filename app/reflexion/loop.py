@@ -21,20 +21,14 @@ Resume and idempotency (the service's worker relies on these):
 from __future__ import annotations
 
 import asyncio
-import secrets
-import time
 
 from app.reflexion.conversation import Conversation
+from app.reflexion.ids import new_episode_id
 from app.reflexion.models import Episode, EpisodeConfig, Task, utcnow
 from app.reflexion.ports import ChatModel, EventSink, Judge, Memory, PromptBook
 from app.reflexion.steps import EpisodeRun, StopEpisode
 from app.reflexion.strategies import STRATEGIES
 from app.reflexion.vocabulary import EpisodeStatus, StopReason
-
-
-def new_episode_id() -> str:
-    """Same shape as the service's ids (`ep_` + 48-bit ms clock + 32 random bits): sortable by creation."""
-    return f"ep_{int(time.time() * 1000):012x}{secrets.token_hex(4)}"
 
 
 async def run_episode(
@@ -116,14 +110,4 @@ async def finish(run: EpisodeRun, reason: StopReason) -> None:
     episode.status, episode.stop_reason = status, reason
     episode.final_trial = answer.trial if answer is not None else None
     episode.finished_at = utcnow()
-    await run.emit(
-        "episode.finished",
-        {
-            "status": status,
-            "stop_reason": reason,
-            "final_trial": episode.final_trial,
-            "trials": len(episode.attempts),
-            "tokens": episode.usage.total_tokens,
-            "error": episode.error,
-        },
-    )
+    await run.emit("episode.finished", episode.finished_data())

@@ -306,6 +306,18 @@ class Episode(Strict):
         """The attempt that is the episode's answer (the rule of `answer_among`)."""
         return answer_among(self.attempts, self.config.strategy)
 
+    def finished_data(self) -> dict[str, object]:
+        """The `episode.finished` event's data, whoever ends the episode (the loop, a cancel, the
+        worker giving up): one shape, so a reader never has to ask which path wrote it."""
+        return {
+            "status": self.status,
+            "stop_reason": self.stop_reason,
+            "final_trial": self.final_trial,
+            "trials": len(self.attempts),
+            "tokens": self.usage.total_tokens,
+            "error": self.error,
+        }
+
 
 EventType = Literal[
     "episode.started",

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.memory.episodes import EpisodeStore, LeaseLost, new_episode_id
+from app.memory.episodes import EpisodeStore, LeaseLost
 from app.memory.keys import Keys
 from app.queue.stream import JobStream
+from app.reflexion.ids import new_episode_id
 from app.reflexion.models import Episode, Task
 
 TASK = Task(id="t/1", prompt="def f():\n", entry_point="f", tests="def check(c):\n    pass\n")

@@ -201,6 +201,8 @@ async def test_cancel_records_cancelled_then_reraises() -> None:
         await task
     kind, data, snapshot = parts.sink.events[-1]
     assert kind == "episode.finished" and data["status"] == "cancelled"
+    # the shape every `episode.finished` has, whoever wrote it (tests/integration/test_api_episodes.py)
+    assert set(data) == {"status", "stop_reason", "final_trial", "trials", "tokens", "error"}
     assert (snapshot.status, snapshot.stop_reason) == ("cancelled", "cancelled")
 
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Header, Query, Response
 from app.api.deps import Services, ServicesDep, TenantDep
 from app.api.schemas import PROBLEM, EpisodeCreate, EpisodePage, EpisodeStatusFilter
 from app.errors import InvalidInput
-from app.memory.episodes import EPISODE_ID_PATTERN, new_episode_id, request_fingerprint
+from app.memory.episodes import request_fingerprint
+from app.reflexion.ids import EPISODE_ID_PATTERN, new_episode_id
 from app.reflexion.models import Episode
 
 router = APIRouter(prefix="/episodes", tags=["episodes"])
