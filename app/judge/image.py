@@ -57,7 +57,7 @@ def _image_id(client: docker.DockerClient, name: str) -> str | None:
 
 
 def sandbox_image_tag(
-    base_image: str = "rfx-debian-python:bookworm",
+    base_image: str,
     client: docker.DockerClient | None = None,
     tree_digest: str | None = None,
 ) -> str:
