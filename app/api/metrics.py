@@ -27,7 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from app.api.deps import ServicesDep
-from app.queue import stats
+from app.memory import stats
 from app.queue.stream import JobStream
 from app.reflexion.models import Verdict
 from app.reflexion.vocabulary import TERMINAL_STATUSES

@@ -130,7 +130,7 @@ async def execute(
     console: Console,
 ) -> Episode:
     """Run the episode; on Ctrl-C the loop records it as cancelled, and that record is returned."""
-    from app.reflexion.loop import run_episode
+    from app.reflexion.loop import EpisodeDeps, new_episode, run_episode
     from app.wiring import close_models, open_adapters
 
     try:
@@ -138,16 +138,15 @@ async def execute(
             with console.status("starting the episode") as status:
                 sink = ProgressSink(console, status)
                 try:
-                    return await run_episode(
-                        task,
-                        config,
-                        actor,
-                        reflector,
-                        adapters.judge,
-                        adapters.memory,
-                        sink,
+                    deps = EpisodeDeps(
+                        actor=actor,
+                        reflector=reflector,
+                        judge=adapters.judge,
+                        memory=adapters.memory,
+                        events=sink,
                         prompts=adapters.prompts,
                     )
+                    return await run_episode(new_episode(task, config), deps)
                 except asyncio.CancelledError:
                     if sink.episode is not None and sink.episode.status == "cancelled":
                         return sink.episode  # the top-level task: nothing above it awaits the cancel

@@ -34,7 +34,6 @@ from app.judge.image import ensure_sandbox_image
 from app.judge.reaper import INSTANCE_LABEL, JUDGE_LABEL, OWNER_LABEL, owner_token, reap_orphans
 from app.judge.verdicts import sandbox_error, verdict_from_report
 from app.reflexion.models import JudgeLimits, Submission, Verdict
-from app.settings import Settings
 
 CONTAINER_LIMIT_FIELDS = ("memory_mb", "pids", "tmpfs_mb", "cpus")
 
@@ -74,10 +73,6 @@ class DockerJudge:
         self._background: set[asyncio.Task[object]] = set()
         self._closing: set[asyncio.Task[None]] = set()  # fresh containers on their way out
 
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: object) -> DockerJudge:
-        return cls(JudgeConfig.from_settings(settings, **overrides))
-
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         """Reap orphans, make sure the image exists, warm the pool. Raises SandboxError."""
@@ -88,8 +83,7 @@ class DockerJudge:
                 raise SandboxError("this judge is closed")
             self.reaped = await reap_orphans(self.config.docker)
             if self.image is None:
-                settings = Settings(judge_base_image=self.config.base_image)
-                self.image = await asyncio.to_thread(ensure_sandbox_image, settings)
+                self.image = await asyncio.to_thread(ensure_sandbox_image, None, self.config.base_image)
             if self.config.mode == "pooled":
                 self._slots = [_Slot() for _ in range(self.config.workers)]
                 results = await self._start_pool()

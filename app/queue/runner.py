@@ -20,10 +20,11 @@ from app.memory.redis_memory import RedisMemory
 from app.prompts import FilePromptBook
 from app.queue.connection import redis_client
 from app.queue.worker import Worker
-from app.reflexion.loop import run_episode
+from app.reflexion.loop import EpisodeDeps, run_episode
 from app.reflexion.models import Episode
 from app.reflexion.ports import EventSink, Judge
 from app.settings import Settings
+from app.wiring import open_judge
 
 log = logging.getLogger("rfx.worker")
 
@@ -46,28 +47,19 @@ class EngineRunner:
     async def __call__(self, episode: Episode, sink: EventSink) -> Episode:
         actor = self._model(episode.actor_model or None, "actor")
         reflector = self._model(episode.reflector_model or None, "reflector")
-        return await run_episode(
-            episode.task,
-            episode.config,
-            actor,
-            reflector,
-            self.judge,
-            self.memory,
-            sink,
+        deps = EpisodeDeps(
+            actor=actor,
+            reflector=reflector,
+            judge=self.judge,
+            memory=self.memory,
+            events=sink,
             prompts=self.prompts,
-            episode=episode,
-            tenant=episode.tenant,
         )
+        return await run_episode(episode, deps)
 
     async def aclose(self) -> None:
         for model in self._models.values():
             await model.aclose()
-
-
-async def open_judge(settings: Settings) -> DockerJudge:
-    judge = DockerJudge.from_settings(settings)
-    await judge.start()
-    return judge
 
 
 async def start_worker(

@@ -12,7 +12,7 @@ Resume and idempotency (the service's worker relies on these):
   trailing attempt that was generated but not judged is redone. `episode.started` is emitted only
   when the episode was not running yet, so a resumed episode has exactly one `episode.started`
   and, like every episode, exactly one `episode.finished`.
-- When `episode` is given, its own task, config and tenant are used (the arguments are ignored).
+- The record is the truth: its own task, config and tenant are used (a new one: `new_episode`).
 - The timeout counts from the start of this call, not from the first start.
 - Cancellation (the asyncio task is cancelled) finishes the record as `cancelled`, emits
   `episode.finished`, then re-raises CancelledError.
@@ -21,6 +21,7 @@ Resume and idempotency (the service's worker relies on these):
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from app.reflexion.conversation import Conversation
 from app.reflexion.ids import new_episode_id
@@ -31,32 +32,36 @@ from app.reflexion.strategies import STRATEGIES
 from app.reflexion.vocabulary import EpisodeStatus, StopReason
 
 
-async def run_episode(
-    task: Task,
-    config: EpisodeConfig,
-    actor: ChatModel,
-    reflector: ChatModel,
-    judge: Judge,
-    memory: Memory,
-    events: EventSink,
-    *,
-    prompts: PromptBook,
-    episode: Episode | None = None,
-    tenant: str = "default",
-) -> Episode:
-    if episode is None:
-        episode = Episode(id=new_episode_id(), tenant=tenant, task=task, config=config)
+@dataclass(frozen=True)
+class EpisodeDeps:
+    """The ports one episode runs on (a process builds the shared ones once; `events` is per episode)."""
+
+    actor: ChatModel
+    reflector: ChatModel
+    judge: Judge
+    memory: Memory
+    events: EventSink
+    prompts: PromptBook
+
+
+def new_episode(task: Task, config: EpisodeConfig, tenant: str = "default") -> Episode:
+    """A fresh record for `run_episode` (the service's records are made by the API instead)."""
+    return Episode(id=new_episode_id(), tenant=tenant, task=task, config=config)
+
+
+async def run_episode(episode: Episode, deps: EpisodeDeps) -> Episode:
     if episode.terminal:
         return episode
-    task, config = episode.task, episode.config  # a given record is the truth on resume
+    task, config = episode.task, episode.config
+    actor, reflector = deps.actor, deps.reflector
     run = EpisodeRun(
         episode=episode,
         actor=actor,
         reflector=reflector,
-        judge=judge,
-        memory=memory,
-        events=events,
-        conversation=Conversation(prompts, episode.prompt_versions, config.instructions),
+        judge=deps.judge,
+        memory=deps.memory,
+        events=deps.events,
+        conversation=Conversation(deps.prompts, episode.prompt_versions, config.instructions),
         feedback=config.resolved_feedback(task),
     )
     run.discard_unfinished()
