@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from app.bench.datasets import humaneval_task
-from app.bench.visible_tests import with_visible_tests
+from app.benchmark.datasets import humaneval_task
+from app.benchmark.visible_tests import with_visible_tests
 from app.errors import InvalidInput
 from app.llm import ModelOverrides, ModelRegistry, build_chat_models
 from app.llm.presets import LOCAL, LOCAL_SIZES, local_name

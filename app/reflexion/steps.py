@@ -4,7 +4,7 @@ Strategies (strategies.py) compose these steps; the loop (loop.py) starts and fi
 All state lives in the Episode record, which every step updates in place and then hands to the event
 sink: that is what lets the service resume an episode from its last completed attempt.
 
-Decisions recorded here (docs/architecture.md repeats them):
+Decisions recorded here (docs/design.md repeats them):
 - An LLM fault (a Completion with outcome `error`, `malformed` or `empty`, i.e. after the adapter's
   own retries) ends the episode with stop_reason `llm_error`; a faulted actor reply is still
   recorded as an attempt without code. A reply that is fine but has no code in it is an ordinary

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import redis.asyncio as aredis
 
-from app.bench.episode_query import parse_query
-from app.bench.export import SCHEMAS
+from app.benchmark.episode_query import parse_query
+from app.benchmark.export import SCHEMAS
 from app.memory.episodes import EpisodeStore
 from app.memory.keys import Keys
 from app.reflexion.ids import new_episode_id

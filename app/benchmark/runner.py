@@ -23,8 +23,8 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from app.bench.memory import InProcessMemory
-from app.bench.store import EpisodeLog, latest_per_pair
+from app.benchmark.memory import InProcessMemory
+from app.benchmark.store import EpisodeLog, latest_per_pair
 from app.errors import InvalidInput
 from app.reflexion.loop import EpisodeDeps, new_episode, run_episode
 from app.reflexion.models import Episode, EpisodeConfig, EventType, Task, Usage

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from app.bench.datasets import humaneval_path, read_jsonl
+from app.benchmark.datasets import humaneval_path, read_jsonl
 from app.judge import DockerJudge, JudgeConfig, ensure_sandbox_image
 from app.reflexion.models import Submission
 from app.settings import Settings
