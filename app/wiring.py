@@ -23,8 +23,9 @@ from app.llm import ModelOverrides, ModelRegistry, build_chat_models
 from app.llm.presets import LOCAL, LOCAL_SIZES, local_name
 from app.memory.redis_memory import RedisMemory
 from app.prompts import default_prompt_book
+from app.reflexion.loop import EpisodeDeps
 from app.reflexion.models import EpisodeConfig, Task
-from app.reflexion.ports import ChatModel, Judge, PromptBook
+from app.reflexion.ports import ChatModel, EventSink, Judge, PromptBook
 from app.settings import Settings
 
 if TYPE_CHECKING:  # the Docker client loads only when a judge is opened
@@ -126,6 +127,17 @@ class Adapters:
     judge: Judge
     memory: RedisMemory
     prompts: PromptBook
+
+    def episode_deps(self, actor: ChatModel, reflector: ChatModel, events: EventSink) -> EpisodeDeps:
+        """What one episode runs on: these shared ports plus its models and its event sink."""
+        return EpisodeDeps(
+            actor=actor,
+            reflector=reflector,
+            judge=self.judge,
+            memory=self.memory,
+            events=events,
+            prompts=self.prompts,
+        )
 
 
 @contextlib.asynccontextmanager

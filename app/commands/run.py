@@ -130,7 +130,7 @@ async def execute(
     console: Console,
 ) -> Episode:
     """Run the episode; on Ctrl-C the loop records it as cancelled, and that record is returned."""
-    from app.reflexion.loop import EpisodeDeps, new_episode, run_episode
+    from app.reflexion.loop import new_episode, run_episode
     from app.wiring import close_models, open_adapters
 
     try:
@@ -138,14 +138,7 @@ async def execute(
             with console.status("starting the episode") as status:
                 sink = ProgressSink(console, status)
                 try:
-                    deps = EpisodeDeps(
-                        actor=actor,
-                        reflector=reflector,
-                        judge=adapters.judge,
-                        memory=adapters.memory,
-                        events=sink,
-                        prompts=adapters.prompts,
-                    )
+                    deps = adapters.episode_deps(actor, reflector, sink)
                     return await run_episode(new_episode(task, config), deps)
                 except asyncio.CancelledError:
                     if sink.episode is not None and sink.episode.status == "cancelled":

@@ -20,11 +20,11 @@ from app.memory.redis_memory import RedisMemory
 from app.prompts import FilePromptBook
 from app.queue.connection import redis_client
 from app.queue.worker import Worker
-from app.reflexion.loop import EpisodeDeps, run_episode
+from app.reflexion.loop import run_episode
 from app.reflexion.models import Episode
 from app.reflexion.ports import EventSink, Judge
 from app.settings import Settings
-from app.wiring import open_judge
+from app.wiring import Adapters, open_judge
 
 log = logging.getLogger("rfx.worker")
 
@@ -32,9 +32,8 @@ log = logging.getLogger("rfx.worker")
 class EngineRunner:
     def __init__(self, settings: Settings, client: aredis.Redis, judge: Judge) -> None:
         self.registry = ModelRegistry.from_settings(settings)
-        self.memory = RedisMemory(client, Keys(settings.key_prefix), episode_ttl_s=settings.episode_ttl_s)
-        self.prompts = FilePromptBook()
-        self.judge = judge
+        memory = RedisMemory(client, Keys(settings.key_prefix), episode_ttl_s=settings.episode_ttl_s)
+        self.adapters = Adapters(judge=judge, memory=memory, prompts=FilePromptBook())
         self._models: dict[str, OpenAIChatModel] = {}
 
     def _model(self, name: str | None, role: str) -> OpenAIChatModel:
@@ -47,15 +46,7 @@ class EngineRunner:
     async def __call__(self, episode: Episode, sink: EventSink) -> Episode:
         actor = self._model(episode.actor_model or None, "actor")
         reflector = self._model(episode.reflector_model or None, "reflector")
-        deps = EpisodeDeps(
-            actor=actor,
-            reflector=reflector,
-            judge=self.judge,
-            memory=self.memory,
-            events=sink,
-            prompts=self.prompts,
-        )
-        return await run_episode(episode, deps)
+        return await run_episode(episode, self.adapters.episode_deps(actor, reflector, sink))
 
     async def aclose(self) -> None:
         for model in self._models.values():
