@@ -1,9 +1,9 @@
 """The domain's vocabulary: every name a strategy, feedback source, status or stop reason can take.
 
-Each set of names is one `Literal`, stated here once; models.py types its records with them and every
-other list (CLI choices, query filters, metrics labels, the judge's table) is derived from them with
-`typing.get_args`, so adding a name is one edit. Only `typing` is imported, so the CLI can offer the
-names as choices without loading pydantic for `rfx --help`.
+Each set of names is one `Literal`, stated here once: models.py types its records with them, the CLI
+takes them as its choices, and every other list (query filters, metrics labels, the judge's table)
+is derived from them with `typing.get_args`, so adding a name is one edit. Only `typing` is
+imported, so the CLI offers the choices without loading pydantic for `rfx --help`.
 """
 
 from __future__ import annotations
@@ -31,8 +31,3 @@ JUDGE_STATUSES: tuple[JudgeStatus, ...] = get_args(JudgeStatus)
 EPISODE_STATUSES: tuple[EpisodeStatus, ...] = get_args(EpisodeStatus)
 TERMINAL_STATUSES: tuple[TerminalStatus, ...] = get_args(TerminalStatus)
 STRATEGIES: tuple[StrategyName, ...] = get_args(StrategyName)
-FEEDBACK_SOURCES: tuple[FeedbackSource, ...] = get_args(FeedbackSource)
-MEMORY_SCOPES: tuple[MemoryScope, ...] = get_args(MemoryScope)
-RETRY_MODES: tuple[RetryMode, ...] = get_args(RetryMode)
-FEEDBACK_LEVELS: tuple[FeedbackLevel, ...] = get_args(FeedbackLevel)
-RETRY_CONTEXTS: tuple[RetryContext, ...] = get_args(RetryContext)
