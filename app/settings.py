@@ -15,10 +15,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.reflexion.models import JudgeLimits
-
-# The sandbox's base image when none is configured: the judge's config, the image build and the
-# Docker proxy's inspect allow-list all read this one name.
-SANDBOX_BASE_IMAGE = "rfx-debian-python:bookworm"
+from app.sandbox_defaults import SANDBOX_BASE_IMAGE
 
 
 def _limit(name: str) -> Any:

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.sandbox_defaults import SANDBOX_BASE_IMAGE
 from app.seccomp_profile import runsc_profile
-from app.settings import SANDBOX_BASE_IMAGE
 
 PROXY_LABEL = "rfx.sandbox-proxy"
 ROOT_USERS = frozenset({"0", "root", "0:0", "root:root"})  # spellings of gVisor's runner identity

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from app.deploy.create_policy import non_root_user
 from app.deploy.proxy_policy import CONTAINER, PROXY_LABEL, Decision, Denied, Policy, decide, owned
-from app.settings import SANDBOX_BASE_IMAGE
+from app.sandbox_defaults import SANDBOX_BASE_IMAGE
 
 log = logging.getLogger("rfx.docker-proxy")
 

@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.reflexion.models import JudgeLimits
-from app.settings import SANDBOX_BASE_IMAGE, Settings
+from app.sandbox_defaults import SANDBOX_BASE_IMAGE
+from app.settings import Settings
 
 JudgeMode = Literal["pooled", "fresh"]
 Runtime = Literal["runc", "runsc"]

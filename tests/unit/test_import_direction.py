@@ -69,6 +69,9 @@ RULES = [
     ("app.judge.docker_judge", "app.settings"),
     ("app.judge.image", "app.settings"),
     ("app.judge.container", "app.settings"),
+    # the Docker proxy is a stdlib-only process: no settings (pydantic) and no domain records
+    ("app.deploy", "app.settings"),
+    ("app.deploy", "app.reflexion"),
     # the domain depends on nothing outside itself
     ("app.reflexion", "app.api"),
     ("app.reflexion", "app.judge"),
