@@ -50,10 +50,6 @@ class SandboxError(Unavailable):
     type, title = "sandbox-error", "Sandbox unavailable"
 
 
-class LLMError(Unavailable):
-    type, title = "llm-error", "LLM endpoint error"
-
-
 class ConfigError(ReflexionError):
     status, type, title, exit_code = 500, "config-error", "Configuration error", 2
 

@@ -28,7 +28,7 @@ from app.api.auth import ApiKeys
 from app.api.background import BackgroundTasks
 from app.api.catalog import RegistryCatalog, document_models
 from app.api.deps import Services
-from app.api.judge_gate import JudgeGate
+from app.api.judge_gate import ClosableJudge, JudgeGate
 from app.api.limits import BodyLimit
 from app.api.routes import episodes, events, judge, memory, openai_compat, ui
 from app.gc_freeze import freeze_startup_heap
@@ -78,8 +78,8 @@ def build_services(settings: Settings) -> Services:
     client = redis_client(settings)
     keys = Keys(settings.key_prefix)
 
-    async def make_judge() -> Any:  # the API's own small pool, apart from the workers'
-        from app.queue.runner import open_judge  # the engine and Docker client load only when used
+    async def make_judge() -> ClosableJudge:  # the API's own small pool, apart from the workers'
+        from app.wiring import open_judge  # the Docker client loads only when used
 
         return await open_judge(settings.model_copy(update={"judge_workers": settings.api_judge_workers}))
 
@@ -99,8 +99,8 @@ def build_services(settings: Settings) -> Services:
             waiting=settings.api_judge_waiting,
             make_judge=make_judge,
         ),
+        observe_judge=metrics.observe_judge,
     )
-    services.extras["observe_judge"] = metrics.observe_judge
     return services
 
 

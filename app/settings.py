@@ -5,13 +5,23 @@ Flat names keep the environment obvious: `RFX_ACTOR_MODEL`, `RFX_JUDGE_MODE`, `R
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.reflexion.models import JudgeLimits
+from app.sandbox_defaults import SANDBOX_BASE_IMAGE
+
+
+def _limit(name: str) -> Any:
+    """A flat RFX_JUDGE_* setting with the domain's own default and bounds (JudgeLimits.<name>), so
+    a value the judge would refuse is refused when the settings are read, with the setting's name."""
+    return copy.copy(JudgeLimits.model_fields[name])
 
 
 class Settings(BaseSettings):
@@ -40,18 +50,18 @@ class Settings(BaseSettings):
     judge_mode: Literal["pooled", "fresh"] = "pooled"
     judge_runtime: Literal["runc", "runsc"] = "runc"
     judge_workers: int = Field(default=2, ge=1, le=64)
-    judge_timeout: float = Field(default=10.0, gt=0, le=300)
-    judge_memory_mb: int = Field(default=256, ge=32)
-    judge_pids: int = Field(default=64, ge=8)
-    judge_output_bytes: int = Field(default=64 * 1024, ge=1024)
-    judge_tmpfs_mb: int = Field(default=64, ge=1)
-    judge_cpus: float = Field(default=1.0, gt=0)
+    judge_timeout: float = _limit("timeout_s")
+    judge_memory_mb: int = _limit("memory_mb")
+    judge_pids: int = _limit("pids")
+    judge_output_bytes: int = _limit("output_bytes")
+    judge_tmpfs_mb: int = _limit("tmpfs_mb")
+    judge_cpus: float = _limit("cpus")
     # A pooled container's start and close cost far more host CPU than a judgement, so a low count
     # shows up in every judgement's cost (bench/judge_cpu.py, bench/load.py). Each run is cleaned up on
     # its own (every process killed, scratch wiped, a fresh harness); recycling by count is a backstop.
     judge_recycle_after: int = Field(default=1000, ge=1)
     judge_image: str | None = None  # default: the content-addressed tag of sandbox/
-    judge_base_image: str = "rfx-debian-python:bookworm"
+    judge_base_image: str = SANDBOX_BASE_IMAGE
 
     # HTTP service
     api_keys: SecretStr | None = None  # "tenant=key,tenant2=key2"
@@ -80,6 +90,17 @@ class Settings(BaseSettings):
     # llama.cpp threads; default half the cores: its threads spin-wait on each other, so on a busy
     # host a thread per core stalls generation instead of speeding it up (tokens/s of `rfx model serve`).
     local_model_threads: int | None = Field(default=None, ge=1, le=256)
+
+    def judge_limits(self) -> JudgeLimits:
+        """The default per-run limits, from the flat RFX_JUDGE_* settings."""
+        return JudgeLimits(
+            timeout_s=self.judge_timeout,
+            memory_mb=self.judge_memory_mb,
+            pids=self.judge_pids,
+            output_bytes=self.judge_output_bytes,
+            tmpfs_mb=self.judge_tmpfs_mb,
+            cpus=self.judge_cpus,
+        )
 
 
 @lru_cache(maxsize=1)

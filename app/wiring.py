@@ -1,4 +1,4 @@
-"""Building the episode's adapters from settings, for the `rfx` CLI (and any other host process).
+"""Building the adapters from settings, for the `rfx` CLI, the API, the worker and the benchmark.
 
 The domain (app/reflexion) only knows ports; this module is where concrete adapters are chosen:
 models from configuration plus command-line overrides, the Docker judge, Redis memory, the prompt
@@ -12,20 +12,24 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from app.bench.datasets import humaneval_task
-from app.bench.visible_tests import with_visible_tests
+from app.benchmark.datasets import humaneval_task
+from app.benchmark.visible_tests import with_visible_tests
 from app.errors import InvalidInput
 from app.llm import ModelOverrides, ModelRegistry, build_chat_models
 from app.llm.presets import LOCAL, LOCAL_SIZES, local_name
 from app.memory.redis_memory import RedisMemory
 from app.prompts import default_prompt_book
+from app.reflexion.loop import EpisodeDeps
 from app.reflexion.models import EpisodeConfig, Task
-from app.reflexion.ports import ChatModel, Judge, PromptBook
+from app.reflexion.ports import ChatModel, EventSink, Judge, PromptBook
 from app.settings import Settings
+
+if TYPE_CHECKING:  # the Docker client loads only when a judge is opened
+    from app.judge import DockerJudge
 
 HUMANEVAL_SCHEME = "humaneval:"
 
@@ -78,7 +82,7 @@ def resolve_default_models(settings: Settings, actor: ModelOverrides) -> ModelOv
     This is the hook where the bundled local model takes over when nothing is configured: it is
     installed if needed and its server started (or reused) on demand, and the user is told so.
     """
-    from app.commands.model import use_local_model  # the local model's CLI side: progress, messages
+    from app.llm.local_fallback import use_local_model
 
     registry = ModelRegistry.from_settings(settings)
     if actor.empty() and not registry.is_configured():
@@ -96,7 +100,7 @@ def start_local_reflector(settings: Settings, actor: ModelOverrides, reflector: 
     """A reflector named `local-<size>` (flag, RFX_REFLECTOR_MODEL or the config file's default) gets
     its server started or reused on that size's own port, so a 0.5B actor and a 1.5B reflector run
     side by side. A reflector that follows the actor needs nothing more."""
-    from app.commands.model import use_local_model
+    from app.llm.local_fallback import use_local_model
 
     if reflector.base_url is not None:
         return
@@ -124,24 +128,41 @@ class Adapters:
     memory: RedisMemory
     prompts: PromptBook
 
+    def episode_deps(self, actor: ChatModel, reflector: ChatModel, events: EventSink) -> EpisodeDeps:
+        """What one episode runs on: these shared ports plus its models and its event sink."""
+        return EpisodeDeps(
+            actor=actor,
+            reflector=reflector,
+            judge=self.judge,
+            memory=self.memory,
+            events=events,
+            prompts=self.prompts,
+        )
+
 
 @contextlib.asynccontextmanager
 async def open_adapters(settings: Settings, *, need_memory: bool = True) -> AsyncIterator[Adapters]:
     """Redis memory (checked first: it is the cheapest to find missing) and the Docker judge."""
-    from app.judge import DockerJudge  # the judge pulls in the Docker client: import it only when used
-
     memory = RedisMemory.from_settings(settings)
     try:
         if need_memory:
             await memory.ping()
-        judge = DockerJudge.from_settings(settings)
-        await judge.start()
+        judge = await open_judge(settings)
         try:
             yield Adapters(judge=judge, memory=memory, prompts=default_prompt_book())
         finally:
             await judge.aclose()
     finally:
         await memory.aclose()
+
+
+async def open_judge(settings: Settings) -> DockerJudge:
+    """A started judge pool from settings (the worker's and the API's own /v1/judge pool)."""
+    from app.judge import DockerJudge, JudgeConfig  # the Docker client loads only when used
+
+    judge = DockerJudge(JudgeConfig.from_settings(settings))
+    await judge.start()
+    return judge
 
 
 async def close_models(*models: ChatModel) -> None:

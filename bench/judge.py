@@ -1,4 +1,4 @@
-"""Judge benchmark script: a thin wrapper over app/bench/judge_bench.py (also `rfx bench judge`).
+"""Judge benchmark script: a thin wrapper over app/benchmark/judge_bench.py (also `rfx bench judge`).
 
 .venv/bin/python bench/judge.py [--workers 2] [--modes pooled,fresh] [--runtimes runc,runsc]
                                 [--limit N] [--samples 15] [--json out.json]

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import docker
 
-from app.bench.datasets import humaneval_path, read_jsonl
-from app.bench.judge_bench import submissions
+from app.benchmark.datasets import humaneval_path, read_jsonl
+from app.benchmark.judge_bench import submissions
 from app.judge import DockerJudge, JudgeConfig, ensure_sandbox_image
 from app.judge.image import IMAGE_REPO, sandbox_tree_digest
 from app.reflexion.models import Submission

@@ -20,6 +20,7 @@ from procstat import host_cpu_s, proc_stat
 
 from app.judge import DockerJudge, JudgeConfig, ensure_sandbox_image
 from app.reflexion.models import Submission
+from app.settings import Settings
 
 SUBMISSION = Submission(
     code="def add(a, b):\n    return a - b\n",
@@ -93,7 +94,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=150, choices=range(10, 181), metavar="10..180")
     args = parser.parse_args()
-    image = ensure_sandbox_image()
+    settings = Settings()
+    image = ensure_sandbox_image(settings.judge_image, settings.judge_base_image)
     print(json.dumps(asyncio.run(measure(args.runs, image)), indent=2))
 
 

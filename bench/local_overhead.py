@@ -35,8 +35,8 @@ from typing import Any
 
 import httpx
 
-from app.bench.datasets import load_problems
-from app.bench.visible_tests import with_visible_tests
+from app.benchmark.datasets import load_problems
+from app.benchmark.visible_tests import with_visible_tests
 from app.llm import local_model
 from app.llm.config import ProviderConfig
 from app.llm.openai_chat import OpenAIChatModel

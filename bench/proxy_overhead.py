@@ -59,7 +59,8 @@ async def open_judge(image: str, mode: str, docker_host: str | None) -> DockerJu
 
 
 async def main(runs: int, mode: str) -> dict[str, object]:
-    image = ensure_sandbox_image(Settings())
+    settings = Settings()
+    image = ensure_sandbox_image(settings.judge_image, settings.judge_base_image)
     proxy = DockerProxy("/var/run/docker.sock", Policy(label_value="bench"))
     server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
     host = f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}"

@@ -25,8 +25,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.syntax import Syntax
 
-from app.bench.datasets import humaneval_task
-from app.bench.visible_tests import with_visible_tests
+from app.benchmark.datasets import humaneval_task
+from app.benchmark.visible_tests import with_visible_tests
 from app.llm.providers import ModelRegistry
 from app.settings import Settings
 

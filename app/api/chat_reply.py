@@ -13,7 +13,6 @@ from typing import Any
 
 from app.api.chat_task import ChatTask
 from app.reflexion.models import Attempt, Episode
-from app.reflexion.strategies import final_attempt
 
 _TESTS_NOTE = {
     "rfx": "tests from the request's rfx.tests: both the feedback and the grading tests (no hidden ones)",
@@ -24,7 +23,7 @@ _TESTS_NOTE = {
 
 
 def final_code(episode: Episode) -> str:
-    attempt = final_attempt(episode)
+    attempt = episode.answer
     return attempt.code if attempt is not None else ""
 
 

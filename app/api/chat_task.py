@@ -17,9 +17,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from app.bench.visible_tests import derive_visible_tests
+from app.benchmark.visible_tests import derive_visible_tests
 from app.errors import InvalidInput
-from app.reflexion.models import FeedbackSource, Task
+from app.reflexion.models import Task
+from app.reflexion.vocabulary import FeedbackSource
 
 TestsSource = Literal["rfx", "message", "docstring", "none"]
 

@@ -5,16 +5,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Protocol
 
 import redis.asyncio as aredis
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.auth import ApiKeys
+from app.api.judge_gate import JudgeGate
 from app.memory.episodes import EpisodeStore
 from app.memory.keys import Keys
+from app.memory.redis_memory import RedisMemory
+from app.reflexion.models import Verdict
 from app.settings import Settings
 
 
@@ -36,9 +40,9 @@ class Services:
     store: EpisodeStore
     api_keys: ApiKeys
     models: ModelCatalog
-    memory: Any  # the Memory port (RedisMemory)
-    judge_gate: Any  # app.api.judge_gate.JudgeGate
-    extras: dict[str, Any] = field(default_factory=dict)
+    memory: RedisMemory
+    judge_gate: JudgeGate
+    observe_judge: Callable[[Verdict], None]  # /metrics' judge latency (app/api/metrics.py)
 
 
 def services_of(request: Request) -> Services:

@@ -11,13 +11,19 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Protocol
 
 import redis.asyncio as aredis
 
 from app.errors import RateLimited, Unavailable
 from app.memory.keys import Keys
 from app.reflexion.ports import Judge
+
+
+class ClosableJudge(Judge, Protocol):
+    """The gate's own pool: it judges and is closed with the app."""
+
+    async def aclose(self) -> None: ...
 
 
 class JudgeGate:
@@ -29,7 +35,7 @@ class JudgeGate:
         per_minute: int,
         workers: int,
         waiting: int,
-        make_judge: Callable[[], Awaitable[Any]],
+        make_judge: Callable[[], Awaitable[ClosableJudge]],
     ) -> None:
         self.redis = client
         self.keys = keys
@@ -39,7 +45,7 @@ class JudgeGate:
         self._slots = asyncio.Semaphore(workers)
         self._admitted = 0
         self._make_judge = make_judge
-        self._judge: Any = None
+        self._judge: ClosableJudge | None = None
         self._lock = asyncio.Lock()
 
     async def check_rate(self, tenant: str) -> None:
@@ -72,10 +78,9 @@ class JudgeGate:
         async with self._lock:
             if self._judge is None:
                 self._judge = await self._make_judge()
-            judge: Judge = self._judge
-            return judge
+            return self._judge
 
     async def aclose(self) -> None:
-        if self._judge is not None and hasattr(self._judge, "aclose"):
+        if self._judge is not None:
             await self._judge.aclose()
             self._judge = None

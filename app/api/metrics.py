@@ -27,9 +27,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from app.api.deps import ServicesDep
-from app.queue import stats
+from app.memory import stats
 from app.queue.stream import JobStream
 from app.reflexion.models import Verdict
+from app.reflexion.vocabulary import TERMINAL_STATUSES
 
 router = APIRouter(tags=["health"])
 
@@ -83,7 +84,7 @@ class _Snapshot(Collector):
         by_status = CounterMetricFamily(
             "rfx_episodes_finished", "Finished episodes by terminal status", labels=["status"]
         )
-        for status in ("succeeded", "failed", "cancelled", "timed_out"):
+        for status in TERMINAL_STATUSES:
             by_status.add_metric([status], v.get(f"episodes:{status}", 0))
         yield by_status
         yield GaugeMetricFamily("rfx_episodes_active", "Queued plus running episodes", value=self.active)

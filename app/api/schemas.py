@@ -6,7 +6,7 @@ the field instead of something silently ignored or a worker choking later.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,8 +20,9 @@ from app.reflexion.models import (
     Submission,
     Task,
 )
+from app.reflexion.vocabulary import EpisodeStatus
 
-EpisodeStatusFilter = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
+EpisodeStatusFilter = EpisodeStatus
 
 
 class EpisodeCreate(EpisodeConfig):
@@ -59,10 +60,6 @@ class MemoryView(Strict):
 class MemoryCleared(Strict):
     task_id: str
     deleted: int
-
-
-class Health(Strict):
-    status: str
 
 
 class Problem(BaseModel):

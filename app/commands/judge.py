@@ -32,7 +32,7 @@ RUNTIMES = ("runc", "runsc")
 
 def load_samples(problems_path: Path, samples_path: Path | None) -> list[tuple[Task, str]]:
     """(task, completion) pairs in sample order; canonical solutions when there are no samples."""
-    from app.bench.datasets import read_jsonl, task_from_humaneval
+    from app.benchmark.datasets import read_jsonl, task_from_humaneval
 
     tasks: dict[str, Task] = {}
     for record in read_jsonl(problems_path):

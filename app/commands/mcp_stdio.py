@@ -58,7 +58,7 @@ async def _remote(url: str, api_key: str | None) -> None:
 
 async def _in_process() -> None:
     from app.api.auth import DEFAULT_TENANT
-    from app.commands.model import configured_or_local
+    from app.llm.local_fallback import configured_or_local
     from app.main import build_services
     from app.mcp.backend import ServiceBackend
     from app.queue.runner import start_worker

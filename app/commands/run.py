@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from app.errors import InvalidInput
+from app.reflexion.vocabulary import (
+    FeedbackLevel,
+    FeedbackSource,
+    MemoryScope,
+    RetryContext,
+    RetryMode,
+    StrategyName,
+)
 
 if TYPE_CHECKING:  # the command imports what it runs when it runs: `rfx --help` stays fast
     from rich.console import Console
@@ -25,42 +32,6 @@ if TYPE_CHECKING:  # the command imports what it runs when it runs: `rfx --help`
     from app.reflexion.models import Episode, EpisodeConfig, EventType, Task, Verdict
     from app.reflexion.ports import ChatModel
     from app.settings import Settings
-
-
-class StrategyChoice(StrEnum):
-    reflexion = "reflexion"
-    self_refine = "self_refine"
-    best_of_n = "best_of_n"
-    single = "single"
-    tree_search = "tree_search"
-
-
-class FeedbackChoice(StrEnum):
-    visible = "visible"
-    oracle = "oracle"
-    self_tests = "self_tests"
-    none = "none"
-
-
-class MemoryChoice(StrEnum):
-    none = "none"
-    episode = "episode"
-    task = "task"
-
-
-class RetriesChoice(StrEnum):
-    sampled = "sampled"
-    greedy = "greedy"
-
-
-class LevelChoice(StrEnum):
-    standard = "standard"
-    trace = "trace"
-
-
-class ContextChoice(StrEnum):
-    revise = "revise"
-    fresh = "fresh"
 
 
 def parse_temperatures(value: str | None) -> list[float] | None:
@@ -135,7 +106,7 @@ def _waiting_for(episode: Episode, type: EventType) -> str:
     if type == "attempt.generated":
         return f"trial {trial}: judging in the sandbox"
     last = episode.attempts[-1] if episode.attempts else None
-    solved = last is not None and last.feedback is not None and last.feedback.passed
+    solved = last is not None and last.feedback_passed
     if type == "attempt.judged" and episode.config.strategy == "reflexion" and not solved:
         return f"trial {trial}: reflecting on the failure"
     if type == "attempt.judged" and episode.config.strategy == "self_refine":
@@ -161,7 +132,7 @@ async def execute(
     console: Console,
 ) -> Episode:
     """Run the episode; on Ctrl-C the loop records it as cancelled, and that record is returned."""
-    from app.reflexion.loop import run_episode
+    from app.reflexion.loop import new_episode, run_episode
     from app.wiring import close_models, open_adapters
 
     try:
@@ -169,16 +140,8 @@ async def execute(
             with console.status("starting the episode") as status:
                 sink = ProgressSink(console, status)
                 try:
-                    return await run_episode(
-                        task,
-                        config,
-                        actor,
-                        reflector,
-                        adapters.judge,
-                        adapters.memory,
-                        sink,
-                        prompts=adapters.prompts,
-                    )
+                    deps = adapters.episode_deps(actor, reflector, sink)
+                    return await run_episode(new_episode(task, config), deps)
                 except asyncio.CancelledError:
                     if sink.episode is not None and sink.episode.status == "cancelled":
                         return sink.episode  # the top-level task: nothing above it awaits the cancel
@@ -195,9 +158,9 @@ KeyOpt = Annotated[str | None, Opt("--api-key", help="Actor API key.")]
 RModelOpt = Annotated[str | None, Opt("--reflector-model", help="Reflector model (default: the actor's).")]
 RUrlOpt = Annotated[str | None, Opt("--reflector-base-url", help="Reflector endpoint.")]
 RKeyOpt = Annotated[str | None, Opt("--reflector-api-key", help="Reflector API key.")]
-StrategyOpt = Annotated[StrategyChoice, Opt("--strategy", help="How the trials are spent.")]
+StrategyOpt = Annotated[StrategyName, Opt("--strategy", help="How the trials are spent.")]
 FeedbackOpt = Annotated[
-    FeedbackChoice | None,
+    FeedbackSource | None,
     Opt(
         "--feedback",
         help="Source of the model's test feedback [default: visible if the task has visible tests, "
@@ -217,7 +180,7 @@ SeedOpt = Annotated[int | None, Opt("--seed", help="Sampling seed, where the end
 BudgetOpt = Annotated[int | None, Opt("--budget-tokens", help="Stop once this many tokens are spent.")]
 TimeoutOpt = Annotated[float | None, Opt("--timeout", help="Wall-clock limit of the episode in seconds.")]
 MemoryOpt = Annotated[
-    MemoryChoice,
+    MemoryScope,
     Opt(
         "--memory",
         help="Lessons kept per episode, per task (start from earlier lessons of the same task id), "
@@ -226,7 +189,7 @@ MemoryOpt = Annotated[
 ]
 WindowOpt = Annotated[int | None, Opt("--memory-window", help="Lessons shown to the actor [default: 3].")]
 RetriesOpt = Annotated[
-    RetriesChoice | None,
+    RetryMode | None,
     Opt(
         "--retries",
         help="Retries of reflexion/self_refine: sampled (temperature schedule, new seed, repeats drawn "
@@ -248,12 +211,18 @@ ResamplesOpt = Annotated[
     ),
 ]
 LevelOpt = Annotated[
-    LevelChoice | None,
-    Opt("--feedback-level", help="trace adds the local values at the failing line [default: standard]."),
+    FeedbackLevel | None,
+    Opt(
+        "--feedback-level",
+        help="trace adds the local values at the failing line [default: standard].",
+    ),
 ]
 ContextOpt = Annotated[
-    ContextChoice | None,
-    Opt("--retry-context", help="revise shows the faulty code back; fresh does not [default: revise]."),
+    RetryContext | None,
+    Opt(
+        "--retry-context",
+        help="revise shows the faulty code back; fresh does not [default: revise].",
+    ),
 ]
 JsonOpt = Annotated[bool, Opt("--json", help="Print the final episode record as JSON on stdout.")]
 
@@ -266,7 +235,7 @@ def run(
     reflector_model: RModelOpt = None,
     reflector_base_url: RUrlOpt = None,
     reflector_api_key: RKeyOpt = None,
-    strategy: StrategyOpt = StrategyChoice.reflexion,
+    strategy: StrategyOpt = "reflexion",
     feedback: FeedbackOpt = None,
     max_trials: TrialsOpt = None,
     samples: SamplesOpt = None,
@@ -275,7 +244,7 @@ def run(
     seed: SeedOpt = None,
     budget_tokens: BudgetOpt = None,
     timeout: TimeoutOpt = None,
-    memory: MemoryOpt = MemoryChoice.episode,
+    memory: MemoryOpt = "episode",
     memory_window: WindowOpt = None,
     retries: RetriesOpt = None,
     retry_temperatures: RetryTempsOpt = None,
@@ -294,8 +263,8 @@ def run(
     settings = get_settings()
     the_task = load_task(task)
     config = episode_config(
-        strategy=strategy.value,
-        feedback=feedback.value if feedback else None,
+        strategy=strategy,
+        feedback=feedback,
         max_trials=max_trials,
         samples=samples,
         branching=branching,
@@ -303,13 +272,13 @@ def run(
         seed=seed,
         budget_tokens=budget_tokens,
         timeout_s=timeout,
-        memory=memory.value,
+        memory=memory,
         memory_window=memory_window,
-        retries=retries.value if retries else None,
+        retries=retries,
         retry_temperatures=parse_temperatures(retry_temperatures),
         max_resamples=max_resamples,
-        feedback_level=feedback_level.value if feedback_level else None,
-        retry_context=retry_context.value if retry_context else None,
+        feedback_level=feedback_level,
+        retry_context=retry_context,
     )
     problem = config.feedback_problem(the_task)
     if problem is not None:

@@ -28,9 +28,7 @@ def build(
 
     settings = Settings()
     started = time.monotonic()
-    tag = ensure_sandbox_image(
-        settings.model_copy(update={"judge_image": None}), base_image=base_image, force=force
-    )
+    tag = ensure_sandbox_image(None, base_image or settings.judge_base_image, force=force)
     typer.echo(tag)
     typer.echo(f"sandbox image ready in {time.monotonic() - started:.1f} s", err=True)
 

@@ -77,7 +77,7 @@ def serve(
     import uvicorn
 
     from app.api.background import BackgroundTasks
-    from app.commands.model import configured_or_local
+    from app.llm.local_fallback import configured_or_local
     from app.main import create_served_app
     from app.settings import get_settings
 
@@ -125,8 +125,8 @@ def worker(
     name: Annotated[str | None, typer.Option(help="consumer name (default host-pid-random)")] = None,
 ) -> None:
     """Run queued episodes until SIGTERM/SIGINT (then finish or hand back the running ones)."""
-    from app.commands.model import configured_or_local
     from app.gc_freeze import freeze_startup_heap
+    from app.llm.local_fallback import configured_or_local
     from app.queue.runner import start_worker
     from app.settings import get_settings
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.sandbox_defaults import SANDBOX_BASE_IMAGE
 from app.seccomp_profile import runsc_profile
 
 PROXY_LABEL = "rfx.sandbox-proxy"
@@ -49,7 +50,7 @@ class Policy:
     headroom and gVisor's larger host pids limit), so any valid judge configuration fits."""
 
     allowed_image_prefixes: tuple[str, ...] = ("rfx-sandbox:",)
-    inspectable_images: tuple[str, ...] = ("rfx-debian-python:bookworm",)  # the judge's base image
+    inspectable_images: tuple[str, ...] = (SANDBOX_BASE_IMAGE,)  # the judge's base image
     allowed_runtimes: frozenset[str] = frozenset({"runc", "runsc"})
     label_value: str = "1"
     max_memory_bytes: int = (8192 + 64) * 2**20

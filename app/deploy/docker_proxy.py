@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 from app.deploy.create_policy import non_root_user
 from app.deploy.proxy_policy import CONTAINER, PROXY_LABEL, Decision, Denied, Policy, decide, owned
+from app.sandbox_defaults import SANDBOX_BASE_IMAGE
 
 log = logging.getLogger("rfx.docker-proxy")
 
@@ -366,14 +367,14 @@ def main(argv: list[str] | None = None) -> None:
         "--base-image",
         action="append",
         default=None,
-        help="the sandbox base image the judge may inspect (repeatable; default rfx-debian-python:bookworm)",
+        help=f"the sandbox base image the judge may inspect (repeatable; default {SANDBOX_BASE_IMAGE})",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     host, _, port = args.listen.rpartition(":")
     policy = Policy(
         allowed_image_prefixes=tuple(args.image_prefix or ("rfx-sandbox:",)),
-        inspectable_images=tuple(args.base_image or ("rfx-debian-python:bookworm",)),
+        inspectable_images=tuple(args.base_image or Policy.inspectable_images),
     )
     asyncio.run(serve(host or "127.0.0.1", int(port), DockerProxy(args.upstream, policy)))
 

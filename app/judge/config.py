@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.reflexion.models import JudgeLimits
+from app.sandbox_defaults import SANDBOX_BASE_IMAGE
 from app.settings import Settings
 
 JudgeMode = Literal["pooled", "fresh"]
@@ -22,7 +23,7 @@ class JudgeConfig(BaseModel):
     runtime: Runtime = "runc"
     workers: int = Field(default=2, ge=1, le=64)
     image: str | None = None  # None: the content-addressed sandbox image, built if missing
-    base_image: str = "rfx-debian-python:bookworm"
+    base_image: str = SANDBOX_BASE_IMAGE
     limits: JudgeLimits = Field(default_factory=JudgeLimits)
     recycle_after: int = Field(default=1000, ge=1)  # see Settings.judge_recycle_after
     labels: dict[str, str] = Field(default_factory=dict)
@@ -31,21 +32,13 @@ class JudgeConfig(BaseModel):
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> JudgeConfig:
-        limits = JudgeLimits(
-            timeout_s=settings.judge_timeout,
-            memory_mb=settings.judge_memory_mb,
-            pids=settings.judge_pids,
-            output_bytes=settings.judge_output_bytes,
-            tmpfs_mb=settings.judge_tmpfs_mb,
-            cpus=settings.judge_cpus,
-        )
         values: dict[str, object] = {
             "mode": settings.judge_mode,
             "runtime": settings.judge_runtime,
             "workers": settings.judge_workers,
             "image": settings.judge_image,
             "base_image": settings.judge_base_image,
-            "limits": limits,
+            "limits": settings.judge_limits(),
             "recycle_after": settings.judge_recycle_after,
         }
         values.update(overrides)

@@ -34,7 +34,6 @@ from app.judge.image import ensure_sandbox_image
 from app.judge.reaper import INSTANCE_LABEL, JUDGE_LABEL, OWNER_LABEL, owner_token, reap_orphans
 from app.judge.verdicts import sandbox_error, verdict_from_report
 from app.reflexion.models import JudgeLimits, Submission, Verdict
-from app.settings import Settings
 
 CONTAINER_LIMIT_FIELDS = ("memory_mb", "pids", "tmpfs_mb", "cpus")
 
@@ -74,10 +73,6 @@ class DockerJudge:
         self._background: set[asyncio.Task[object]] = set()
         self._closing: set[asyncio.Task[None]] = set()  # fresh containers on their way out
 
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: object) -> DockerJudge:
-        return cls(JudgeConfig.from_settings(settings, **overrides))
-
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         """Reap orphans, make sure the image exists, warm the pool. Raises SandboxError."""
@@ -88,8 +83,7 @@ class DockerJudge:
                 raise SandboxError("this judge is closed")
             self.reaped = await reap_orphans(self.config.docker)
             if self.image is None:
-                settings = Settings(judge_base_image=self.config.base_image)
-                self.image = await asyncio.to_thread(ensure_sandbox_image, settings)
+                self.image = await asyncio.to_thread(ensure_sandbox_image, None, self.config.base_image)
             if self.config.mode == "pooled":
                 self._slots = [_Slot() for _ in range(self.config.workers)]
                 results = await self._start_pool()
@@ -296,36 +290,33 @@ class DockerJudge:
     ) -> RunResult:
         slot = await self._idle.get(priority)
         try:
-            for attempt in (1, 2):
-                try:
-                    container = await self._slot_container(slot)
-                except ContainerGone:
-                    if attempt == 2:
-                        raise
-                    continue
-                try:
-                    result = await container.run(submission, limits)
-                except ContainerGone:
-                    # Killed from outside or crashed between runs: the pool survives; try once more.
-                    self._retire(container)
-                    slot.container = None
-                    if attempt == 2:
-                        raise
-                    continue
-                except asyncio.CancelledError:
-                    self._live.discard(container)
-                    slot.container = None
-                    raise
-                if result.trouble:
-                    self._retire(container)
-                    slot.container = None
-                    self._replace(slot)
-                elif recycle_due(container.runs, self.config.recycle_after, self._idle.waiting()):
-                    self._replace(slot)  # it serves on until the successor is up
-                return result
-            raise ContainerGone("unreachable")
+            try:
+                return await self._run_in_slot(slot, submission, limits)
+            except ContainerGone:
+                # Killed from outside or crashed between runs: the pool survives; try once more.
+                return await self._run_in_slot(slot, submission, limits)
         finally:
             self._idle.put(slot)
+
+    async def _run_in_slot(self, slot: _Slot, submission: Submission, limits: JudgeLimits) -> RunResult:
+        container = await self._slot_container(slot)
+        try:
+            result = await container.run(submission, limits)
+        except ContainerGone:
+            self._retire(container)
+            slot.container = None
+            raise
+        except asyncio.CancelledError:
+            self._live.discard(container)
+            slot.container = None
+            raise
+        if result.trouble:
+            self._retire(container)
+            slot.container = None
+            self._replace(slot)
+        elif recycle_due(container.runs, self.config.recycle_after, self._idle.waiting()):
+            self._replace(slot)  # it serves on until the successor is up
+        return result
 
     async def _judge_fresh(self, submission: Submission, limits: JudgeLimits) -> RunResult:
         container = await self._new_container(limits, fresh=True, first=submission)

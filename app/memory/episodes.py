@@ -18,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -28,13 +26,12 @@ import redis.asyncio as aredis
 from pydantic import ValidationError
 
 from app.errors import Conflict, InvalidInput, NotFound, RateLimited, Unavailable
+from app.memory import stats
 from app.memory.keys import Keys
-from app.queue import stats
-from app.reflexion.models import Episode, Event, EventType, Task, utcnow
+from app.reflexion.ids import EPISODE_ID_RE
+from app.reflexion.models import Episode, Event, Task, utcnow
+from app.reflexion.vocabulary import EPISODE_STATUSES
 
-EPISODE_ID_PATTERN = r"^ep_[0-9a-f]{20}$"
-EPISODE_ID_RE = re.compile(EPISODE_ID_PATTERN)
-EPISODE_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out")
 IDEMPOTENCY_TTL_S = 24 * 3600
 
 _CREATE = """
@@ -53,31 +50,6 @@ redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('XADD', KEYS[5], '*', 'episode', ARGV[1])
 if ARGV[7] ~= '' then redis.call('SET', KEYS[6], ARGV[7], 'EX', ARGV[8]) end
 return {'created', ARGV[1]}
-"""
-
-_CLAIM = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
-if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
-local n
-if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
-  n = tonumber(redis.call('HGET', KEYS[1], 'claims'))
-else
-  n = redis.call('HINCRBY', KEYS[1], 'claims', 1)
-  redis.call('HSET', KEYS[1], 'owner', ARGV[1])
-end
-local f = redis.call('HMGET', KEYS[1], 'json', 'tenant', 'status')
-return {'claimed', f[1], tostring(n), redis.call('EXISTS', KEYS[2]), f[2], f[3]}
-"""
-
-_SAVE = """
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {'fenced'} end
-if redis.call('HGET', KEYS[1], 'terminal') == '1' then return {'terminal'} end
-if redis.call('HGET', KEYS[1], 'event') == ARGV[7] then
-  return {'ok', redis.call('HGET', KEYS[1], 'event_id')}
-end
-local id = redis.call('XADD', KEYS[2], '*', 'type', ARGV[4], 'at', ARGV[5], 'data', ARGV[6])
-redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3], 'event', ARGV[7], 'event_id', id)
-return {'ok', id}
 """
 
 _FINISH = """
@@ -103,14 +75,6 @@ for i = 10, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[6], ARGV[i], ARGV[i + 1]
 return {'ok', id}
 """
 
-_RELEASE = """
-if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'owner', '')
-  return 1
-end
-return 0
-"""
-
 FinishMode = Literal["owner", "unowned", "any"]
 
 
@@ -119,24 +83,10 @@ class LeaseLost(Exception):
 
 
 @dataclass(frozen=True)
-class Claim:
-    outcome: Literal["claimed", "gone", "terminal"]
-    episode: Episode | None = None
-    claims: int = 0
-    cancel_requested: bool = False  # asked before this claim: the worker settles it at once
-    unreadable: str = ""  # the stored record failed validation: `episode` is what could be salvaged
-
-
-@dataclass(frozen=True)
 class Page:
     data: list[Episode]
     has_more: bool
     next: str | None
-
-
-def new_episode_id() -> str:
-    """Time-ordered (48-bit ms clock) plus 32 random bits: lexicographic order is creation order."""
-    return f"ep_{int(time.time() * 1000):012x}{os.urandom(4).hex()}"
 
 
 def new_event_key() -> str:
@@ -150,7 +100,7 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _s(value: Any) -> str:
+def as_text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -198,28 +148,17 @@ def read_record(raw: str | bytes, *, episode_id: str, tenant: str, status: str) 
         return salvage(raw, episode_id=episode_id, tenant=tenant, status=status, reason=reason), reason
 
 
-def finished_data(episode: Episode) -> dict[str, object]:
-    return {
-        "status": episode.status,
-        "stop_reason": episode.stop_reason,
-        "error": episode.error,
-        "final_trial": episode.final_trial,
-        "trials": len(episode.attempts),
-    }
-
-
 class EpisodeStore:
-    """Episodes, their event streams and the job stream, for the API and the workers alike."""
+    """Episodes and their event streams: the API's side (accept, read, list, cancel, delete) and the
+    one terminal transition every side uses. A worker's fenced writes (claim, save, release) are the
+    queue's own: app/queue/leases.py."""
 
     def __init__(self, client: aredis.Redis, keys: Keys, *, ttl_s: int) -> None:
         self.redis = client
         self.keys = keys
         self.ttl_s = ttl_s
         self._create = client.register_script(_CREATE)
-        self._claim = client.register_script(_CLAIM)
-        self._save = client.register_script(_SAVE)
         self._finish = client.register_script(_FINISH)
-        self._release = client.register_script(_RELEASE)
 
     # ---- API side -------------------------------------------------------------------------
     async def create(
@@ -256,7 +195,7 @@ class EpisodeStore:
                 IDEMPOTENCY_TTL_S,
             ],
         )
-        outcome, value = _s(result[0]), _s(result[1])
+        outcome, value = as_text(result[0]), as_text(result[1])
         if outcome == "existing":
             old_id, _, old_fp = value.partition("|")
             if old_fp != fingerprint:
@@ -278,9 +217,9 @@ class EpisodeStore:
         owner_tenant, raw, status = await self.redis.hmget(
             self.keys.episode(episode_id), ["tenant", "json", "status"]
         )
-        if raw is None or owner_tenant is None or _s(owner_tenant) != tenant:
+        if raw is None or owner_tenant is None or as_text(owner_tenant) != tenant:
             raise NotFound(f"episode {episode_id!r} not found")
-        return read_record(raw, episode_id=episode_id, tenant=tenant, status=_s(status))[0]
+        return read_record(raw, episode_id=episode_id, tenant=tenant, status=as_text(status))[0]
 
     async def list_page(self, tenant: str, *, limit: int, after: str | None, status: str | None) -> Page:
         if after is not None and not EPISODE_ID_RE.match(after):
@@ -291,7 +230,7 @@ class EpisodeStore:
         batch = max(limit + 1, 50)
         while len(found) <= limit:
             ids = [
-                _s(i)
+                as_text(i)
                 for i in await self.redis.zrange(
                     index, cursor, "-", desc=True, bylex=True, offset=0, num=batch
                 )
@@ -306,8 +245,10 @@ class EpisodeStore:
             for episode_id, (st, raw) in zip(ids, rows, strict=True):
                 if raw is None:
                     expired.append(episode_id)
-                elif status is None or _s(st) == status:
-                    found.append(read_record(raw, episode_id=episode_id, tenant=tenant, status=_s(st))[0])
+                elif status is None or as_text(st) == status:
+                    found.append(
+                        read_record(raw, episode_id=episode_id, tenant=tenant, status=as_text(st))[0]
+                    )
                     if len(found) > limit:
                         break
             if expired:
@@ -364,9 +305,9 @@ class EpisodeStore:
 
     @staticmethod
     def _event(episode_id: str, row_id: Any, fields: dict[Any, Any]) -> Event:
-        f = {_s(k): _s(v) for k, v in fields.items()}
+        f = {as_text(k): as_text(v) for k, v in fields.items()}
         return Event(
-            id=_s(row_id),
+            id=as_text(row_id),
             type=f["type"],
             episode_id=episode_id,
             at=datetime.fromisoformat(f["at"]),
@@ -376,47 +317,12 @@ class EpisodeStore:
     async def active_count(self) -> int:
         return int(await self.redis.scard(self.keys.active_episodes()))
 
-    # ---- worker side ----------------------------------------------------------------------
-    async def claim(self, episode_id: str, token: str) -> Claim:
-        result = await self._claim(
-            keys=[self.keys.episode(episode_id), self.keys.episode_cancel(episode_id)], args=[token]
-        )
-        outcome = _s(result[0])
-        if outcome != "claimed":
-            return Claim(outcome)  # type: ignore[arg-type]
-        episode, unreadable = read_record(
-            result[1], episode_id=episode_id, tenant=_s(result[4]), status=_s(result[5])
-        )
-        return Claim("claimed", episode, int(_s(result[2])), result[3] == 1, unreadable)
-
-    async def save(self, episode: Episode, token: str, type: EventType, data: dict[str, object]) -> str:
-        """Persist the snapshot and append the event; LeaseLost if another worker owns it now."""
-        if type == "episode.finished":
-            event_id = await self.finish(episode, token=token, mode="owner", data=data)
-            return event_id or ""
-        result = await self._save(
-            keys=[self.keys.episode(episode.id), self.keys.episode_events(episode.id)],
-            args=[
-                token,
-                episode.model_dump_json(),
-                episode.status,
-                type,
-                utcnow().isoformat(),
-                json.dumps(data, default=str),
-                new_event_key(),
-            ],
-        )
-        outcome = _s(result[0])
-        if outcome == "fenced":
-            raise LeaseLost(episode.id)
-        return _s(result[1]) if outcome == "ok" else ""
-
     async def finish(
         self, episode: Episode, *, token: str, mode: FinishMode, data: dict[str, object] | None = None
     ) -> str | None:
         """The one terminal transition. Returns the event id, or None when it was already terminal."""
         k = self.keys
-        payload = finished_data(episode) if data is None else data
+        payload = episode.finished_data() if data is None else data
         # The episode's metrics go in the same script: counted exactly when it becomes terminal,
         # even if this process dies the moment the script returns.
         increments = [str(part) for item in stats.episode_increments(episode).items() for part in item]
@@ -442,11 +348,7 @@ class EpisodeStore:
                 *increments,
             ],
         )
-        outcome = _s(result[0])
+        outcome = as_text(result[0])
         if outcome == "fenced":
             raise LeaseLost(episode.id)
-        return _s(result[1]) if outcome == "ok" else None
-
-    async def release(self, episode_id: str, token: str) -> bool:
-        """Hand an episode back (graceful shutdown): the next claimer resumes it."""
-        return bool(await self._release(keys=[self.keys.episode(episode_id)], args=[token]))
+        return as_text(result[1]) if outcome == "ok" else None

@@ -85,10 +85,6 @@ class RedisMemory:
     async def task_lessons(self, tenant: str, task_id: str, limit: int) -> list[Reflection]:
         return await self._last(self.keys.task_lessons(tenant, task_id), limit)
 
-    async def count_task(self, tenant: str, task_id: str) -> int:
-        key = self.keys.task_lessons(tenant, task_id)
-        return int(await self._call(lambda: self.redis.llen(key)))
-
     async def clear_task(self, tenant: str, task_id: str) -> int:
         """Forget a task's lessons; returns how many there were (0 when there were none)."""
         key = self.keys.task_lessons(tenant, task_id)

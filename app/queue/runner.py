@@ -24,6 +24,7 @@ from app.reflexion.loop import run_episode
 from app.reflexion.models import Episode
 from app.reflexion.ports import EventSink, Judge
 from app.settings import Settings
+from app.wiring import Adapters, open_judge
 
 log = logging.getLogger("rfx.worker")
 
@@ -31,9 +32,8 @@ log = logging.getLogger("rfx.worker")
 class EngineRunner:
     def __init__(self, settings: Settings, client: aredis.Redis, judge: Judge) -> None:
         self.registry = ModelRegistry.from_settings(settings)
-        self.memory = RedisMemory(client, Keys(settings.key_prefix), episode_ttl_s=settings.episode_ttl_s)
-        self.prompts = FilePromptBook()
-        self.judge = judge
+        memory = RedisMemory(client, Keys(settings.key_prefix), episode_ttl_s=settings.episode_ttl_s)
+        self.adapters = Adapters(judge=judge, memory=memory, prompts=FilePromptBook())
         self._models: dict[str, OpenAIChatModel] = {}
 
     def _model(self, name: str | None, role: str) -> OpenAIChatModel:
@@ -46,28 +46,11 @@ class EngineRunner:
     async def __call__(self, episode: Episode, sink: EventSink) -> Episode:
         actor = self._model(episode.actor_model or None, "actor")
         reflector = self._model(episode.reflector_model or None, "reflector")
-        return await run_episode(
-            episode.task,
-            episode.config,
-            actor,
-            reflector,
-            self.judge,
-            self.memory,
-            sink,
-            prompts=self.prompts,
-            episode=episode,
-            tenant=episode.tenant,
-        )
+        return await run_episode(episode, self.adapters.episode_deps(actor, reflector, sink))
 
     async def aclose(self) -> None:
         for model in self._models.values():
             await model.aclose()
-
-
-async def open_judge(settings: Settings) -> DockerJudge:
-    judge = DockerJudge.from_settings(settings)
-    await judge.start()
-    return judge
 
 
 async def start_worker(

@@ -23,8 +23,9 @@ import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from app.errors import BackgroundTaskDied, Unavailable
-from app.memory.episodes import Claim, EpisodeStore, LeaseLost
+from app.memory.episodes import EpisodeStore, LeaseLost
 from app.memory.keys import Keys
+from app.queue.leases import Claim, EpisodeLeases
 from app.queue.stream import Job, JobStream
 from app.reflexion.models import Episode, EventType, utcnow
 from app.reflexion.ports import EventSink
@@ -62,15 +63,15 @@ class Running:
 class StoreSink:
     """The loop's EventSink: persist the snapshot and append the event, as the lease holder only."""
 
-    def __init__(self, store: EpisodeStore, running: Running) -> None:
-        self.store = store
+    def __init__(self, leases: EpisodeLeases, running: Running) -> None:
+        self.leases = leases
         self.running = running
 
     async def emit(self, episode: Episode, type: EventType, data: dict[str, object]) -> None:
         if self.running.reason in ("handback", "lease"):
             raise LeaseLost(episode.id)  # the episode is someone else's now: write nothing
         self.running.last = episode
-        await self.store.save(episode, self.running.token, type, data)
+        await self.leases.save(episode, self.running.token, type, data)
         if type == "episode.finished":
             self.running.finished = True
 
@@ -90,6 +91,7 @@ class Worker:
         self.keys = keys
         self.settings = settings
         self.store = EpisodeStore(client, keys, ttl_s=settings.episode_ttl_s)
+        self.leases = EpisodeLeases(self.store)
         self.jobs = JobStream(client, keys, consumer)
         self.runner = runner
         self.concurrency = concurrency or settings.worker_concurrency
@@ -268,7 +270,7 @@ class Worker:
         """Claim, and learn the claim's outcome even if this task is cancelled while its reply is in
         flight: the script may already have run on Redis (we own the episode then), and settling a
         cancel needs the record it returns. The cancellation is re-raised once the reply is in."""
-        claiming = asyncio.ensure_future(self.store.claim(r.job.episode_id, r.token))
+        claiming = asyncio.ensure_future(self.leases.claim(r.job.episode_id, r.token))
         try:
             return await asyncio.shield(claiming)
         except asyncio.CancelledError:
@@ -302,7 +304,7 @@ class Worker:
                 claim.claims,
                 len(claim.episode.attempts),
             )
-        result = await self.runner(claim.episode, StoreSink(self.store, r))
+        result = await self.runner(claim.episode, StoreSink(self.leases, r))
         if not r.finished:  # a runner that returned without its episode.finished: end it here
             await self.store.finish(result, token=r.token, mode="owner")
         await self.jobs.ack(r.job)
@@ -333,7 +335,7 @@ class Worker:
         await self.jobs.ack(r.job)
 
     async def _hand_back(self, r: Running) -> None:
-        await self.store.release(r.job.episode_id, r.token)
+        await self.leases.release(r.job.episode_id, r.token)
         await self.jobs.hand_back(r.job, self.lease_ms)
         log.info("episode %s handed back", r.job.episode_id)
 

@@ -7,8 +7,9 @@ prompt texts that produced it. What a model may see is decided here and only her
 
 from __future__ import annotations
 
-from app.reflexion.models import ChatMessage, ErrorFacts, FeedbackLevel, Task, Verdict
+from app.reflexion.models import ChatMessage, ErrorFacts, Task, Verdict
 from app.reflexion.ports import PromptBook
+from app.reflexion.vocabulary import FeedbackLevel
 
 MAX_FAILING_SHOWN = 5
 MAX_MESSAGE_CHARS = 400

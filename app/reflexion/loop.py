@@ -12,7 +12,7 @@ Resume and idempotency (the service's worker relies on these):
   trailing attempt that was generated but not judged is redone. `episode.started` is emitted only
   when the episode was not running yet, so a resumed episode has exactly one `episode.started`
   and, like every episode, exactly one `episode.finished`.
-- When `episode` is given, its own task, config and tenant are used (the arguments are ignored).
+- The record is the truth: its own task, config and tenant are used (a new one: `new_episode`).
 - The timeout counts from the start of this call, not from the first start.
 - Cancellation (the asyncio task is cancelled) finishes the record as `cancelled`, emits
   `episode.finished`, then re-raises CancelledError.
@@ -21,47 +21,47 @@ Resume and idempotency (the service's worker relies on these):
 from __future__ import annotations
 
 import asyncio
-import secrets
-import time
+from dataclasses import dataclass
 
 from app.reflexion.conversation import Conversation
-from app.reflexion.models import Episode, EpisodeConfig, EpisodeStatus, StopReason, Task, utcnow
+from app.reflexion.ids import new_episode_id
+from app.reflexion.models import Episode, EpisodeConfig, Task, utcnow
 from app.reflexion.ports import ChatModel, EventSink, Judge, Memory, PromptBook
 from app.reflexion.steps import EpisodeRun, StopEpisode
-from app.reflexion.strategies import STRATEGIES, final_attempt
+from app.reflexion.strategies import STRATEGIES
+from app.reflexion.vocabulary import EpisodeStatus, StopReason
 
 
-def new_episode_id() -> str:
-    """Same shape as the service's ids (`ep_` + 48-bit ms clock + 32 random bits): sortable by creation."""
-    return f"ep_{int(time.time() * 1000):012x}{secrets.token_hex(4)}"
+@dataclass(frozen=True)
+class EpisodeDeps:
+    """The ports one episode runs on (a process builds the shared ones once; `events` is per episode)."""
+
+    actor: ChatModel
+    reflector: ChatModel
+    judge: Judge
+    memory: Memory
+    events: EventSink
+    prompts: PromptBook
 
 
-async def run_episode(
-    task: Task,
-    config: EpisodeConfig,
-    actor: ChatModel,
-    reflector: ChatModel,
-    judge: Judge,
-    memory: Memory,
-    events: EventSink,
-    *,
-    prompts: PromptBook,
-    episode: Episode | None = None,
-    tenant: str = "default",
-) -> Episode:
-    if episode is None:
-        episode = Episode(id=new_episode_id(), tenant=tenant, task=task, config=config)
+def new_episode(task: Task, config: EpisodeConfig, tenant: str = "default") -> Episode:
+    """A fresh record for `run_episode` (the service's records are made by the API instead)."""
+    return Episode(id=new_episode_id(), tenant=tenant, task=task, config=config)
+
+
+async def run_episode(episode: Episode, deps: EpisodeDeps) -> Episode:
     if episode.terminal:
         return episode
-    task, config = episode.task, episode.config  # a given record is the truth on resume
+    task, config = episode.task, episode.config
+    actor, reflector = deps.actor, deps.reflector
     run = EpisodeRun(
         episode=episode,
         actor=actor,
         reflector=reflector,
-        judge=judge,
-        memory=memory,
-        events=events,
-        conversation=Conversation(prompts, episode.prompt_versions, config.instructions),
+        judge=deps.judge,
+        memory=deps.memory,
+        events=deps.events,
+        conversation=Conversation(deps.prompts, episode.prompt_versions, config.instructions),
         feedback=config.resolved_feedback(task),
     )
     run.discard_unfinished()
@@ -102,27 +102,17 @@ async def run_episode(
 async def finish(run: EpisodeRun, reason: StopReason) -> None:
     """Settle the outcome from the final answer's hidden verdict and emit the one `episode.finished`."""
     episode = run.episode
-    answer = final_attempt(episode)
+    answer = episode.answer
     status: EpisodeStatus
     if reason == "cancelled":
         status = "cancelled"
     elif reason == "timeout":
         status = "timed_out"
-    elif answer is not None and answer.hidden is not None and answer.hidden.passed:
+    elif answer is not None and answer.hidden_passed:
         status = "succeeded"
     else:
         status = "failed"
     episode.status, episode.stop_reason = status, reason
     episode.final_trial = answer.trial if answer is not None else None
     episode.finished_at = utcnow()
-    await run.emit(
-        "episode.finished",
-        {
-            "status": status,
-            "stop_reason": reason,
-            "final_trial": episode.final_trial,
-            "trials": len(episode.attempts),
-            "tokens": episode.usage.total_tokens,
-            "error": episode.error,
-        },
-    )
+    await run.emit("episode.finished", episode.finished_data())

@@ -8,7 +8,7 @@ figures.
 Definitions (the report repeats them):
 - The *answer after trial t* follows the engine's rule for the final answer, applied to the attempts
   with `trial <= t`: for best_of_n (independent samples) the first whose feedback verdict passed;
-  for tree_search the passing node, else the highest-valued one (tree.py); otherwise, and for
+  for tree_search the passing node, else the highest-valued one (models.answer_among); otherwise, and for
   reflexion, self_refine and single, the latest attempt that has code (the latest attempt when none
   has). An episode that stopped early thus carries its last answer forward.
 - An answer is *right* when its hidden (grading) verdict passed; no hidden verdict counts as wrong.
@@ -28,10 +28,10 @@ from math import comb
 
 from pydantic import BaseModel
 
-from app.reflexion import tree
-from app.reflexion.models import Attempt, Episode
+from app.reflexion.models import Attempt, Episode, answer_among
+from app.reflexion.vocabulary import StrategyName
 
-SAMPLING_STRATEGIES: frozenset[str] = frozenset({"best_of_n"})
+SAMPLING_STRATEGIES: frozenset[StrategyName] = frozenset({"best_of_n"})
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -46,7 +46,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def is_right(attempt: Attempt | None) -> bool:
-    return attempt is not None and attempt.hidden is not None and attempt.hidden.passed
+    return attempt is not None and attempt.hidden_passed
 
 
 def _ordered(episode: Episode) -> list[Attempt]:
@@ -58,14 +58,7 @@ def answer_after(episode: Episode, trial: int) -> Attempt | None:
     seen = [a for a in _ordered(episode) if a.trial <= trial]
     if not seen:
         return None
-    if episode.config.strategy == "tree_search":
-        return tree.best_answer(seen)
-    if episode.config.strategy in SAMPLING_STRATEGIES:
-        for attempt in seen:
-            if attempt.feedback is not None and attempt.feedback.passed:
-                return attempt
-    with_code = [a for a in seen if a.code]
-    return with_code[-1] if with_code else seen[-1]
+    return answer_among(seen, episode.config.strategy)
 
 
 def final_answer(episode: Episode) -> Attempt | None:
@@ -166,7 +159,7 @@ def false_positives(episodes: Iterable[Episode]) -> FalsePositives:
         source = episode.config.resolved_feedback(episode.task)
         bucket = by.setdefault(source, Counter())
         for attempt in episode.attempts:
-            if attempt.feedback is not None and attempt.feedback.passed:
+            if attempt.feedback_passed:
                 result.attempts_feedback_passed += 1
                 bucket["attempts_feedback_passed"] += 1
                 if not is_right(attempt):

@@ -7,29 +7,26 @@ benchmark all read and write.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# `no_signal` is never a judge's: it is the feedback verdict when there were no feedback tests to run
-# (the model wrote no readable assert), so nothing was checked and it must never count as a pass.
-VerdictStatus = Literal[
-    "passed", "failed", "error", "timeout", "memory", "output_limit", "sandbox_error", "no_signal"
-]
-EpisodeStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
-StopReason = Literal[
-    "solved", "max_trials", "budget", "cancelled", "llm_error", "judge_error", "timeout", "stuck"
-]
-StrategyName = Literal["reflexion", "self_refine", "best_of_n", "single", "tree_search"]
-FeedbackSource = Literal["visible", "oracle", "self_tests", "none"]
-MemoryScope = Literal["none", "episode", "task"]
-RetryMode = Literal["sampled", "greedy"]
-FeedbackLevel = Literal["standard", "trace"]
-RetryContext = Literal["revise", "fresh"]
-Temperature = Annotated[float, Field(ge=0, le=2)]  # bounds in the schema, so clients see them
+from app.reflexion.vocabulary import (
+    TERMINAL_STATUSES,
+    EpisodeStatus,
+    FeedbackLevel,
+    FeedbackSource,
+    MemoryScope,
+    RetryContext,
+    RetryMode,
+    StopReason,
+    StrategyName,
+    VerdictStatus,
+)
 
-TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
+Temperature = Annotated[float, Field(ge=0, le=2)]  # bounds in the schema, so clients see them
 
 
 def utcnow() -> datetime:
@@ -207,6 +204,35 @@ class Attempt(Strict):
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
 
+    @property
+    def feedback_passed(self) -> bool:
+        """What the loop stops on: the feedback tests passed (never without a feedback verdict)."""
+        return self.feedback is not None and self.feedback.passed
+
+    @property
+    def hidden_passed(self) -> bool:
+        """Graded right: the hidden tests passed."""
+        return self.hidden is not None and self.hidden.passed
+
+
+def answer_among(attempts: Sequence[Attempt], strategy: StrategyName) -> Attempt | None:
+    """The answer among `attempts` (in trial order).
+
+    best_of_n and tree_search: the first attempt that passed the feedback tests. Otherwise the last
+    attempt that has code (tree_search: the one of highest value, ties to the latest, since its
+    nodes are siblings and cousins, not revisions), or the last attempt when none has code.
+    """
+    if strategy in ("best_of_n", "tree_search"):
+        for attempt in attempts:
+            if attempt.feedback_passed:
+                return attempt
+    with_code = [a for a in attempts if a.code]
+    if with_code and strategy == "tree_search":
+        return max(with_code, key=lambda a: (a.value if a.value is not None else 0.0, a.trial))
+    if with_code:
+        return with_code[-1]
+    return attempts[-1] if attempts else None
+
 
 class ModelRef(Strict):
     """A model chosen by name among the configured providers; never an endpoint URL from a request."""
@@ -287,6 +313,23 @@ class Episode(Strict):
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def answer(self) -> Attempt | None:
+        """The attempt that is the episode's answer (the rule of `answer_among`)."""
+        return answer_among(self.attempts, self.config.strategy)
+
+    def finished_data(self) -> dict[str, object]:
+        """The `episode.finished` event's data, whoever ends the episode (the loop, a cancel, the
+        worker giving up): one shape, so a reader never has to ask which path wrote it."""
+        return {
+            "status": self.status,
+            "stop_reason": self.stop_reason,
+            "final_trial": self.final_trial,
+            "trials": len(self.attempts),
+            "tokens": self.usage.total_tokens,
+            "error": self.error,
+        }
 
 
 EventType = Literal[

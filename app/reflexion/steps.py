@@ -4,7 +4,7 @@ Strategies (strategies.py) compose these steps; the loop (loop.py) starts and fi
 All state lives in the Episode record, which every step updates in place and then hands to the event
 sink: that is what lets the service resume an episode from its last completed attempt.
 
-Decisions recorded here (docs/architecture.md repeats them):
+Decisions recorded here (docs/design.md repeats them):
 - An LLM fault (a Completion with outcome `error`, `malformed` or `empty`, i.e. after the adapter's
   own retries) ends the episode with stop_reason `llm_error`; a faulted actor reply is still
   recorded as an attempt without code. A reply that is fine but has no code in it is an ordinary
@@ -33,16 +33,15 @@ from app.reflexion.models import (
     Episode,
     EpisodeConfig,
     EventType,
-    FeedbackSource,
     Reflection,
     Resample,
-    StopReason,
     Submission,
     Task,
     Usage,
     Verdict,
 )
 from app.reflexion.ports import ChatModel, EventSink, Judge, Memory
+from app.reflexion.vocabulary import FeedbackSource, StopReason
 
 LLM_FAULTS = frozenset({"error", "malformed", "empty"})
 SELF_TESTS_ASKED = 5
@@ -105,7 +104,7 @@ class EpisodeRun:
     @staticmethod
     def solved(attempt: Attempt) -> bool:
         """The loop stops on the feedback verdict; with no feedback source nothing is ever `solved` here."""
-        return attempt.feedback is not None and attempt.feedback.passed
+        return attempt.feedback_passed
 
     def discard_unfinished(self) -> None:
         """On resume, drop a trailing attempt that was generated but never judged (it is redone)."""

@@ -33,8 +33,9 @@ from collections.abc import Awaitable, Callable
 
 from app.reflexion import tree
 from app.reflexion.conversation import describe_verdict, says_no_change
-from app.reflexion.models import Attempt, ChatMessage, Episode, StopReason, StrategyName
+from app.reflexion.models import ChatMessage
 from app.reflexion.steps import EpisodeRun
+from app.reflexion.vocabulary import StopReason, StrategyName
 
 Strategy = Callable[[EpisodeRun], Awaitable[StopReason]]
 
@@ -127,23 +128,3 @@ STRATEGIES: dict[StrategyName, Strategy] = {
     "single": single,
     "tree_search": tree_search,
 }
-
-
-def final_attempt(episode: Episode) -> Attempt | None:
-    """The attempt that is the episode's answer.
-
-    best_of_n: the first attempt that passed the feedback tests; otherwise (and for every other
-    strategy) the last attempt that has code, or the last attempt when none has. tree_search: the
-    passing node, else the highest-valued one (tree.best_answer).
-    """
-    attempts = episode.attempts
-    if episode.config.strategy == "tree_search":
-        return tree.best_answer(attempts)
-    if episode.config.strategy == "best_of_n":
-        for attempt in attempts:
-            if attempt.feedback is not None and attempt.feedback.passed:
-                return attempt
-    with_code = [a for a in attempts if a.code]
-    if with_code:
-        return with_code[-1]
-    return attempts[-1] if attempts else None

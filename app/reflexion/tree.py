@@ -72,14 +72,3 @@ def next_to_expand(attempts: Sequence[Attempt], branching: int) -> Attempt | Non
     if not leaves:
         return None
     return max(leaves, key=lambda a: (_value(a), -a.trial))
-
-
-def best_answer(attempts: Sequence[Attempt]) -> Attempt | None:
-    """The episode's answer among these attempts (see the module rules)."""
-    for attempt in attempts:
-        if passed(attempt):
-            return attempt
-    with_code = [a for a in attempts if a.code]
-    if with_code:
-        return max(with_code, key=lambda a: (_value(a), a.trial))
-    return attempts[-1] if attempts else None

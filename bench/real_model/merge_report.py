@@ -9,7 +9,7 @@ Same model file, same runtime build, same settings, temperature 0: the episodes 
 
 Only problems that every strategy finished are kept, so each strategy is measured on the same set
 of problems; the report says how many were planned and which ones are in. The figures come from
-the project's own report code (app/bench/report.py) over the merged episodes, and the merged
+the project's own report code (app/benchmark/report.py) over the merged episodes, and the merged
 episodes.jsonl is written beside it, so `report.json` can be recomputed from that file.
 """
 
@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.bench.report import write_report
-from app.bench.store import EpisodeLog, latest_per_pair
+from app.benchmark.report import write_report
+from app.benchmark.store import EpisodeLog, latest_per_pair
 from app.reflexion.models import Episode
 
 STRATEGIES = ["single", "reflexion", "self_refine"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import redis
 
@@ -104,6 +106,20 @@ async def test_cancel_queued_episode_then_delete(redis_url: str, key_prefix: str
             assert stream.headers["content-type"].startswith("text/event-stream")
             text = "".join([chunk async for chunk in stream.aiter_text()])
         assert text.count("event: episode.finished") == 1  # one terminal event, and the stream ended
+        finished = next(
+            json.loads(line.removeprefix("data:"))
+            for line in text.splitlines()
+            if line.startswith("data:") and '"episode.finished"' in line
+        )
+        # the shape of the loop's `episode.finished` (tests/unit/test_loop.py), tokens included
+        assert finished["data"] == {
+            "status": "cancelled",
+            "stop_reason": "cancelled",
+            "final_trial": None,
+            "trials": 0,
+            "tokens": 0,
+            "error": None,
+        }
 
         gone = await client.delete(f"/v1/episodes/{episode_id}")
         assert gone.status_code == 204

@@ -92,12 +92,15 @@ async def test_bad_episode_requests(redis_url: str, key_prefix: str) -> None:
         assert chunked.status_code == 413
 
         bad_key = await client.post("/v1/episodes", json=task_body(), headers={"Idempotency-Key": "a b"})
-        assert bad_key.status_code == 422
+        assert bad_key.status_code == 422 and bad_key.headers["content-type"].startswith(PROBLEM)
+        assert "idempotency-key" in bad_key.json()["detail"]  # FastAPI's pattern check names the header
 
         bad_resume = await client.get(
             "/v1/episodes/ep_00000000000000000000/events", headers={"Last-Event-ID": "yesterday"}
         )
-        assert bad_resume.status_code == 422
+        assert bad_resume.status_code == 422 and "last-event-id" in bad_resume.json()["detail"]
+        too_long = await client.post("/v1/episodes", json=task_body(), headers={"Idempotency-Key": "k" * 201})
+        assert too_long.status_code == 422 and "idempotency-key" in too_long.json()["detail"]
 
         for path in (
             "/v1/episodes/nope",

@@ -26,8 +26,8 @@ from typing import Any
 import matplotlib.image
 import pytest
 
-from app.bench.datasets import load_benchmark
-from app.bench.export import SCHEMAS, normalize, prompt_messages
+from app.benchmark.datasets import load_benchmark
+from app.benchmark.export import SCHEMAS, normalize, prompt_messages
 from app.prompts import FilePromptBook
 from app.reflexion.models import Episode, Task
 from tests.fixtures.llm import FakeLLMServer

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from app.bench.datasets import load_benchmark
+from app.benchmark.datasets import load_benchmark
 from app.reflexion.models import Episode
 from tests.fixtures.llm import FakeLLMServer
 

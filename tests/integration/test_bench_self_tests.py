@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app.bench.datasets import load_benchmark
+from app.benchmark.datasets import load_benchmark
 from tests.fixtures.llm import FakeLLMServer
 
 RFX = str(Path(sys.executable).parent / "rfx")

@@ -12,7 +12,7 @@ import asyncio
 
 import pytest
 
-from app.bench.datasets import load_benchmark
+from app.benchmark.datasets import load_benchmark
 from app.reflexion.models import Submission
 from tests.fixtures.judge import JudgeFactory
 

@@ -15,7 +15,7 @@ from app.llm.fake_server import FakeLLMServer
 from app.memory.keys import Keys
 from app.memory.redis_memory import RedisMemory
 from app.prompts import default_prompt_book
-from app.reflexion.loop import run_episode
+from app.reflexion.loop import EpisodeDeps, new_episode, run_episode
 from app.reflexion.models import Episode, EpisodeConfig, Event, EventType, Task
 from app.reflexion.ports import Judge
 from tests.fixtures.judge import JudgeFactory
@@ -67,17 +67,15 @@ class Rig:
         )
         reflector = OpenAIChatModel(self.reflector_server.provider("reflector-m"))
         try:
-            return await run_episode(
-                task,
-                EpisodeConfig(**config),
-                actor,
-                reflector,
-                self.judge,
-                self.memory,
-                self.sink,
+            deps = EpisodeDeps(
+                actor=actor,
+                reflector=reflector,
+                judge=self.judge,
+                memory=self.memory,
+                events=self.sink,
                 prompts=default_prompt_book(),
-                tenant="acme",
             )
+            return await run_episode(new_episode(task, EpisodeConfig(**config), "acme"), deps)
         finally:
             await actor.aclose()
             await reflector.aclose()

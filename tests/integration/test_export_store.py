@@ -10,10 +10,11 @@ from pathlib import Path
 
 import redis.asyncio as aredis
 
-from app.bench.episode_query import parse_query
-from app.bench.export import SCHEMAS
-from app.memory.episodes import EpisodeStore, new_episode_id
+from app.benchmark.episode_query import parse_query
+from app.benchmark.export import SCHEMAS
+from app.memory.episodes import EpisodeStore
 from app.memory.keys import Keys
+from app.reflexion.ids import new_episode_id
 from app.reflexion.models import Attempt, Episode, EpisodeConfig, Task, Verdict
 from tests.fixtures.services import free_port
 

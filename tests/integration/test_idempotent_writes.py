@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import redis.asyncio as aredis
 
-from app.memory.episodes import _CLAIM, _CREATE, _FINISH, _SAVE
+from app.memory.episodes import _CREATE, _FINISH
 from app.memory.keys import Keys
 from app.memory.redis_memory import _ADD
+from app.queue.leases import _CLAIM, _SAVE
 from app.queue.stream import _HEARTBEAT
 from tests.fixtures.redis_proxy import Command, Matcher, command, redis_proxy, script_sha
 from tests.fixtures.services import RedisServer

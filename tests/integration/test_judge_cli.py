@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.bench.datasets import humaneval_path, read_jsonl
+from app.benchmark.datasets import humaneval_path, read_jsonl
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from app.bench.datasets import load_problems
+from app.benchmark.datasets import load_problems
 from app.judge import DockerJudge, JudgeConfig
 from app.judge.reaper import INSTANCE_LABEL, OWNER_LABEL
 from app.reflexion.models import JudgeLimits, Submission

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import httpx
@@ -28,7 +29,6 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from app.api.schemas import JudgeRequest
-from app.mcp.server import lessons_uri
 from tests.integration.apiserver import BAD, GOOD, LESSON, script_fail_then_fix, task_body
 from tests.integration.served import (
     KEYS,
@@ -38,6 +38,13 @@ from tests.integration.served import (
 )
 
 RFX = str(Path(sys.executable).with_name("rfx"))
+
+
+def lessons_uri(task_id: str) -> str:
+    """The documented resource form: lessons:// + the task id, URL-encoded (HumanEval%2F10)."""
+    return "lessons://" + quote(task_id, safe="")
+
+
 TOOLS = {"judge", "run_episode", "get_episode", "list_episodes", "cancel_episode"}
 TRANSPORTS = ["http", "stdio"]
 

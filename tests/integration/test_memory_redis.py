@@ -72,7 +72,7 @@ async def test_episode_lessons_expire_and_task_lessons_are_capped(
     assert 0 < await aredis_client.ttl(keys.episode_lessons("t1", "ep1")) <= TTL
     assert await aredis_client.ttl(keys.task_lessons("t1", "HumanEval/0")) == -1  # kept
     assert [r.trial for r in await memory.task_lessons("t1", "HumanEval/0", 10)] == [3, 4, 5]
-    assert await memory.count_task("t1", "HumanEval/0") == 3
+    assert await aredis_client.llen(keys.task_lessons("t1", "HumanEval/0")) == 3
     assert len(await memory.episode_lessons("t1", "ep1", 10)) == 5
     found = await aredis_client.keys(f"{key_prefix}:*")
     stored = sorted(k.decode() if isinstance(k, bytes) else k for k in found)

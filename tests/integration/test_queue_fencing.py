@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.memory.episodes import EpisodeStore, LeaseLost, new_episode_id
+from app.memory.episodes import EpisodeStore, LeaseLost
 from app.memory.keys import Keys
+from app.queue.leases import EpisodeLeases
 from app.queue.stream import JobStream
+from app.reflexion.ids import new_episode_id
 from app.reflexion.models import Episode, Task
 
 TASK = Task(id="t/1", prompt="def f():\n", entry_point="f", tests="def check(c):\n    pass\n")
@@ -27,20 +29,20 @@ async def test_stale_worker_is_fenced_and_finish_happens_once(aredis_client: Any
     episode = new_episode()
     await store.create(episode, quota=10, queue_max=10)
 
-    first = await store.claim(episode.id, "worker-a:1")
-    second = await store.claim(episode.id, "worker-b:1")  # A's lease lapsed; B took over
+    first = await EpisodeLeases(store).claim(episode.id, "worker-a:1")
+    second = await EpisodeLeases(store).claim(episode.id, "worker-b:1")  # A's lease lapsed; B took over
     assert first.outcome == second.outcome == "claimed" and second.claims == 2
     running = episode.model_copy(update={"status": "running"})
     with pytest.raises(LeaseLost):
-        await store.save(running, "worker-a:1", "episode.started", {})
-    assert await store.save(running, "worker-b:1", "episode.started", {})
+        await EpisodeLeases(store).save(running, "worker-a:1", "episode.started", {})
+    assert await EpisodeLeases(store).save(running, "worker-b:1", "episode.started", {})
 
     done = running.model_copy(update={"status": "succeeded", "stop_reason": "solved"})
     with pytest.raises(LeaseLost):
         await store.finish(done, token="worker-a:1", mode="owner")
     assert await store.finish(done, token="worker-b:1", mode="owner") is not None
     assert await store.finish(done, token="worker-b:1", mode="owner") is None  # already terminal
-    assert (await store.claim(episode.id, "worker-c:1")).outcome == "terminal"
+    assert (await EpisodeLeases(store).claim(episode.id, "worker-c:1")).outcome == "terminal"
 
     events = await store.events(episode.id, "0")
     assert [e.type for e in events] == ["episode.started", "episode.finished"]
@@ -62,7 +64,7 @@ async def test_cancel_racing_claims_ends_once(aredis_client: Any, key_prefix: st
     async def worker_sees_cancel(e: Episode) -> None:
         """What the worker does at claim time and again at each heartbeat: honour the cancel flag."""
         token = f"w:{e.id}"
-        if (await store.claim(e.id, token)).outcome != "claimed":
+        if (await EpisodeLeases(store).claim(e.id, token)).outcome != "claimed":
             return
         while not await store.cancel_requested(e.id):
             if (await store.get(e.tenant, e.id)).terminal:
@@ -107,7 +109,7 @@ async def test_terminal_transition_carries_its_metrics_and_cancel_expiry(
     episode = new_episode()
     await store.create(episode, quota=10, queue_max=10)
     token = "worker-a:1"
-    assert (await store.claim(episode.id, token)).outcome == "claimed"
+    assert (await EpisodeLeases(store).claim(episode.id, token)).outcome == "claimed"
     # the flag is set with the canceller's expiry; the terminal transition gives it the episode's
     await EpisodeStore(aredis_client, keys, ttl_s=86_400).request_cancel(episode.tenant, episode.id)
     stats_before = await aredis_client.hgetall(keys.stats())
@@ -149,9 +151,9 @@ async def test_claim_reports_a_cancel_asked_before_it(aredis_client: Any, key_pr
     asked, plain = new_episode(), new_episode()
     for e in (asked, plain):
         await store.create(e, quota=10, queue_max=10)
-        assert (await store.claim(e.id, "w:0")).outcome == "claimed"
+        assert (await EpisodeLeases(store).claim(e.id, "w:0")).outcome == "claimed"
     await store.request_cancel(asked.tenant, asked.id)  # owned: a flag; then w:0 dies
-    claim_asked = await store.claim(asked.id, "w:1")
-    claim_plain = await store.claim(plain.id, "w:2")
+    claim_asked = await EpisodeLeases(store).claim(asked.id, "w:1")
+    claim_plain = await EpisodeLeases(store).claim(plain.id, "w:2")
     assert claim_asked.outcome == claim_plain.outcome == "claimed"
     assert claim_asked.cancel_requested and not claim_plain.cancel_requested

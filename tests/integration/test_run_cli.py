@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.bench.datasets import humaneval_task
+from app.benchmark.datasets import humaneval_task
 from app.llm.fake_script import Reply, Rule
 from app.llm.fake_server import FakeLLMServer
 from app.reflexion.models import Episode

@@ -29,11 +29,12 @@ def test_ensure_returns_the_existing_image_without_building(
         raise AssertionError("debootstrap should not run when the base image exists")
 
     monkeypatch.setattr(image_module, "build_base_image", refuse)
-    assert ensure_sandbox_image(Settings()) == sandbox_image == sandbox_image_tag()
+    base = Settings().judge_base_image
+    assert ensure_sandbox_image(None, base) == sandbox_image == sandbox_image_tag(base)
 
 
 def test_settings_judge_image_overrides() -> None:
-    assert ensure_sandbox_image(Settings(judge_image="my/own:image")) == "my/own:image"
+    assert ensure_sandbox_image("my/own:image", Settings().judge_base_image) == "my/own:image"
 
 
 def test_image_runs_as_nobody_with_the_runner_as_entrypoint(
@@ -48,4 +49,4 @@ def test_missing_base_image_without_a_registry_is_a_clear_error() -> None:
     from app.errors import SandboxError
 
     with pytest.raises(SandboxError, match="not present locally"):
-        ensure_sandbox_image(Settings(judge_base_image="example.invalid/python:3.12-slim"))
+        ensure_sandbox_image(None, "example.invalid/python:3.12-slim")

@@ -20,8 +20,10 @@ import pytest
 import redis.asyncio as aredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.memory.episodes import _CLAIM, EpisodeStore, new_episode_id
+from app.memory.episodes import EpisodeStore
 from app.memory.keys import Keys
+from app.queue.leases import _CLAIM
+from app.reflexion.ids import new_episode_id
 from app.reflexion.models import Episode, Task
 from tests.fixtures.redis_proxy import command, redis_proxy, script_sha
 from tests.fixtures.services import RedisServer

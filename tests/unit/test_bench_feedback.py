@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.bench.datasets import load_benchmark
-from app.bench.runner import problem_config
+from app.benchmark.datasets import load_benchmark
+from app.benchmark.runner import problem_config
 from app.reflexion.models import EpisodeConfig, Task
 
 

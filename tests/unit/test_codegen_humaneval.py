@@ -11,7 +11,7 @@ import ast
 
 import pytest
 
-from app.bench.datasets import load_problems
+from app.benchmark.datasets import load_problems
 from app.reflexion.codegen import complete_solution, extract_code
 from app.reflexion.models import Task
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from app.bench.report import write_report
+from app.benchmark.report import write_report
 from app.reflexion import comparison
 from app.reflexion.models import Attempt, Episode, Resample, TestResult, Usage, Verdict
 from tests.unit.test_metrics import TASK, episode

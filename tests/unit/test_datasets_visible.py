@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.bench.datasets import load_benchmark, load_problems, select_tasks
-from app.bench.visible_tests import derive_visible_tests, with_visible_tests
+from app.benchmark.datasets import load_benchmark, load_problems, select_tasks
+from app.benchmark.visible_tests import derive_visible_tests, with_visible_tests
 from app.errors import InvalidInput
 from app.reflexion.models import Task
 

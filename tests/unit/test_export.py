@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.bench.export import SCHEMAS, collect, normalize, records, reference_solution
-from app.bench.store import EpisodeLog
+from app.benchmark.export import SCHEMAS, collect, normalize, records, reference_solution
+from app.benchmark.store import EpisodeLog
 from app.cli import main
 from app.prompts import FilePromptBook
 from app.reflexion.models import Attempt, Episode, EpisodeConfig, Task, Verdict

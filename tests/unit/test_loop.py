@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from app.prompts import default_prompt_book
-from app.reflexion.loop import run_episode
+from app.reflexion.loop import EpisodeDeps, new_episode, run_episode
 from app.reflexion.models import Completion, Episode, EpisodeConfig, Task, Usage
 from tests.fakes.inmemory import InMemoryMemory, MarkerJudge, RecordingSink, ScriptedModel, fenced
 
@@ -36,18 +36,15 @@ class Parts:
         self.sink = RecordingSink()
 
     async def run(self, task: Task = TASK, episode: Episode | None = None, **config: object) -> Episode:
-        return await run_episode(
-            task,
-            EpisodeConfig(**config),
-            self.actor,
-            self.reflector,
-            self.judge,
-            self.memory,
-            self.sink,
+        deps = EpisodeDeps(
+            actor=self.actor,
+            reflector=self.reflector,
+            judge=self.judge,
+            memory=self.memory,
+            events=self.sink,
             prompts=default_prompt_book(),
-            episode=episode,
-            tenant="t1",
         )
+        return await run_episode(episode or new_episode(task, EpisodeConfig(**config), "t1"), deps)
 
 
 async def test_fail_reflect_then_pass() -> None:
@@ -201,6 +198,8 @@ async def test_cancel_records_cancelled_then_reraises() -> None:
         await task
     kind, data, snapshot = parts.sink.events[-1]
     assert kind == "episode.finished" and data["status"] == "cancelled"
+    # the shape every `episode.finished` has, whoever wrote it (tests/integration/test_api_episodes.py)
+    assert set(data) == {"status", "stop_reason", "final_trial", "trials", "tokens", "error"}
     assert (snapshot.status, snapshot.stop_reason) == ("cancelled", "cancelled")
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from app.bench.report import write_report
-from app.bench.runner import Budget
-from app.bench.store import EpisodeLog, read_episodes_dir
+from app.benchmark.report import write_report
+from app.benchmark.runner import Budget
+from app.benchmark.store import EpisodeLog, read_episodes_dir
 from app.errors import InvalidInput
 from app.reflexion.models import Usage
 from tests.unit.test_metrics import episode

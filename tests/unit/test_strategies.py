@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from app.reflexion.conversation import describe_verdict, says_no_change
 from app.reflexion.models import Attempt, ChatMessage, Episode, EpisodeConfig, TestResult, Verdict
-from app.reflexion.strategies import final_attempt
 from tests.fakes.inmemory import fenced
 from tests.unit.test_loop import HIDDEN, LESSON, RIGHT, TASK, WRONG, Parts
 
@@ -120,7 +119,7 @@ def test_final_attempt_choice() -> None:
     ]
     bon = Episode(id="x", task=TASK, config=EpisodeConfig(strategy="best_of_n"), attempts=attempts)
     rfx = Episode(id="y", task=TASK, config=EpisodeConfig(strategy="reflexion"), attempts=attempts)
-    best, last = final_attempt(bon), final_attempt(rfx)
+    best, last = bon.answer, rfx.answer
     assert best is not None and best.trial == 2
     assert last is not None and last.trial == 3
-    assert final_attempt(Episode(id="z", task=TASK)) is None
+    assert Episode(id="z", task=TASK).answer is None

@@ -12,9 +12,8 @@ from pydantic import ValidationError
 
 from app.prompts import default_prompt_book
 from app.reflexion import metrics, tree
-from app.reflexion.loop import run_episode
+from app.reflexion.loop import EpisodeDeps, new_episode, run_episode
 from app.reflexion.models import Attempt, Episode, EpisodeConfig, Task, Verdict
-from app.reflexion.strategies import final_attempt
 from tests.fakes.inmemory import InMemoryMemory, RecordingSink, ScriptedModel, TaggedJudge, fenced
 
 TASK = Task(
@@ -58,18 +57,16 @@ class Rig:
         self.sink = RecordingSink()
 
     async def run(self, episode: Episode | None = None, **config: object) -> Episode:
-        return await run_episode(
-            TASK,
-            EpisodeConfig(strategy="tree_search", **config),  # type: ignore[arg-type]
-            self.actor,
-            self.reflector,
-            self.judge,
-            self.memory,
-            self.sink,
+        deps = EpisodeDeps(
+            actor=self.actor,
+            reflector=self.reflector,
+            judge=self.judge,
+            memory=self.memory,
+            events=self.sink,
             prompts=default_prompt_book(),
-            episode=episode,
-            tenant="t1",
         )
+        fresh = new_episode(TASK, EpisodeConfig(strategy="tree_search", **config), "t1")  # type: ignore[arg-type]
+        return await run_episode(episode or fresh, deps)
 
 
 async def test_best_first_order_reflections_on_the_path_and_the_tree_in_the_record() -> None:
@@ -190,7 +187,7 @@ def test_the_answer_rule_is_shared_by_the_engine_and_the_report() -> None:
         attempt(4, 0.0, 2),
     ]
     ep = Episode(id="x", task=TASK, config=EpisodeConfig(strategy="tree_search"), attempts=attempts)
-    answer = final_attempt(ep)
+    answer = ep.answer
     assert answer is not None and answer.trial == 3  # ties on value go to the latest
     assert metrics.answer_after(ep, 2) == attempts[1]
     assert metrics.accuracy_by_trial([ep]) == [0.0, 1.0, 0.0, 0.0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -10,13 +9,13 @@ from fastapi import APIRouter, Header, Query, Response
 from app.api.deps import Services, ServicesDep, TenantDep
 from app.api.schemas import PROBLEM, EpisodeCreate, EpisodePage, EpisodeStatusFilter
 from app.errors import InvalidInput
-from app.memory.episodes import EPISODE_ID_PATTERN, new_episode_id, request_fingerprint
+from app.memory.episodes import request_fingerprint
+from app.reflexion.ids import EPISODE_ID_PATTERN, new_episode_id
 from app.reflexion.models import Episode
 
 router = APIRouter(prefix="/episodes", tags=["episodes"])
 
 IDEMPOTENCY_PATTERN = r"^[!-~]{0,200}$"  # visible ASCII; empty: none
-IDEMPOTENCY_RE = re.compile(IDEMPOTENCY_PATTERN)
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: PROBLEM,
     404: PROBLEM,
@@ -41,8 +40,6 @@ async def create_episode(
     tenant: TenantDep,
     idempotency_key: Annotated[str, Header(max_length=200, pattern=IDEMPOTENCY_PATTERN)] = "",
 ) -> Response:
-    if not IDEMPOTENCY_RE.match(idempotency_key):
-        raise InvalidInput("Idempotency-Key must be 1-200 visible ASCII characters")
     episode, created = await submit(services, tenant, body, idempotency_key)
     headers = {"Location": f"/v1/episodes/{episode.id}"}
     if not created:

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from app.api.deps import Services, ServicesDep, TenantDep
 from app.api.schemas import PROBLEM, JudgeRequest
 from app.errors import InvalidInput
-from app.judge import JudgeConfig, submission_problem
+from app.judge import submission_problem
 from app.reflexion.models import JudgeLimits, Submission, Verdict
 from app.settings import Settings
 
@@ -15,7 +15,7 @@ router = APIRouter(tags=["judge"])
 
 
 def server_limits(settings: Settings) -> JudgeLimits:
-    return JudgeConfig.from_settings(settings).limits
+    return settings.judge_limits()
 
 
 def check_limits(asked: JudgeLimits, server: JudgeLimits) -> None:
@@ -50,5 +50,5 @@ async def judge_submission(services: Services, tenant: str, body: JudgeRequest) 
     await gate.check_rate(tenant)
     async with gate.slot() as judge_:
         verdict: Verdict = await judge_.judge(submission, body.limits)
-    services.extras["observe_judge"](verdict)
+    services.observe_judge(verdict)
     return verdict

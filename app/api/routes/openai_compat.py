@@ -28,7 +28,7 @@ from app.api.openai_schemas import ERRORS, MODEL_PREFIX, ChatRequest, ModelCard,
 from app.api.problems import validation_detail
 from app.api.routes.events import episode_events
 from app.errors import ReflexionError
-from app.memory.episodes import new_episode_id
+from app.reflexion.ids import new_episode_id
 from app.reflexion.models import Episode
 
 

@@ -33,7 +33,7 @@ DEFINITIONS = {
     "per_solved": "tokens, cost and wall time summed over all problems of the strategy, divided by the "
     "number of problems it solved",
     "visible_tests": "derived from the docstring examples when a problem has none "
-    "(app/bench/visible_tests.py)",
+    "(app/benchmark/visible_tests.py)",
     "token_curve": "(mean tokens per problem, accuracy) after each trial; tokens are prompt + completion "
     "of the actor and the reflector, resampled draws included, up to that trial",
     "vs_single": "per problem run by both, single's answer versus the strategy's final answer (hidden "
@@ -157,8 +157,8 @@ def write_report(
     single_runs: Sequence[Sequence[Episode]] = (),
 ) -> dict[str, Any]:
     """report.json, the PNG plots and report.md in `directory`; returns the report document."""
-    from app.bench.markdown import render
-    from app.bench.plots import write_budget_plot, write_plots
+    from app.benchmark.markdown import render
+    from app.benchmark.plots import write_budget_plot, write_plots
 
     document = build_report(episodes, strategies=strategies, run=run, single_runs=single_runs)
     directory.mkdir(parents=True, exist_ok=True)

@@ -102,7 +102,7 @@ def load_benchmark(
     path: Path | None = None, *, ids: list[str] | None = None, limit: int | None = None, seed: int = 0
 ) -> list[Task]:
     """Selected problems, each with visible tests (derived from its docstring when it has none)."""
-    from app.bench.visible_tests import with_visible_tests
+    from app.benchmark.visible_tests import with_visible_tests
 
     tasks = select_tasks(load_problems(path), ids=ids, limit=limit, seed=seed)
     if not tasks:

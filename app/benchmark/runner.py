@@ -23,10 +23,10 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from app.bench.memory import InProcessMemory
-from app.bench.store import EpisodeLog, latest_per_pair
+from app.benchmark.memory import InProcessMemory
+from app.benchmark.store import EpisodeLog, latest_per_pair
 from app.errors import InvalidInput
-from app.reflexion.loop import run_episode
+from app.reflexion.loop import EpisodeDeps, new_episode, run_episode
 from app.reflexion.models import Episode, EpisodeConfig, EventType, Task, Usage
 from app.reflexion.ports import ChatModel, Judge, PromptBook
 
@@ -136,17 +136,16 @@ async def run_bench(
                     queue.clear()
                     return
                 strategy, task = queue.pop(0)
-            episode = await run_episode(
-                task,
-                problem_config(configs[strategy], task),
-                actor,
-                reflector,
-                judge,
-                memories[strategy],
-                sink,
+            deps = EpisodeDeps(
+                actor=actor,
+                reflector=reflector,
+                judge=judge,
+                memory=memories[strategy],
+                events=sink,
                 prompts=prompts,
-                tenant=BENCH_TENANT,
             )
+            config = problem_config(configs[strategy], task)
+            episode = await run_episode(new_episode(task, config, BENCH_TENANT), deps)
             async with lock:  # one writer at a time: append also repairs a torn last line
                 await asyncio.to_thread(log.append, episode)
                 outcome.episodes.append(episode)

@@ -114,7 +114,7 @@ def collect(episodes: Iterable[Episode]) -> list[TaskAnswers]:
             if (episode.task.id, code) in seen:
                 continue
             seen.add((episode.task.id, code))
-            (entry.passed if attempt.hidden.passed else entry.failed).append(code)
+            (entry.passed if attempt.hidden_passed else entry.failed).append(code)
     return list(by_task.values())
 
 

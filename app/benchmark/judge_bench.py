@@ -24,9 +24,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from app.bench.datasets import humaneval_path, read_jsonl
+from app.benchmark.datasets import humaneval_path, read_jsonl
 from app.judge import DockerJudge, JudgeConfig, ensure_sandbox_image
 from app.reflexion.models import Submission
+from app.settings import Settings
 
 MODES = ("pooled", "fresh")
 RUNTIMES = ("runc", "runsc")
@@ -136,7 +137,8 @@ def run_judge_bench(
     emit: Emit = print,
 ) -> dict[str, Any]:
     """Run the benchmark, printing one line per figure through `emit`; returns the report."""
-    image = ensure_sandbox_image()
+    settings = Settings()
+    image = ensure_sandbox_image(settings.judge_image, settings.judge_base_image)
     problems = list(read_jsonl(humaneval_path()))[:limit]
     subs = submissions(problems)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -14,13 +14,15 @@ import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from app.errors import InvalidInput, Unavailable
-from app.memory.episodes import EPISODE_ID_RE, EpisodeStore
+from app.memory.episodes import EpisodeStore
 from app.memory.keys import Keys
+from app.reflexion.ids import EPISODE_ID_RE
 from app.reflexion.models import Episode
+from app.reflexion.vocabulary import TERMINAL_STATUSES
 from app.settings import Settings
 
 PAGE = 200
-STATUSES = ("succeeded", "failed", "cancelled", "timed_out")
+STATUSES = TERMINAL_STATUSES
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.bench.plots import ACCURACY_PNG, BUDGET_PNG, FLIP_KEYS, FLIPS_PNG
+from app.benchmark.plots import ACCURACY_PNG, BUDGET_PNG, FLIP_KEYS, FLIPS_PNG
 from app.reflexion.comparison import ERROR_KINDS
 
 

@@ -1,0 +1,33 @@
+"""The domain's vocabulary: every name a strategy, feedback source, status or stop reason can take.
+
+Each set of names is one `Literal`, stated here once: models.py types its records with them, the CLI
+takes them as its choices, and every other list (query filters, metrics labels, the judge's table)
+is derived from them with `typing.get_args`, so adding a name is one edit. Only `typing` is
+imported, so the CLI offers the choices without loading pydantic for `rfx --help`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# What a judge can answer. `no_signal` is never a judge's: it is the feedback verdict when there
+# were no feedback tests to run (the model wrote no readable assert), so nothing was checked and it
+# must never count as a pass.
+JudgeStatus = Literal["passed", "failed", "error", "timeout", "memory", "output_limit", "sandbox_error"]
+VerdictStatus = Literal[JudgeStatus, "no_signal"]
+TerminalStatus = Literal["succeeded", "failed", "cancelled", "timed_out"]
+EpisodeStatus = Literal["queued", "running", TerminalStatus]
+StopReason = Literal[
+    "solved", "max_trials", "budget", "cancelled", "llm_error", "judge_error", "timeout", "stuck"
+]
+StrategyName = Literal["reflexion", "self_refine", "best_of_n", "single", "tree_search"]
+FeedbackSource = Literal["visible", "oracle", "self_tests", "none"]
+MemoryScope = Literal["none", "episode", "task"]
+RetryMode = Literal["sampled", "greedy"]
+FeedbackLevel = Literal["standard", "trace"]
+RetryContext = Literal["revise", "fresh"]
+
+JUDGE_STATUSES: tuple[JudgeStatus, ...] = get_args(JudgeStatus)
+EPISODE_STATUSES: tuple[EpisodeStatus, ...] = get_args(EpisodeStatus)
+TERMINAL_STATUSES: tuple[TerminalStatus, ...] = get_args(TerminalStatus)
+STRATEGIES: tuple[StrategyName, ...] = get_args(StrategyName)
