@@ -510,7 +510,9 @@ def client_priority() -> int:
 
 async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     client_nice = client_priority()
-    body = {"task": TASK, "max_trials": 3, "feedback": "oracle", "memory": "episode"}
+    # greedy retries: the fake model answers the same wrong code every trial, and sampled retries
+    # would redraw it and stop `stuck` instead of judging 3 trials (the workload this bench measures)
+    body = {"task": TASK, "max_trials": 3, "feedback": "oracle", "memory": "episode", "retries": "greedy"}
     async with (  # httpx for the baseline, polls and records (50 at a time); POSTs go on `poster`
         httpx.AsyncClient(base_url=stack.api, timeout=120) as client,
         poster_session(args.episodes) as poster,
