@@ -7,10 +7,14 @@ benchmark all read and write.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.reflexion import test_formats
+from app.reflexion.test_formats import TestsFormat
 
 # `no_signal` is never a judge's: it is the feedback verdict when there were no feedback tests to run
 # (the model wrote no readable assert), so nothing was checked and it must never count as a pass.
@@ -43,14 +47,65 @@ class Strict(BaseModel):
 
 
 class Task(Strict):
-    """A coding task. `tests` defines `check(candidate)`; `visible_tests` are asserts the model may see."""
+    """A coding task and the hidden tests that grade it, in one of three formats (test_formats.py).
+
+    `check` tests define `check(candidate)` and need `entry_point`; `asserts` tests (a text of
+    assert lines, or MBPP's list of them) name what they test, so `entry_point` is optional there.
+    An undeclared format is detected; tests that fit more than one, or none, must declare it.
+    `visible_tests` are assert lines the model may see.
+    """
 
     id: str = Field(min_length=1, max_length=200)
     prompt: str = Field(max_length=100_000)
-    entry_point: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    tests: str = Field(max_length=200_000)
+    entry_point: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
+    )
+    tests: str | list[str] = Field(max_length=200_000)
+    tests_format: TestsFormat | None = Field(
+        default=None, description="check | asserts | pytest; detected from the tests when absent"
+    )
     visible_tests: list[str] = Field(default_factory=list, max_length=200)
     canonical_solution: str | None = Field(default=None, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _known_format(self) -> Task:
+        if isinstance(self.tests, list) and (len(self.tests) > 500 or sum(map(len, self.tests)) > 200_000):
+            raise ValueError("tests: at most 500 assert lines and 200000 characters")
+        try:
+            found = test_formats.resolve(self.tests, self.tests_format)
+        except test_formats.FormatError as exc:
+            raise ValueError(str(exc)) from None
+        if found == "pytest":
+            raise ValueError("tests_format 'pytest' is not judged yet: give check or asserts tests")
+        if found == "check" and not self.entry_point:
+            raise ValueError("entry_point is required for check tests (check(candidate) is called with it)")
+        self.tests_format = found
+        return self
+
+    def subject(self) -> str:
+        """The name the model's code must define: `entry_point`, else the first name the assert
+        tests call that the prompt defines, else the first they call ("" when nothing says)."""
+        if self.entry_point:
+            return self.entry_point
+        called = test_formats.called_names(self.assert_tests())
+        for name in called:
+            defines = rf"^[ \t]*(?:async\s+def|def|class)\s+{re.escape(name)}\b"
+            if re.search(defines, self.prompt, re.MULTILINE):
+                return name
+        return called[0] if called else ""
+
+    def assert_tests(self) -> list[str]:
+        """The hidden tests as assert lines (asserts format only; empty otherwise)."""
+        if self.tests_format != "asserts":
+            return []
+        return test_formats.assert_lines(self.tests)
+
+    def hidden_submission(self, code: str) -> Submission:
+        """What the judge runs to grade `code` against this task's hidden tests."""
+        if self.tests_format == "asserts":
+            return Submission(code=code, asserts=self.assert_tests())
+        tests = self.tests if isinstance(self.tests, str) else ""
+        return Submission(code=code, tests=tests, entry_point=self.entry_point)
 
 
 class ErrorFacts(Strict):

@@ -170,10 +170,11 @@ class EpisodeRun:
     def code_of(self, completion: Completion) -> str:
         if completion.outcome in LLM_FAULTS or not completion.text:
             return ""
-        extracted = codegen.extract_code(completion.text, self.task.entry_point, self.task.prompt)
+        subject = self.task.subject()
+        extracted = codegen.extract_code(completion.text, subject, self.task.prompt)
         if extracted is None:
             return ""
-        return codegen.complete_solution(self.task.prompt, extracted, self.task.entry_point)
+        return codegen.complete_solution(self.task.prompt, extracted, subject)
 
     async def attempt(self, messages: list[ChatMessage], *, sample: int = 0, retry: bool = False) -> Attempt:
         """Generate, record and judge the next attempt. The judge's verdicts are set on the attempt.
@@ -283,16 +284,13 @@ class EpisodeRun:
     async def grade(self, attempt: Attempt) -> None:
         """Set the feedback verdict (what the model may learn from) and the hidden grading verdict."""
         if not attempt.code:
-            why = "the reply has no Python code block defining " + repr(self.task.entry_point)
+            why = "the reply has no Python code block defining " + repr(self.task.subject())
             attempt.hidden = Verdict(status="error", detail=why)
             attempt.feedback = None if self.feedback == "none" else Verdict(status="error", detail=why)
         else:
             # a busy judge serves the oldest episode first: its acceptance time goes with every call
             priority = self.episode.created_at
-            hidden_run = self.judge.judge(
-                Submission(code=attempt.code, tests=self.task.tests, entry_point=self.task.entry_point),
-                priority=priority,
-            )
+            hidden_run = self.judge.judge(self.task.hidden_submission(attempt.code), priority=priority)
             feedback_tests = {
                 "visible": self.task.visible_tests,
                 "self_tests": attempt.own_tests,

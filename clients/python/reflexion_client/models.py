@@ -26,12 +26,14 @@ class _Request(BaseModel):
 
 
 class Task(_Request):
-    """A HumanEval-shaped coding task: `tests` defines `check(candidate)`."""
+    """A coding task. `tests`: a `check(candidate)` program (needs `entry_point`), assert lines
+    (a text or a list), detected unless `tests_format` says which."""
 
     id: str
     prompt: str
-    entry_point: str
-    tests: str
+    entry_point: str | None = None
+    tests: str | list[str]
+    tests_format: Literal["check", "asserts", "pytest"] | None = None
     visible_tests: list[str] = Field(default_factory=list)
 
 
@@ -107,8 +109,9 @@ class EpisodeTask(_Response):
 
     id: str
     prompt: str = ""
-    entry_point: str = ""
-    tests: str = ""
+    entry_point: str | None = None
+    tests: str | list[str] = ""
+    tests_format: str | None = None
     visible_tests: list[str] = Field(default_factory=list)
 
 
