@@ -17,6 +17,7 @@ import docker
 import docker.errors
 
 from app.errors import SandboxError
+from app.judge.wheels import check_vendored_wheels
 from app.paths import sandbox_dir
 from app.settings import Settings
 
@@ -125,6 +126,7 @@ def ensure_sandbox_image(
         tag = sandbox_image_tag(base, client)
         if _image_id(client, tag) is not None and not force:
             return tag
+        check_vendored_wheels()
         try:
             client.images.build(
                 path=str(sandbox_dir()),

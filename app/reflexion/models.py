@@ -75,8 +75,6 @@ class Task(Strict):
             found = test_formats.resolve(self.tests, self.tests_format)
         except test_formats.FormatError as exc:
             raise ValueError(str(exc)) from None
-        if found == "pytest":
-            raise ValueError("tests_format 'pytest' is not judged yet: give check or asserts tests")
         if found == "check" and not self.entry_point:
             raise ValueError("entry_point is required for check tests (check(candidate) is called with it)")
         self.tests_format = found
@@ -105,6 +103,8 @@ class Task(Strict):
         if self.tests_format == "asserts":
             return Submission(code=code, asserts=self.assert_tests())
         tests = self.tests if isinstance(self.tests, str) else ""
+        if self.tests_format == "pytest":
+            return Submission(code=code, pytest=tests)
         return Submission(code=code, tests=tests, entry_point=self.entry_point)
 
 
@@ -133,6 +133,8 @@ class TestResult(Strict):
     # The assert's outcome was decided by the submission's own code (`==` between two of its
     # objects, `bool`, `in`, `len`, a method call), as it would be in-process.
     answered_by_candidate: bool = False
+    # A pytest test that was skipped: listed for the reader, never counted as passed or failed.
+    skipped: bool = False
 
 
 class Verdict(Strict):
@@ -148,7 +150,7 @@ class Verdict(Strict):
         return self.status == "passed"
 
     def failing(self) -> list[TestResult]:
-        return [t for t in self.tests if not t.passed]
+        return [t for t in self.tests if not t.passed and not t.skipped]
 
 
 class Finite(Strict):
@@ -171,15 +173,18 @@ class JudgeLimits(Finite):
 class Submission(Strict):
     """What the judge runs.
 
-    Three shapes: HumanEval (`code` + `tests` defining `check` + `entry_point`), visible tests
-    (`code` + `asserts`, each reported separately), or a bare `program` whose only "test" is that it
-    runs to the end without raising.
+    Four shapes: HumanEval (`code` + `tests` defining `check` + `entry_point`), assert lines
+    (`code` + `asserts`, each reported separately), a pytest module (`code` + `pytest`, each test by
+    its node id), or a bare `program` whose only "test" is that it runs to the end without raising.
     """
 
     code: str = Field(default="", max_length=200_000)
     tests: str = Field(default="", max_length=200_000)
     entry_point: str | None = Field(default=None, max_length=200)
     asserts: list[str] = Field(default_factory=list, max_length=500)
+    pytest: str = Field(
+        default="", max_length=200_000, description="a pytest module (its tests import from `solution`)"
+    )
 
 
 class Usage(Strict):

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.reflexion.models import Episode, Task
+from app.reflexion.models import Episode, Submission, Task
 from tests.fixtures.judge import JudgeFactory
 from tests.integration.apiserver import (
     LESSON,
@@ -120,3 +120,192 @@ async def test_http_episode_with_assert_lines_and_422_when_undeclarable(
     assert [t["name"] for t in attempts[0]["hidden"]["tests"]] == MBPP
     assert attempts[0]["hidden"]["status"] == "failed" and attempts[1]["hidden"]["status"] == "passed"
     assert attempts[0]["reflection"] == LESSON
+
+
+# ---- pytest modules ------------------------------------------------------------------------------
+
+PYTEST_MODULE = """import pytest
+from solution import mean, Stack, EmptyError
+
+
+@pytest.mark.parametrize("xs,expected", [([1, 2], 1.5), ([1, 2, 3], 2)])
+def test_mean(xs, expected):
+    assert mean(xs) == pytest.approx(expected)
+
+
+@pytest.fixture
+def stack():
+    s = Stack()
+    s.push(1)
+    return s
+
+
+def test_pop(stack):
+    assert stack.pop() == 1
+    with pytest.raises(EmptyError):
+        stack.pop()
+"""
+STATS_PROMPT = "Write mean(xs) and a Stack (push, pop) whose pop raises EmptyError when empty."
+STATS_RIGHT = """class EmptyError(Exception):
+    pass
+
+
+def mean(xs):
+    return sum(xs) / len(xs)
+
+
+class Stack:
+    def __init__(self):
+        self.items = []
+
+    def push(self, x):
+        self.items.append(x)
+
+    def pop(self):
+        if not self.items:
+            raise EmptyError("empty")
+        return self.items.pop()
+"""
+STATS_WRONG = STATS_RIGHT.replace("/ len(xs)", "/ 2")
+NODE_IDS = ["test_mean[xs0-1.5]", "test_mean[xs1-2]", "test_pop"]
+
+
+def pytest_task(**fields: Any) -> Task:
+    return Task.model_validate({"id": "stats", "prompt": STATS_PROMPT, "tests": PYTEST_MODULE} | fields)
+
+
+async def test_pytest_module_on_every_judge(sandbox_judge: Any) -> None:
+    task = pytest_task()
+    assert task.tests_format == "pytest"
+    right = await sandbox_judge.judge(task.hidden_submission(STATS_RIGHT))
+    assert right.status == "passed", right
+    assert [(t.name, t.passed) for t in right.tests] == [(n, True) for n in NODE_IDS]
+    wrong = await sandbox_judge.judge(task.hidden_submission(STATS_WRONG))
+    assert wrong.status == "failed", wrong
+    assert [(t.name, t.passed) for t in wrong.tests] == [
+        (NODE_IDS[0], True),
+        (NODE_IDS[1], False),
+        (NODE_IDS[2], True),
+    ]
+    # pytest's assertion rewriting: the actual value and the expected one
+    assert "assert 3.0 == 2 ± 2.0e-06" in wrong.tests[1].message
+
+
+OUTCOMES = """import pytest
+from solution import mean
+
+
+def test_ok():
+    assert mean([2]) == 2
+
+
+@pytest.mark.skip(reason="later")
+def test_skipped():
+    assert False
+
+
+@pytest.mark.xfail(reason="known bug")
+def test_xfailed():
+    assert mean([1]) == 5
+
+
+@pytest.mark.xfail(reason="fixed since")
+def test_xpassed():
+    assert mean([1]) == 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "status", "outcomes"),
+    [
+        (
+            OUTCOMES,
+            "passed",
+            {"test_ok": True, "test_skipped": False, "test_xfailed": True, "test_xpassed": True},
+        ),
+        (OUTCOMES.replace('reason="fixed since"', 'reason="fixed since", strict=True'), "failed", None),
+        (OUTCOMES + "\n\ndef test_fixture(missing):\n    pass\n", "error", None),
+        (
+            OUTCOMES
+            + "\n\n@pytest.fixture\ndef bad():\n    raise KeyError('k')\n\n\ndef test_bad(bad):\n    pass\n",
+            "error",
+            None,
+        ),
+        (OUTCOMES + "\n\ndef test_raises():\n    {}['k']\n", "error", None),
+        (
+            OUTCOMES + "\n\ndef test_not_raised():\n    with pytest.raises(ValueError):\n        mean([1])\n",
+            "failed",
+            None,
+        ),
+        ("from solution import nothing_here\n\ndef test_x():\n    pass\n", "error", None),
+        ("import pytest\n\ndef test_x(:\n", "error", None),
+        ("import pytest\n\n@pytest.mark.skip\ndef test_x():\n    pass\n", "no_signal", None),
+        ("import pytest\n\ndef helper():\n    pass\n", "no_signal", None),
+    ],
+)
+async def test_pytest_outcomes_map_to_verdicts(
+    judge_factory: JudgeFactory, module: str, status: str, outcomes: dict[str, bool] | None
+) -> None:
+    judge = await judge_factory(mode="pooled", runtime="runc")
+    code = "def mean(xs):\n    return sum(xs) / len(xs)\n"
+    verdict = await judge.judge(Submission(code=code, pytest=module))  # a Task refuses a syntax error
+    assert verdict.status == status, verdict
+    if outcomes is not None:
+        assert {t.name: t.passed for t in verdict.tests} == outcomes
+        skipped = [t for t in verdict.tests if t.skipped]
+        assert [(t.name, t.message) for t in skipped] == [("test_skipped", "Skipped: later")]
+        assert verdict.failing() == []
+
+
+async def test_v1_judge_takes_a_pytest_module(redis_url: str, key_prefix: str, sandbox_image: str) -> None:
+    settings = service_settings(redis_url, key_prefix, judge_image=sandbox_image)
+    async with running_app(settings) as base, httpx.AsyncClient(base_url=base, timeout=60) as client:
+        right = await client.post("/v1/judge", json={"code": STATS_RIGHT, "pytest": PYTEST_MODULE})
+        wrong = await client.post("/v1/judge", json={"code": STATS_WRONG, "pytest": PYTEST_MODULE})
+        both = await client.post(
+            "/v1/judge", json={"code": "x = 1", "pytest": PYTEST_MODULE, "asserts": ["assert x"]}
+        )
+    assert right.status_code == 200 and right.json()["status"] == "passed"
+    assert [t["name"] for t in right.json()["tests"]] == NODE_IDS
+    assert wrong.json()["status"] == "failed"
+    assert both.status_code == 422 and "judged alone" in both.json()["detail"]
+
+
+def test_rfx_judge_and_rfx_run_take_pytest_tasks(
+    fake_llm: Any,
+    tmp_path: Path,
+    env: dict[str, str],  # noqa: F811 (fixture)
+) -> None:
+    problems = tmp_path / "problems.jsonl"
+    records = [
+        {"task_id": "stats/1", "prompt": "", "test": PYTEST_MODULE, "canonical_solution": STATS_RIGHT},
+        {
+            "task_id": "stats/2",
+            "prompt": "",
+            "test": PYTEST_MODULE,
+            "test_format": "pytest",
+            "canonical_solution": STATS_WRONG,
+        },
+    ]
+    problems.write_text("".join(json.dumps(r) + "\n" for r in records))
+    done = rfx(["judge", str(problems)], env)
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["task_id"], r["status"]) for r in results] == [("stats/1", "passed"), ("stats/2", "failed")]
+    assert [t["name"] for t in results[1]["tests"]] == NODE_IDS
+
+    fence = "```python\n{}```"
+    fake_llm.script(
+        {"pattern": "Your previous implementation", "replies": [fence.format(STATS_RIGHT)]},
+        {"pattern": "Write mean", "replies": [fence.format(STATS_WRONG)]},
+        default=LESSON,
+    )
+    task_file = tmp_path / "task.json"
+    task_file.write_text(pytest_task().model_dump_json())
+    args = ["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "m", "--json"]
+    result = rfx([*args, "--max-trials", "3", "--feedback", "oracle"], env)
+    assert result.returncode == 0, result.stderr
+    episode = Episode.model_validate_json(result.stdout)
+    assert (episode.status, episode.final_trial) == ("succeeded", 2)
+    first = episode.attempts[0].hidden
+    assert first is not None and [(t.name, t.passed) for t in first.tests][1] == (NODE_IDS[1], False)

@@ -96,9 +96,11 @@ def test_bad_formats_are_validation_errors() -> None:
         task(tests=ASSERTS, tests_format="doctest")
 
 
-def test_pytest_modules_are_refused_until_the_sandbox_runs_pytest() -> None:
-    with pytest.raises(ValidationError, match="'pytest' is not judged yet"):
-        task(tests=PYTEST)
+def test_pytest_modules_go_to_the_judge_whole() -> None:
+    module = task(tests=PYTEST)
+    assert (module.tests_format, module.subject()) == ("pytest", "")
+    submission = module.hidden_submission("code")
+    assert (submission.pytest, submission.tests, submission.asserts) == (PYTEST, "", [])
 
 
 def test_subject_and_hidden_submission_follow_the_format() -> None:

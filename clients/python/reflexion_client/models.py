@@ -27,7 +27,7 @@ class _Request(BaseModel):
 
 class Task(_Request):
     """A coding task. `tests`: a `check(candidate)` program (needs `entry_point`), assert lines
-    (a text or a list), detected unless `tests_format` says which."""
+    (a text or a list) or a pytest module, detected unless `tests_format` says which."""
 
     id: str
     prompt: str
@@ -64,6 +64,7 @@ class TestResult(_Response):
     message: str = ""
     facts: ErrorFacts | None = None
     answered_by_candidate: bool = False  # the submission's own code decided this assert
+    skipped: bool = False  # a skipped pytest test: listed, never counted as passed
 
 
 class Verdict(_Response):
