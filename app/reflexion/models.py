@@ -81,10 +81,14 @@ class Task(Strict):
         return self
 
     def subject(self) -> str:
-        """The name the model's code must define: `entry_point`, else the first name the assert
-        tests call that the prompt defines, else the first they call ("" when nothing says)."""
+        """The name the model's code must define: `entry_point`; else a pytest module's first name
+        imported from `solution`, or the first name the assert tests call that the prompt defines,
+        else the first they call ("" when nothing says)."""
         if self.entry_point:
             return self.entry_point
+        if self.tests_format == "pytest" and isinstance(self.tests, str):
+            imported = [n for n in test_formats.imported_names(self.tests) if n != "*"]
+            return imported[0] if imported else ""
         called = test_formats.called_names(self.assert_tests())
         for name in called:
             defines = rf"^[ \t]*(?:async\s+def|def|class)\s+{re.escape(name)}\b"

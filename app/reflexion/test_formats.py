@@ -126,6 +126,19 @@ def _imports_solution(node: ast.stmt) -> TypeGuard[ast.ImportFrom]:
     return isinstance(node, ast.ImportFrom) and node.module == MODULE and node.level == 0
 
 
+def imported_names(tests: str) -> list[str]:
+    """Names a pytest module imports from `solution`, in order (the code must define them)."""
+    tree = _tree(tests)
+    if tree is None:
+        return []
+    return [
+        a.name
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and _imports_solution(n)
+        for a in n.names
+    ]
+
+
 def called_names(lines: list[str]) -> list[str]:
     """Names called as functions (or classes) in the asserts, in order of first use."""
     names: list[str] = []

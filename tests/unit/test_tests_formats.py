@@ -98,7 +98,8 @@ def test_bad_formats_are_validation_errors() -> None:
 
 def test_pytest_modules_go_to_the_judge_whole() -> None:
     module = task(tests=PYTEST)
-    assert (module.tests_format, module.subject()) == ("pytest", "")
+    assert (module.tests_format, module.subject()) == ("pytest", "inc")  # its first import from solution
+    assert task(tests="import pytest\n\ndef test_x():\n    pass\n").subject() == ""
     submission = module.hidden_submission("code")
     assert (submission.pytest, submission.tests, submission.asserts) == (PYTEST, "", [])
 
