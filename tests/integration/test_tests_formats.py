@@ -309,3 +309,38 @@ def test_rfx_judge_and_rfx_run_take_pytest_tasks(
     assert (episode.status, episode.final_trial) == ("succeeded", 2)
     first = episode.attempts[0].hidden
     assert first is not None and [(t.name, t.passed) for t in first.tests][1] == (NODE_IDS[1], False)
+
+
+def test_rfx_bench_runs_asserts_and_pytest_problems(
+    fake_llm: Any,
+    tmp_path: Path,
+    env: dict[str, str],  # noqa: F811 (fixture)
+) -> None:
+    """A dataset of an MBPP-shaped problem (test_list, no entry_point) and a pytest one: the right
+    answer succeeds, the wrong one fails with the failing node id in its hidden verdict."""
+    dataset = tmp_path / "problems.jsonl"
+    records = [
+        {"task_id": "mbpp/add", "prompt": PROMPT, "test_list": MBPP},
+        {"task_id": "stats/mean", "prompt": STATS_PROMPT, "test": PYTEST_MODULE},
+    ]
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in records))
+    fence = "```python\n{}```"
+    fake_llm.script(
+        {"pattern": "Write mean", "replies": [fence.format(STATS_WRONG)]},
+        {"pattern": "def add", "replies": [fence.format(RIGHT)]},
+        default=LESSON,
+    )
+    out = tmp_path / "run"
+    args = ["bench", "humaneval", "--dataset", str(dataset), "--strategy", "single", "--samples", "1"]
+    args += ["--concurrency", "1", "--out", str(out), "--model", "m", "--base-url", fake_llm.base_url]
+    done = rfx(args, env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    episodes = [
+        Episode.model_validate_json(line) for line in (out / "episodes.jsonl").read_text().splitlines()
+    ]
+    by_task = {e.task.id: e for e in episodes}
+    assert by_task["mbpp/add"].status == "succeeded" and by_task["mbpp/add"].task.tests_format == "asserts"
+    stats = by_task["stats/mean"]
+    assert stats.status == "failed" and stats.task.tests_format == "pytest"
+    hidden = stats.attempts[-1].hidden
+    assert hidden is not None and [t.name for t in hidden.failing()] == [NODE_IDS[1]]
