@@ -52,7 +52,7 @@ class Task(Strict):
     `check` tests define `check(candidate)` and need `entry_point`; `asserts` tests (a text of
     assert lines, or MBPP's list of them) name what they test, so `entry_point` is optional there.
     An undeclared format is detected; tests that fit more than one, or none, must declare it.
-    `visible_tests` are assert lines the model may see.
+    `visible_tests` are tests the model may see: assert lines, or one check program or pytest module.
     """
 
     id: str = Field(min_length=1, max_length=200)
@@ -65,6 +65,11 @@ class Task(Strict):
         default=None, description="check | asserts | pytest; detected from the tests when absent"
     )
     visible_tests: list[str] = Field(default_factory=list, max_length=200)
+    visible_tests_format: TestsFormat | None = Field(
+        default=None,
+        description="check | asserts | pytest; a single visible test that is a check program or a "
+        "pytest module is detected as one, assert lines otherwise",
+    )
     canonical_solution: str | None = Field(default=None, max_length=100_000)
 
     @model_validator(mode="after")
@@ -78,7 +83,29 @@ class Task(Strict):
         if found == "check" and not self.entry_point:
             raise ValueError("entry_point is required for check tests (check(candidate) is called with it)")
         self.tests_format = found
+        self.visible_tests_format = self._visible_format()
         return self
+
+    def _visible_format(self) -> TestsFormat | None:
+        """The visible tests' format: declared, or one check program / pytest module detected, or
+        assert lines (each item one test, as the judge reports them)."""
+        declared, items = self.visible_tests_format, self.visible_tests
+        if not items:
+            return None
+        whole = declared in ("check", "pytest") or (
+            declared is None and len(items) == 1 and test_formats.detect(items[0]) in (["check"], ["pytest"])
+        )
+        if not whole:
+            return "asserts"
+        if len(items) != 1:
+            raise ValueError(f"visible_tests in the {declared} format are one program: give a single item")
+        try:
+            found = test_formats.resolve(items[0], declared)
+        except test_formats.FormatError as exc:
+            raise ValueError(f"visible_tests: {exc}") from None
+        if found == "check" and not self.entry_point:
+            raise ValueError("entry_point is required for check visible tests")
+        return found
 
     def subject(self) -> str:
         """The name the model's code must define: `entry_point`; else a pytest module's first name
@@ -101,6 +128,14 @@ class Task(Strict):
         if self.tests_format != "asserts":
             return []
         return test_formats.assert_lines(self.tests)
+
+    def visible_submission(self, code: str) -> Submission:
+        """What the judge runs to give feedback from the visible tests."""
+        if self.visible_tests_format == "pytest":
+            return Submission(code=code, pytest=self.visible_tests[0])
+        if self.visible_tests_format == "check":
+            return Submission(code=code, tests=self.visible_tests[0], entry_point=self.entry_point)
+        return Submission(code=code, asserts=list(self.visible_tests))
 
     def hidden_submission(self, code: str) -> Submission:
         """What the judge runs to grade `code` against this task's hidden tests."""

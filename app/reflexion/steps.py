@@ -302,9 +302,12 @@ class EpisodeRun:
                 attempt.hidden = await hidden_run
                 attempt.feedback = Verdict(status="no_signal", detail=NO_SIGNAL[self.feedback])
             else:
-                feedback_run = self.judge.judge(
-                    Submission(code=attempt.code, asserts=feedback_tests), priority=priority
+                feedback = (
+                    self.task.visible_submission(attempt.code)
+                    if self.feedback == "visible"
+                    else Submission(code=attempt.code, asserts=feedback_tests)
                 )
+                feedback_run = self.judge.judge(feedback, priority=priority)
                 attempt.feedback, attempt.hidden = await asyncio.gather(feedback_run, hidden_run)
         await self.emit(
             "attempt.judged",

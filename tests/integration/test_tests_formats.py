@@ -344,3 +344,31 @@ def test_rfx_bench_runs_asserts_and_pytest_problems(
     assert stats.status == "failed" and stats.task.tests_format == "pytest"
     hidden = stats.attempts[-1].hidden
     assert hidden is not None and [t.name for t in hidden.failing()] == [NODE_IDS[1]]
+
+
+def test_visible_pytest_module_is_the_feedback(
+    fake_llm: Any,
+    tmp_path: Path,
+    env: dict[str, str],  # noqa: F811 (fixture)
+) -> None:
+    """Visible tests as a pytest module: the feedback verdict names the failing node id."""
+    fence = "```python\n{}```"
+    fake_llm.script(
+        {"pattern": "Your previous implementation", "replies": [fence.format(STATS_RIGHT)]},
+        {"pattern": "Write mean", "replies": [fence.format(STATS_WRONG)]},
+        default=LESSON,
+    )
+    visible = "from solution import mean\n\n\ndef test_three():\n    assert mean([1, 2, 3]) == 2\n"
+    task = {"id": "stats/v", "prompt": STATS_PROMPT, "tests": PYTEST_MODULE, "visible_tests": [visible]}
+    task_file = tmp_path / "task.json"
+    task_file.write_text(json.dumps(task))
+    args = ["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "m", "--json"]
+    result = rfx([*args, "--max-trials", "3"], env)
+    assert result.returncode == 0, result.stderr
+    episode = Episode.model_validate_json(result.stdout)
+    assert episode.config.feedback in (None, "visible") and episode.task.visible_tests_format == "pytest"
+    assert (episode.status, episode.final_trial) == ("succeeded", 2)
+    first = episode.attempts[0].feedback
+    assert first is not None and first.status == "failed"
+    assert [(t.name, t.passed) for t in first.tests] == [("test_three", False)]
+    assert "assert 3.0 == 2" in first.tests[0].message

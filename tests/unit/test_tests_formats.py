@@ -120,3 +120,22 @@ def test_round_trip_keeps_the_format() -> None:
     original = task(tests=["assert inc(1) == 2"])
     again = Task.model_validate_json(original.model_dump_json())
     assert again == original and again.tests_format == "asserts"
+
+
+def test_visible_tests_may_be_one_check_program_or_pytest_module() -> None:
+    lines = task(tests=ASSERTS, visible_tests=["assert inc(1) == 2"])
+    assert lines.visible_tests_format == "asserts"
+    assert lines.visible_submission("code").asserts == ["assert inc(1) == 2"]
+    module = task(tests=ASSERTS, visible_tests=[PYTEST])
+    assert module.visible_tests_format == "pytest" and module.visible_submission("code").pytest == PYTEST
+    check = task(entry_point="inc", tests=ASSERTS, visible_tests=[CHECK])
+    submission = check.visible_submission("code")
+    assert check.visible_tests_format == "check" and (submission.tests, submission.entry_point) == (
+        CHECK,
+        "inc",
+    )
+    assert task(tests=ASSERTS).visible_tests_format is None
+    with pytest.raises(ValidationError, match="entry_point is required for check visible tests"):
+        task(tests=ASSERTS, visible_tests=[CHECK])
+    with pytest.raises(ValidationError, match="are one program: give a single item"):
+        task(tests=ASSERTS, visible_tests=[PYTEST, PYTEST], visible_tests_format="pytest")

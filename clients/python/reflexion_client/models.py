@@ -35,6 +35,7 @@ class Task(_Request):
     tests: str | list[str]
     tests_format: Literal["check", "asserts", "pytest"] | None = None
     visible_tests: list[str] = Field(default_factory=list)
+    visible_tests_format: Literal["check", "asserts", "pytest"] | None = None
 
 
 class Usage(_Response):
@@ -114,6 +115,7 @@ class EpisodeTask(_Response):
     tests: str | list[str] = ""
     tests_format: str | None = None
     visible_tests: list[str] = Field(default_factory=list)
+    visible_tests_format: str | None = None
 
 
 class Episode(_Response):
