@@ -1142,8 +1142,6 @@ def solve(f, x):
     ),
     Hostile(
         "callback_attributes",
-        # pytest (issue 21): the files pytest might read
-        "pytest_files_where_pytest_looks",
         _probe("""
 def solve(f, x):
     for name in ("__globals__", "__code__", "__closure__", "__defaults__", "__dict__", "__self__",
