@@ -110,7 +110,9 @@ async def test_http_episode_with_assert_lines_and_422_when_undeclarable(
     ):
         bad = await client.post("/v1/episodes", json={"task": task | {"tests": AMBIGUOUS}})
         assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
-        assert "declare tests_format" in bad.json()["detail"]
+        assert bad.json()["detail"] == (
+            "task: tests could be asserts or pytest: declare tests_format as one of asserts, pytest"
+        )
         r = await client.post("/v1/episodes", json={"task": task, "max_trials": 3})
         assert r.status_code == 202, r.text
         episode = await wait_terminal(client, r.json()["id"])
