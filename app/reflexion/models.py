@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.reflexion import test_formats
 from app.reflexion.test_formats import TestsFormat
 
-# `no_signal` is never a judge's: it is the feedback verdict when there were no feedback tests to run
-# (the model wrote no readable assert), so nothing was checked and it must never count as a pass.
+# `no_signal`: nothing was checked, so it must never count as a pass. It is the feedback verdict when
+# there were no feedback tests to run (the model wrote no readable assert), and the judge's for a
+# pytest module that collected nothing or whose every test was skipped.
 VerdictStatus = Literal[
     "passed", "failed", "error", "timeout", "memory", "output_limit", "sandbox_error", "no_signal"
 ]
