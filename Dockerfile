@@ -23,6 +23,7 @@ COPY pyproject.toml README.md ./
 COPY app ./app
 COPY prompts ./prompts
 COPY sandbox ./sandbox
+COPY requirements/sandbox.txt ./requirements/sandbox.txt
 # Editable: prompts/ and sandbox/ stay beside app/ where app.paths looks for them.
 # Then drop what only building needed: pip, setuptools, wheel, and the libraries' own test suites.
 RUN /opt/venv/bin/pip install -q --no-index --no-build-isolation --no-deps -e . \

@@ -6,7 +6,9 @@ entry point; the task id is a hash of the task's text, so the same question reus
 Tests, in order of precedence: the request's `rfx.tests`, a fenced block of asserts in the message,
 the docstring's examples (parsed, never run). Tests found this way are both the feedback and the
 grading tests (there are no hidden ones). With none, the model's own tests are the feedback and
-the result is unverified. A pytest module is refused until the judge accepts that format.
+the result is unverified. A pytest module (in `rfx.tests` or a fenced block of the message) is the
+grading and the feedback tests whole, judged by pytest in the sandbox; its tests import the code
+under test from `solution`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import Literal
+
+from pydantic import ValidationError
 
 from app.benchmark.visible_tests import derive_visible_tests
 from app.errors import InvalidInput
@@ -27,9 +31,6 @@ TestsSource = Literal["rfx", "message", "docstring", "none"]
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.M | re.S)
 _DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.M)
 _PYTEST = re.compile(r"^\s*(?:import pytest|from pytest\b|def test_\w*\s*\(|@pytest\.)", re.M)
-PYTEST_UNSUPPORTED = (
-    "pytest-format tests are not supported yet: give assert lines or a check(candidate) program"
-)
 
 
 class ChatTaskError(InvalidInput):
@@ -55,9 +56,11 @@ class ChatTask:
 def read_task(text: str, *, tests: str | list[str] | None = None, param: str = "messages") -> ChatTask:
     """The Task a message asks for; `tests` (from `rfx.tests`) wins over tests in the message."""
     blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
-    if tests is None and (any(_PYTEST.search(b) for _, b in blocks) or (not blocks and _PYTEST.search(text))):
-        raise ChatTaskError(PYTEST_UNSUPPORTED, param)
-    code_block = next((b for lang, b in blocks if lang in ("", "python", "py") and _DEF.search(b)), None)
+    module = next((b for _, b in blocks if _PYTEST.search(b)), None) if tests is None else None
+    if module is not None:
+        blocks = [(lang, b) for lang, b in blocks if b is not module]
+    python = (b for lang, b in blocks if lang in ("", "python", "py") and _DEF.search(b))
+    code_block = next(python, None)
     if code_block is None:
         code_block = _plain_code(_FENCE.sub("", text))
     if code_block is None:
@@ -73,6 +76,18 @@ def read_task(text: str, *, tests: str | list[str] | None = None, param: str = "
     free_text = re.sub(r"\n\s*\n", "\n\n", _FENCE.sub("", text).replace(code_block.strip(), "")).strip()
     prompt = (_as_comment(free_text) + "\n" if free_text else "") + code.rstrip() + "\n"
     task_id = "chat/" + hashlib.sha256(prompt.encode()).hexdigest()[:16]
+    module_source: TestsSource = "message"
+    if isinstance(tests, str) and _PYTEST.search(tests):
+        module, module_source = tests, "rfx"
+    if module is not None:
+        try:
+            task = Task(
+                id=task_id, prompt=prompt, entry_point=entry_point, tests=module, tests_format="pytest"
+            )
+        except ValidationError as exc:
+            detail = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            raise ChatTaskError(f"the pytest module: {detail}", "rfx.tests" if tests else param) from None
+        return ChatTask(task, "oracle", module_source)
     asserts, check, source = _tests(blocks, code_block, tests, prompt, entry_point)
     if source == "none":
         task = Task(id=task_id, prompt=prompt, entry_point=entry_point, tests="")
@@ -107,8 +122,6 @@ def _tests(
     if given is not None:
         if isinstance(given, list):
             return _assert_lines("\n".join(given), "rfx.tests"), None, "rfx"
-        if _PYTEST.search(given):
-            raise ChatTaskError(PYTEST_UNSUPPORTED, "rfx.tests")
         if re.search(r"^def check\s*\(", given, re.M):
             return [], given, "rfx"
         return _assert_lines(given, "rfx.tests"), None, "rfx"

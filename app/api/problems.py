@@ -68,7 +68,10 @@ def _field_and_message(err: Any) -> tuple[str, str]:
         where = f" at character {loc[-1]}" if loc and isinstance(loc[-1], int) else ""
         reason = str((err.get("ctx") or {}).get("error", ""))[:200]
         return "body", f"not valid JSON{where}" + (f": {reason}" if reason else "")
-    return _loc(loc), str(err.get("msg", "invalid"))[:300]
+    message = str(err.get("msg", "invalid"))
+    if err.get("type") == "value_error":  # a model's own rule: its text is the message, unprefixed
+        message = message.removeprefix("Value error, ")
+    return _loc(loc), message[:300]
 
 
 def validation_detail(errors: Sequence[Any]) -> tuple[str, list[dict[str, str]]]:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from app.errors import InvalidInput
 from app.reflexion.models import Task
 
@@ -46,18 +48,30 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def task_from_humaneval(record: dict[str, Any]) -> Task:
-    """Convert a HumanEval problem record (task_id, prompt, test, entry_point, canonical_solution)."""
-    missing = [k for k in ("task_id", "prompt", "test", "entry_point") if k not in record]
+    """Convert a problem record: HumanEval's (task_id, prompt, test, entry_point, canonical_solution),
+    where `test` may also be MBPP's `test_list` of assert lines, and `test_format` declares the tests'
+    format (check | asserts | pytest; detected when absent, see app/reflexion/test_formats.py)."""
+    name = str(record.get("task_id", "?"))
+    tests_key = "test" if "test" in record else "test_list"
+    missing = [k for k in ("task_id", "prompt", tests_key) if k not in record]
     if missing:
-        raise InvalidInput(f"problem {record.get('task_id', '?')!s}: missing field(s) {', '.join(missing)}")
-    return Task(
-        id=str(record["task_id"]),
-        prompt=str(record["prompt"]),
-        entry_point=str(record["entry_point"]),
-        tests=str(record["test"]),
-        visible_tests=list(record.get("visible_tests") or []),
-        canonical_solution=record.get("canonical_solution"),
-    )
+        raise InvalidInput(f"problem {name}: missing field(s) {', '.join(missing)}")
+    tests = record[tests_key]
+    entry_point = record.get("entry_point")
+    try:
+        return Task(
+            id=str(record["task_id"]),
+            prompt=str(record["prompt"]),
+            entry_point=None if entry_point is None else str(entry_point),
+            tests=[str(t) for t in tests] if isinstance(tests, list) else str(tests),
+            tests_format=record.get("test_format"),
+            visible_tests=list(record.get("visible_tests") or []),
+            canonical_solution=record.get("canonical_solution"),
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        raise InvalidInput(f"problem {name}: {where + ': ' if where else ''}{error['msg']}") from None
 
 
 def load_problems(path: Path | None = None) -> list[Task]:

@@ -50,7 +50,7 @@ def with_visible_tests(task: Task) -> Task:
     """The task itself if it has visible tests, else a copy with tests derived from its docstring."""
     if task.visible_tests:
         return task
-    return task.model_copy(update={"visible_tests": derive_visible_tests(task.prompt, task.entry_point)})
+    return task.model_copy(update={"visible_tests": derive_visible_tests(task.prompt, task.subject())})
 
 
 def _doctest_examples(prompt: str, entry_point: str) -> list[tuple[str, str]]:

@@ -79,7 +79,6 @@ async def judge_all(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from app.judge import DockerJudge
-    from app.reflexion.models import Submission
 
     statuses: Counter[str] = Counter()
     results: dict[int, dict[str, Any]] = {}
@@ -92,9 +91,7 @@ async def judge_all(
 
             async def one(index: int, task: Task, completion: str) -> None:
                 nonlocal written
-                submission = Submission(
-                    code=task.prompt + completion, tests=task.tests, entry_point=task.entry_point
-                )
+                submission = task.hidden_submission(task.prompt + completion)
                 async with gate:
                     verdict = await judge.judge(submission)
                 statuses[verdict.status] += 1

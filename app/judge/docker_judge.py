@@ -364,6 +364,8 @@ def submission_problem(submission: Submission) -> str:
     """What is wrong with a submission's shape, or "" (the API turns this into a 422)."""
     if submission.tests and not submission.entry_point:
         return "tests need an entry_point (the function check(candidate) is called with)"
+    if submission.pytest and (submission.tests or submission.asserts):
+        return "a pytest module is judged alone: give pytest without tests or asserts"
     if submission.entry_point and not submission.entry_point.isidentifier():
         return f"entry_point {submission.entry_point!r} is not a Python identifier"
     return ""

@@ -17,6 +17,7 @@ import docker
 import docker.errors
 
 from app.errors import SandboxError
+from app.judge.wheels import check_vendored_wheels
 from app.paths import sandbox_dir
 
 IMAGE_REPO = "rfx-sandbox"
@@ -121,6 +122,7 @@ def ensure_sandbox_image(image: str | None, base_image: str, *, force: bool = Fa
         tag = sandbox_image_tag(base, client)
         if _image_id(client, tag) is not None and not force:
             return tag
+        check_vendored_wheels()
         try:
             client.images.build(
                 path=str(sandbox_dir()),

@@ -67,6 +67,9 @@ Status of each behaviour (the adversarial suite in tests/security asserts these)
 | network access (any address)                                         | fails: no network; status   |
 |                                                                      | as the program then behaves |
 | the Docker engine, image or container fails (not the submission)    | sandbox_error               |
+| pytest tests: writes conftest.py, pytest.ini, __pycache__, .pth or   | no effect: pytest reads no  |
+|   config files where pytest might look; patches pytest in its own    | file the candidate can      |
+|   process; prints pytest's summary line                              | write (docs/judge.md)       |
 
 "No effect" means the attempt fails and the verdict is whatever the rest of the code deserves
 (a wrong answer that also tries it is `failed`).
@@ -122,7 +125,9 @@ def verdict_from_report(report: dict[str, Any], runner: dict[str, Any], duration
         detail = str(runner.get("detail") or "the harness ended without a report")
     if status not in STATUSES:
         status, detail = "sandbox_error", f"harness reported an unknown status {status!r}"
-    if status == "passed" and (not tests or not all(t.passed for t in tests) or not report.get("complete")):
+    counted = [t for t in tests if not t.skipped]  # a skipped test is listed, never evidence
+    evidence = bool(counted) and all(t.passed for t in counted) and report.get("complete") is True
+    if status == "passed" and not evidence:
         status, detail = "sandbox_error", "report claimed passed without complete positive evidence"
     return Verdict(
         status=status,  # checked against STATUSES above
@@ -141,6 +146,7 @@ def _test(raw: dict[str, Any]) -> TestResult:
         message=str(raw.get("message", ""))[:2000],
         facts=_facts(raw.get("facts")),
         answered_by_candidate=raw.get("answered_by_candidate") is True,
+        skipped=raw.get("skipped") is True and raw.get("passed") is not True,
     )
 
 

@@ -92,7 +92,7 @@ class Conversation:
             "actor/system",
             "actor/initial",
             prompt=task.prompt,
-            entry_point=task.entry_point,
+            entry_point=task.subject(),
             tests=shown_tests,
             lessons=lessons,
         )
@@ -104,7 +104,7 @@ class Conversation:
             "actor/system",
             "actor/retry",
             prompt=task.prompt,
-            entry_point=task.entry_point,
+            entry_point=task.subject(),
             tests=shown_tests,
             code=code,
             feedback=feedback,
@@ -119,7 +119,7 @@ class Conversation:
             "actor/system",
             "actor/fresh",
             prompt=task.prompt,
-            entry_point=task.entry_point,
+            entry_point=task.subject(),
             tests=shown_tests,
             feedback=feedback,
             lessons=lessons,
@@ -130,21 +130,21 @@ class Conversation:
             "reflector/system",
             "reflector/reflect",
             prompt=task.prompt,
-            entry_point=task.entry_point,
+            entry_point=task.subject(),
             code=code,
             feedback=feedback,
         )
 
     def write_tests(self, task: Task, count: int) -> list[ChatMessage]:
         return self._chat(
-            "actor/system", "self_tests/write", prompt=task.prompt, entry_point=task.entry_point, count=count
+            "actor/system", "self_tests/write", prompt=task.prompt, entry_point=task.subject(), count=count
         )
 
     def write_tests_again(
         self, task: Task, count: int, asked: list[ChatMessage], reply: str
     ) -> list[ChatMessage]:
         """The same request once more, after a reply with no readable assert in it."""
-        again = self._render("self_tests/again", entry_point=task.entry_point, count=count)
+        again = self._render("self_tests/again", entry_point=task.subject(), count=count)
         return [
             *asked,
             ChatMessage(role="assistant", content=reply),
@@ -156,7 +156,7 @@ class Conversation:
             "self_refine/system",
             "self_refine/critique",
             prompt=task.prompt,
-            entry_point=task.entry_point,
+            entry_point=task.subject(),
             code=code,
         )
 
@@ -165,7 +165,7 @@ class Conversation:
             "actor/system",
             "self_refine/revise",
             prompt=task.prompt,
-            entry_point=task.entry_point,
+            entry_point=task.subject(),
             code=code,
             critique=critique,
         )

@@ -7,12 +7,15 @@ benchmark all read and write.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.reflexion import test_formats
+from app.reflexion.test_formats import TestsFormat
 from app.reflexion.vocabulary import (
     TERMINAL_STATUSES,
     EpisodeStatus,
@@ -40,14 +43,104 @@ class Strict(BaseModel):
 
 
 class Task(Strict):
-    """A coding task. `tests` defines `check(candidate)`; `visible_tests` are asserts the model may see."""
+    """A coding task and the hidden tests that grade it, in one of three formats (test_formats.py).
+
+    `check` tests define `check(candidate)` and need `entry_point`; `asserts` tests (a text of
+    assert lines, or MBPP's list of them) name what they test, so `entry_point` is optional there.
+    An undeclared format is detected; tests that fit more than one, or none, must declare it.
+    `visible_tests` are tests the model may see: assert lines, or one check program or pytest module.
+    """
 
     id: str = Field(min_length=1, max_length=200)
     prompt: str = Field(max_length=100_000)
-    entry_point: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    tests: str = Field(max_length=200_000)
+    entry_point: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
+    )
+    tests: str | list[str] = Field(max_length=200_000)
+    tests_format: TestsFormat | None = Field(
+        default=None, description="check | asserts | pytest; detected from the tests when absent"
+    )
     visible_tests: list[str] = Field(default_factory=list, max_length=200)
+    visible_tests_format: TestsFormat | None = Field(
+        default=None,
+        description="check | asserts | pytest; a single visible test that is a check program or a "
+        "pytest module is detected as one, assert lines otherwise",
+    )
     canonical_solution: str | None = Field(default=None, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _known_format(self) -> Task:
+        if isinstance(self.tests, list) and (len(self.tests) > 500 or sum(map(len, self.tests)) > 200_000):
+            raise ValueError("tests: at most 500 assert lines and 200000 characters")
+        try:
+            found = test_formats.resolve(self.tests, self.tests_format)
+        except test_formats.FormatError as exc:
+            raise ValueError(str(exc)) from None
+        if found == "check" and not self.entry_point:
+            raise ValueError("entry_point is required for check tests (check(candidate) is called with it)")
+        self.tests_format = found
+        self.visible_tests_format = self._visible_format()
+        return self
+
+    def _visible_format(self) -> TestsFormat | None:
+        """The visible tests' format: declared, or one check program / pytest module detected, or
+        assert lines (each item one test, as the judge reports them)."""
+        declared, items = self.visible_tests_format, self.visible_tests
+        if not items:
+            return None
+        whole = declared in ("check", "pytest") or (
+            declared is None and len(items) == 1 and test_formats.detect(items[0]) in (["check"], ["pytest"])
+        )
+        if not whole:
+            return "asserts"
+        if len(items) != 1:
+            raise ValueError(f"visible_tests in the {declared} format are one program: give a single item")
+        try:
+            found = test_formats.resolve(items[0], declared)
+        except test_formats.FormatError as exc:
+            raise ValueError(f"visible_tests: {exc}") from None
+        if found == "check" and not self.entry_point:
+            raise ValueError("entry_point is required for check visible tests")
+        return found
+
+    def subject(self) -> str:
+        """The name the model's code must define: `entry_point`; else a pytest module's first name
+        imported from `solution`, or the first name the assert tests call that the prompt defines,
+        else the first they call ("" when nothing says)."""
+        if self.entry_point:
+            return self.entry_point
+        if self.tests_format == "pytest" and isinstance(self.tests, str):
+            imported = [n for n in test_formats.imported_names(self.tests) if n != "*"]
+            return imported[0] if imported else ""
+        called = test_formats.called_names(self.assert_tests())
+        for name in called:
+            defines = rf"^[ \t]*(?:async\s+def|def|class)\s+{re.escape(name)}\b"
+            if re.search(defines, self.prompt, re.MULTILINE):
+                return name
+        return called[0] if called else ""
+
+    def assert_tests(self) -> list[str]:
+        """The hidden tests as assert lines (asserts format only; empty otherwise)."""
+        if self.tests_format != "asserts":
+            return []
+        return test_formats.assert_lines(self.tests)
+
+    def visible_submission(self, code: str) -> Submission:
+        """What the judge runs to give feedback from the visible tests."""
+        if self.visible_tests_format == "pytest":
+            return Submission(code=code, pytest=self.visible_tests[0])
+        if self.visible_tests_format == "check":
+            return Submission(code=code, tests=self.visible_tests[0], entry_point=self.entry_point)
+        return Submission(code=code, asserts=list(self.visible_tests))
+
+    def hidden_submission(self, code: str) -> Submission:
+        """What the judge runs to grade `code` against this task's hidden tests."""
+        if self.tests_format == "asserts":
+            return Submission(code=code, asserts=self.assert_tests())
+        tests = self.tests if isinstance(self.tests, str) else ""
+        if self.tests_format == "pytest":
+            return Submission(code=code, pytest=tests)
+        return Submission(code=code, tests=tests, entry_point=self.entry_point)
 
 
 class ErrorFacts(Strict):
@@ -75,6 +168,8 @@ class TestResult(Strict):
     # The assert's outcome was decided by the submission's own code (`==` between two of its
     # objects, `bool`, `in`, `len`, a method call), as it would be in-process.
     answered_by_candidate: bool = False
+    # A pytest test that was skipped: listed for the reader, never counted as passed or failed.
+    skipped: bool = False
 
 
 class Verdict(Strict):
@@ -90,7 +185,7 @@ class Verdict(Strict):
         return self.status == "passed"
 
     def failing(self) -> list[TestResult]:
-        return [t for t in self.tests if not t.passed]
+        return [t for t in self.tests if not t.passed and not t.skipped]
 
 
 class Finite(Strict):
@@ -113,15 +208,18 @@ class JudgeLimits(Finite):
 class Submission(Strict):
     """What the judge runs.
 
-    Three shapes: HumanEval (`code` + `tests` defining `check` + `entry_point`), visible tests
-    (`code` + `asserts`, each reported separately), or a bare `program` whose only "test" is that it
-    runs to the end without raising.
+    Four shapes: HumanEval (`code` + `tests` defining `check` + `entry_point`), assert lines
+    (`code` + `asserts`, each reported separately), a pytest module (`code` + `pytest`, each test by
+    its node id), or a bare `program` whose only "test" is that it runs to the end without raising.
     """
 
     code: str = Field(default="", max_length=200_000)
     tests: str = Field(default="", max_length=200_000)
     entry_point: str | None = Field(default=None, max_length=200)
     asserts: list[str] = Field(default_factory=list, max_length=500)
+    pytest: str = Field(
+        default="", max_length=200_000, description="a pytest module (its tests import from `solution`)"
+    )
 
 
 class Usage(Strict):

@@ -169,10 +169,11 @@ class EpisodeRun:
     def code_of(self, completion: Completion) -> str:
         if completion.outcome in LLM_FAULTS or not completion.text:
             return ""
-        extracted = codegen.extract_code(completion.text, self.task.entry_point, self.task.prompt)
+        subject = self.task.subject()
+        extracted = codegen.extract_code(completion.text, subject, self.task.prompt)
         if extracted is None:
             return ""
-        return codegen.complete_solution(self.task.prompt, extracted, self.task.entry_point)
+        return codegen.complete_solution(self.task.prompt, extracted, subject)
 
     async def attempt(
         self, messages: list[ChatMessage], *, sample: int = 0, retry: bool = False, parent: int | None = None
@@ -289,16 +290,13 @@ class EpisodeRun:
     async def grade(self, attempt: Attempt) -> None:
         """Set the feedback verdict (what the model may learn from) and the hidden grading verdict."""
         if not attempt.code:
-            why = "the reply has no Python code block defining " + repr(self.task.entry_point)
+            why = "the reply has no Python code block defining " + repr(self.task.subject())
             attempt.hidden = Verdict(status="error", detail=why)
             attempt.feedback = None if self.feedback == "none" else Verdict(status="error", detail=why)
         else:
             # a busy judge serves the oldest episode first: its acceptance time goes with every call
             priority = self.episode.created_at
-            hidden_run = self.judge.judge(
-                Submission(code=attempt.code, tests=self.task.tests, entry_point=self.task.entry_point),
-                priority=priority,
-            )
+            hidden_run = self.judge.judge(self.task.hidden_submission(attempt.code), priority=priority)
             feedback_tests = {
                 "visible": self.task.visible_tests,
                 "self_tests": attempt.own_tests,
@@ -310,9 +308,12 @@ class EpisodeRun:
                 attempt.hidden = await hidden_run
                 attempt.feedback = Verdict(status="no_signal", detail=NO_SIGNAL[self.feedback])
             else:
-                feedback_run = self.judge.judge(
-                    Submission(code=attempt.code, asserts=feedback_tests), priority=priority
+                feedback = (
+                    self.task.visible_submission(attempt.code)
+                    if self.feedback == "visible"
+                    else Submission(code=attempt.code, asserts=feedback_tests)
                 )
+                feedback_run = self.judge.judge(feedback, priority=priority)
                 attempt.feedback, attempt.hidden = await asyncio.gather(feedback_run, hidden_run)
         attempt.value = tree.value_of(attempt.feedback)
         await self.emit(

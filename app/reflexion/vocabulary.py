@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-# What a judge can answer. `no_signal` is never a judge's: it is the feedback verdict when there
-# were no feedback tests to run (the model wrote no readable assert), so nothing was checked and it
-# must never count as a pass.
-JudgeStatus = Literal["passed", "failed", "error", "timeout", "memory", "output_limit", "sandbox_error"]
-VerdictStatus = Literal[JudgeStatus, "no_signal"]
+# What a verdict can say. `no_signal`: nothing was checked, so it must never count as a pass. It is
+# the feedback verdict when there were no feedback tests to run (the model wrote no readable assert),
+# and the judge's for a pytest module that collected nothing or whose every test was skipped.
+JudgeStatus = Literal[
+    "passed", "failed", "error", "timeout", "memory", "output_limit", "sandbox_error", "no_signal"
+]
+VerdictStatus = JudgeStatus
 TerminalStatus = Literal["succeeded", "failed", "cancelled", "timed_out"]
 EpisodeStatus = Literal["queued", "running", TerminalStatus]
 StopReason = Literal[

@@ -578,41 +578,9 @@ def _abort_unless_exception(exc: BaseException) -> None:
         raise CandidateAbort(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
 
 
-def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
-    """Load the code in the candidate, run the tests here, and build the report."""
-    code = str(sub.get("code") or "")
-    tests = str(sub.get("tests") or "")
-    entry_point = sub.get("entry_point") or None
-    asserts = [str(a) for a in sub.get("asserts") or []]
-    report: dict[str, Any] = {"status": "error", "complete": False, "tests": [], "detail": ""}
-
-    reply = session.request(["exec", code])
-    if reply[0] != "ok":
-        if reply[0] != "exc":
-            raise Fatal("error", "protocol violation while loading the program")
-        name, message, where = str(reply[1])[:100], str(reply[2])[:2000], str(reply[4])[-2000:]
-        report["status"] = "memory" if name == "MemoryError" else "error"
-        text = f"{name}: {message}" if message else name
-        report["detail"] = f"the program raised {text} while loading" + (f"\n{where}" if where else "")
-        report["tests"] = [{"name": "program loads", "passed": False, "message": text}]
-        return report
-
-    sites: list[AssertSite] = []
-    recorder = Recorder(session, sites)
-    namespace: dict[str, Any] = {"__name__": "__rfx_tests__", "__builtins__": builtins,
-                                 "__rfx_cmp": recorder.cmp, "__rfx_check": recorder.check}
-
-    def run_plain(source: str) -> bool:
-        try:
-            exec(compile(source, "<visible test>", "exec"), namespace)
-        except AssertionError:
-            return False
-        return True
-
-    namespace["__rfx_run_plain"] = run_plain
-    wanted = free_names([tests, *asserts])
-    if entry_point and entry_point not in wanted:
-        wanted.append(entry_point)
+def bind_names(session: Session, wanted: list[str], namespace: dict[str, Any]) -> dict[str, str]:
+    """Resolve `wanted` in the candidate and put what stands for each name into `namespace`
+    (a reference for a callable or class, the value for plain data); returns each name's kind."""
     resolved = session.request(["resolve", wanted]) if wanted else ["resolved", []]
     if resolved[0] != "resolved" or not isinstance(resolved[1], list):
         raise Fatal("error", "protocol violation while resolving names")
@@ -635,6 +603,51 @@ def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
                 raise Fatal("error", f"protocol violation while resolving names: {exc}") from None
         elif kind == "opaque":
             namespace[name] = Opaque(name)
+    return kinds
+
+
+def run_submission(sub: dict[str, Any], session: Session) -> dict[str, Any]:
+    """Load the code in the candidate, run the tests here, and build the report."""
+    code = str(sub.get("code") or "")
+    tests = str(sub.get("tests") or "")
+    entry_point = sub.get("entry_point") or None
+    asserts = [str(a) for a in sub.get("asserts") or []]
+    report: dict[str, Any] = {"status": "error", "complete": False, "tests": [], "detail": ""}
+
+    reply = session.request(["exec", code])
+    if reply[0] != "ok":
+        if reply[0] != "exc":
+            raise Fatal("error", "protocol violation while loading the program")
+        name, message, where = str(reply[1])[:100], str(reply[2])[:2000], str(reply[4])[-2000:]
+        report["status"] = "memory" if name == "MemoryError" else "error"
+        text = f"{name}: {message}" if message else name
+        report["detail"] = f"the program raised {text} while loading" + (f"\n{where}" if where else "")
+        report["tests"] = [{"name": "program loads", "passed": False, "message": text}]
+        return report
+
+    pytest_module = str(sub.get("pytest") or "")
+    if pytest_module:  # imported only here: a check or asserts run never pays for pytest
+        from rfx_sandbox import pytest_run
+
+        return pytest_run.run(pytest_module, lambda names, ns: bind_names(session, names, ns))
+
+    sites: list[AssertSite] = []
+    recorder = Recorder(session, sites)
+    namespace: dict[str, Any] = {"__name__": "__rfx_tests__", "__builtins__": builtins,
+                                 "__rfx_cmp": recorder.cmp, "__rfx_check": recorder.check}
+
+    def run_plain(source: str) -> bool:
+        try:
+            exec(compile(source, "<visible test>", "exec"), namespace)
+        except AssertionError:
+            return False
+        return True
+
+    namespace["__rfx_run_plain"] = run_plain
+    wanted = free_names([tests, *asserts])
+    if entry_point and entry_point not in wanted:
+        wanted.append(entry_point)
+    kinds = bind_names(session, wanted, namespace)
 
     extra_tests: list[dict[str, Any]] = []
     if tests:

@@ -60,7 +60,7 @@ async def test_bad_episode_requests(redis_url: str, key_prefix: str) -> None:
         # NaN passes JSON parsing (Python's reader takes it): the error names it, not a bound
         nan = await client.post(
             "/v1/episodes",
-            content=b'{"task": {"id": "t", "prompt": "p", "entry_point": "f", "tests": "x"}, '
+            content=b'{"task": {"id": "t", "prompt": "p", "entry_point": "f", "tests": "def check(c): 0"}, '
             b'"temperature": NaN}',
             headers={"content-type": "application/json"},
         )

@@ -249,15 +249,34 @@ def test_bad_messages_are_400(served: Served) -> None:
             model="reflexion", messages=[{"role": "user", "content": "hello, how are you?"}]
         )
     assert "no function or class" in caught.value.message and caught.value.param == "messages"
-    pytest_module = (
-        "```python\ndef add(a, b):\n    pass\n```\n"
-        "```python\nimport pytest\n\ndef test_add():\n    assert add(1, 2) == 3\n```"
+    broken_module = (
+        "```python\ndef add(a, b):\n    pass\n```\n```python\nimport pytest\n\ndef test_add(:\n```"
     )
     with pytest.raises(openai.BadRequestError) as caught:
         client(served).chat.completions.create(
-            model="reflexion", messages=[{"role": "user", "content": pytest_module}]
+            model="reflexion", messages=[{"role": "user", "content": broken_module}]
         )
-    assert "pytest-format tests are not supported yet" in caught.value.message
+    assert "the pytest module: tests (pytest) do not parse" in caught.value.message
+
+
+def test_a_pytest_module_in_the_message_grades_the_answer(served: Served, fake_llm: Any) -> None:
+    """Refused with 400 "not supported yet" before the sandbox ran pytest."""
+    script_fail_then_fix(fake_llm)
+    module = (
+        "import pytest\nfrom solution import add\n\n\n"
+        "@pytest.mark.parametrize('a,b,total', [(1, 2, 3), (-1, 1, 0)])\n"
+        "def test_add(a, b, total):\n    assert add(a, b) == total\n"
+    )
+    content = f"```python\n{DOCSTRING_TASK}```\n```python\n{module}```"
+    reply = client(served).chat.completions.create(
+        model="reflexion/fake-actor",
+        messages=[{"role": "user", "content": content}],
+        extra_body={"rfx": {"config": {"max_trials": 2}}},
+    )
+    rfx = reply.model_extra["rfx"]  # type: ignore[index]
+    assert rfx["tests_source"] == "message" and rfx["verified"] is True
+    assert [t["graded"] for t in rfx["trials"]] == ["failed", "passed"]
+    assert reply.choices[0].message.content == f"```python\n{GOOD_CODE}\n```"
 
 
 def test_schema_errors_are_400_in_openai_shape_after_the_key_check(served: Served) -> None:

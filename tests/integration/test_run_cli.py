@@ -430,7 +430,8 @@ def test_no_model_configured_is_one_line(task_file: Path, env: dict[str, str]) -
         (None, "cannot read task file"),
         ("{not json", "not valid JSON"),
         ("[1, 2]", "expected a JSON object"),
-        ('{"id": "x", "prompt": "p", "tests": "t"}', "entry_point"),
+        ('{"id": "x", "prompt": "p", "tests": "def check(candidate): pass"}', "entry_point is required"),
+        ('{"id": "x", "prompt": "p", "tests": "t"}', "declare tests_format"),
         ('{"id": "x", "prompt": "p", "tests": "t", "entry_point": "f", "colour": "red"}', "colour"),
     ],
 )

@@ -63,8 +63,9 @@ def test_api_conforms_to_its_openapi(live_api: str) -> None:
         operations += 1
         # /v1/judge has rules JSON Schema cannot say (`tests` need an `entry_point`; something to judge),
         # and so have /v1/chat/completions (the last user message must hold a function) and POST
-        # /v1/episodes (`feedback: visible` needs visible tests: no signal is bad input): a schema-valid
-        # body can be refused there by design; every other check and operation runs in full
+        # /v1/episodes (`feedback: visible` needs visible tests; tests must be in one format it can
+        # tell, or declare it): a schema-valid body can be refused there by design; every other
+        # check and operation runs in full
         by_design = {("POST", "/v1/judge"), ("POST", "/v1/chat/completions"), ("POST", "/v1/episodes")}
         excluded = (
             [positive_data_acceptance] if (operation.method.upper(), operation.path) in by_design else []

@@ -23,6 +23,12 @@ CHECK = (
     "    assert candidate(2) == 4\n    assert candidate(3) == 9\n"
 )
 ASSERTS = ["assert solve(2) == 4", "assert solve(3) == 9"]
+# The pytest shape: a module importing from `solution`, with parametrize and a fixture.
+PYTEST = (
+    "import pytest\nfrom solution import solve\n\n\n@pytest.fixture\ndef two():\n    return 2\n\n\n"
+    "@pytest.mark.parametrize('x,expected', [(2, 4), (3, 9)])\ndef test_solve(x, expected):\n"
+    "    assert solve(x) == expected\n\n\ndef test_two(two):\n    assert solve(two) == 4\n"
+)
 
 # Shared preamble: a forked child names itself so the probe (and the host) can recognise it.
 PRE = """
@@ -76,7 +82,7 @@ class Hostile:
     id: str
     code: str
     expected: VerdictStatus | dict[str, VerdictStatus]
-    shape: str = "humaneval"  # humaneval | visible | program
+    shape: str = "humaneval"  # humaneval | visible | pytest | program
     stdout_has: tuple[str, ...] = ()
     heavy: bool = False
     notes: str = ""
@@ -93,6 +99,8 @@ class Hostile:
         code = Template(PRE + SOLVE_WRONG + self.code).substitute(subs)
         if self.shape == "visible":
             return Submission(code=code, asserts=ASSERTS)
+        if self.shape == "pytest":
+            return Submission(code=code, pytest=PYTEST)
         return Submission(code=code, tests=self.tests or CHECK, entry_point="solve")
 
 
@@ -1198,6 +1206,98 @@ while True:
         "error",
         shape="program",
     ),
+    # --- pytest must not be a way in (issue 21): every file pytest might read, written everywhere --
+    Hostile(
+        "pytest_files_where_pytest_looks",
+        r"""
+_CONFTEST = '''
+import pytest
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().outcome = "passed"
+def pytest_collection_modifyitems(items):
+    items[:] = [i for i in items if "3" not in i.name]
+'''
+_CONFIGS = {
+    "conftest.py": _CONFTEST,
+    "hx_evil.py": _CONFTEST,
+    "pytest.ini": "[pytest]\naddopts = -p hx_evil -p no:python\n",
+    "tox.ini": "[pytest]\naddopts = -p hx_evil\n",
+    "setup.cfg": "[tool:pytest]\naddopts = -p hx_evil\n",
+    "pyproject.toml": "[tool.pytest.ini_options]\naddopts = '-p hx_evil'\n",
+    "sitecustomize.py": "import hx_evil\n",
+    "usercustomize.py": "import hx_evil\n",
+    "hx.pth": "import hx_evil\n",
+    "pytest_hx.pth": "import sys; sys.path.insert(0, '/tmp')\n",
+}
+_written = 0
+for _d in ("/tmp", os.getcwd(), os.path.expanduser("~"), "/tmp/__pycache__", "/opt/rfx/pytest",
+           "/opt/rfx/pytest/__pycache__", "/opt/rfx/pylib", "/opt/rfx", "/"):
+    try:
+        os.makedirs(_d, exist_ok=True)
+    except OSError:
+        continue
+    for _name, _text in _CONFIGS.items():
+        try:
+            with open(os.path.join(_d, _name), "w") as _f:
+                _f.write(_text)
+            _written += 1
+        except OSError:
+            pass
+    # a cached test module that passes, under the names pytest would give its pyc
+    for _tag in ("cpython-311-pytest-9.2.0", "cpython-311"):
+        try:
+            import marshal
+            _code = compile("def test_solve():\n    pass\n", "/opt/rfx/pytest/test_solution.py", "exec")
+            with open(os.path.join(_d, "test_solution.%s.pyc" % _tag), "wb") as _f:
+                _f.write(b"\x00" * 16 + marshal.dumps(_code))
+            _written += 1
+        except OSError:
+            pass
+if _written:
+    print("HX_WROTE_PYTEST_FILES")
+""",
+        "failed",
+        shape="pytest",
+        stdout_has=("HX_WROTE_PYTEST_FILES",),
+    ),
+    Hostile(
+        "pytest_patched_in_the_candidate",
+        """
+sys.path.append("/opt/rfx/pylib")
+try:
+    import pytest, _pytest.runner, _pytest.reports
+    _pytest.reports.TestReport.failed = property(lambda self: False)
+    _pytest.reports.TestReport.passed = property(lambda self: True)
+    pytest.approx = lambda *a, **k: True
+    sys.modules["solution"] = sys.modules[__name__]
+    print("HX_PATCHED_PYTEST")
+except Exception as _e:
+    print("HX_NO_PYTEST", _e)
+import builtins
+builtins.AssertionError = type("AssertionError", (Exception,), {})
+""",
+        "failed",
+        shape="pytest",
+        stdout_has=("HX_PATCHED_PYTEST",),
+    ),
+    Hostile(
+        "pytest_summary_line_printed",
+        r"""
+_LINE = "============================== 3 passed in 0.01s ===============================\n"
+print(_LINE, end="")
+os.write(1, _LINE.encode())
+os.write(2, _LINE.encode())
+def solve(x):
+    print(_LINE, end="")
+    sys.stderr.write(_LINE)
+    return x + 1
+""",
+        "failed",
+        shape="pytest",
+        stdout_has=("3 passed in 0.01s",),
+    ),
 ]
 
 # The subset also run on the fresh-container judges: one or more of every kind in the issue's list.
@@ -1236,6 +1336,8 @@ FRESH = frozenset(
         "forged_reference",
         "recursion_through_callbacks",
         "callback_attributes",
+        # pytest (issue 21): the files pytest might read
+        "pytest_files_where_pytest_looks",
     }
 )
 assert {case.id for case in HOSTILE} >= FRESH

@@ -46,6 +46,23 @@ def test_rfx_tests_win_and_a_check_program_is_the_grading_and_feedback() -> None
     assert listed.task.visible_tests == ["assert add(0, 0) == 0"] and listed.feedback == "visible"
 
 
+PYTEST_MODULE = "import pytest\nfrom solution import f\n\ndef test_f():\n    assert f() is None\n"
+
+
+def test_a_pytest_module_grades_whole_from_the_message_or_rfx_tests() -> None:
+    """pytest modules were refused with "not supported yet" before the sandbox ran pytest."""
+    message = read_task(f'```python\n{PYTEST_MODULE}```\n```python\ndef f():\n    """Nothing."""\n```')
+    assert (message.tests_source, message.feedback) == ("message", "oracle")
+    assert (message.task.tests, message.task.tests_format, message.task.entry_point) == (
+        PYTEST_MODULE,
+        "pytest",
+        "f",
+    )
+    assert "test_f" not in message.task.prompt
+    given = read_task(DOCSTRING, tests=PYTEST_MODULE)
+    assert (given.tests_source, given.task.tests_format, given.task.tests) == ("rfx", "pytest", PYTEST_MODULE)
+
+
 def test_no_tests_means_self_tests_and_unverified() -> None:
     chat = read_task('def f(x):\n    """Double x."""\n')
     assert chat.tests_source == "none" and chat.feedback == "self_tests" and not chat.verified
@@ -57,17 +74,10 @@ def test_no_tests_means_self_tests_and_unverified() -> None:
     [
         ("hello there", None, "messages", "no function or class"),
         (
-            "```python\ndef f(): pass\n```\n"
-            "```python\nimport pytest\ndef test_f():\n    assert f() is None\n```",
-            None,
-            "messages",
-            "pytest-format tests are not supported yet",
-        ),
-        (
             DOCSTRING,
-            "import pytest\ndef test_add():\n    assert add(1, 1) == 2\n",
+            "import pytest\ndef test_add(:\n",
             "rfx.tests",
-            "pytest-format",
+            "the pytest module: tests .pytest. do not",
         ),
         (DOCSTRING, "print('no asserts')", "rfx.tests", "no assert statements"),
     ],

@@ -82,7 +82,7 @@ def test_everything_pyproject_declares_is_locked_within_its_bounds() -> None:
         assert any(requirement.specifier.contains(v) for v in model[canonicalize_name(requirement.name)])
 
 
-@pytest.mark.parametrize("view", ["service.txt", "local-model.txt"])
+@pytest.mark.parametrize("view", ["service.txt", "local-model.txt", "sandbox.txt"])
 def test_the_views_share_one_resolution(view: str) -> None:
     """The images and the local model's runtime get the very versions the tests ran in .venv."""
     dev = versions("dev.txt")

@@ -39,7 +39,7 @@ async def judge(body: JudgeRequest, services: ServicesDep, tenant: TenantDep) ->
 async def judge_submission(services: Services, tenant: str, body: JudgeRequest) -> Verdict:
     """The route's work, also what the MCP `judge` tool calls: shape checks, limits, rate, a slot."""
     submission = Submission.model_validate(body.model_dump(exclude={"limits"}))
-    if not (submission.code.strip() or submission.tests.strip() or submission.asserts):
+    if not (submission.code.strip() or submission.tests.strip() or submission.asserts or submission.pytest):
         raise InvalidInput("nothing to judge: give code with tests (and entry_point) or asserts")
     problem = submission_problem(submission)
     if problem:

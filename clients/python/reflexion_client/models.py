@@ -26,13 +26,16 @@ class _Request(BaseModel):
 
 
 class Task(_Request):
-    """A HumanEval-shaped coding task: `tests` defines `check(candidate)`."""
+    """A coding task. `tests`: a `check(candidate)` program (needs `entry_point`), assert lines
+    (a text or a list) or a pytest module, detected unless `tests_format` says which."""
 
     id: str
     prompt: str
-    entry_point: str
-    tests: str
+    entry_point: str | None = None
+    tests: str | list[str]
+    tests_format: Literal["check", "asserts", "pytest"] | None = None
     visible_tests: list[str] = Field(default_factory=list)
+    visible_tests_format: Literal["check", "asserts", "pytest"] | None = None
 
 
 class Usage(_Response):
@@ -62,6 +65,7 @@ class TestResult(_Response):
     message: str = ""
     facts: ErrorFacts | None = None
     answered_by_candidate: bool = False  # the submission's own code decided this assert
+    skipped: bool = False  # a skipped pytest test: listed, never counted as passed
 
 
 class Verdict(_Response):
@@ -109,9 +113,11 @@ class EpisodeTask(_Response):
 
     id: str
     prompt: str = ""
-    entry_point: str = ""
-    tests: str = ""
+    entry_point: str | None = None
+    tests: str | list[str] = ""
+    tests_format: str | None = None
     visible_tests: list[str] = Field(default_factory=list)
+    visible_tests_format: str | None = None
 
 
 class Episode(_Response):
