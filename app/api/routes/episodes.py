@@ -11,7 +11,7 @@ from app.api.schemas import PROBLEM, EpisodeCreate, EpisodePage, EpisodeStatusFi
 from app.errors import InvalidInput
 from app.memory.episodes import request_fingerprint
 from app.reflexion.ids import EPISODE_ID_PATTERN, new_episode_id
-from app.reflexion.models import Episode
+from app.reflexion.models import Episode, EpisodeConfig, Task
 
 router = APIRouter(prefix="/episodes", tags=["episodes"])
 
@@ -54,16 +54,38 @@ async def submit(
     services: Services, tenant: str, body: EpisodeCreate, idempotency_key: str = ""
 ) -> tuple[Episode, bool]:
     """Store and queue an episode (also what the MCP `run_episode` tool calls); (record, created)."""
-    config = body.config()
-    problem = config.feedback_problem(body.task)
+    return await enqueue(
+        services,
+        tenant,
+        body.task,
+        body.config(),
+        actor=services.models.actor(body.actor.model),
+        reflector=services.models.reflector(body.reflector.model),
+        idempotency_key=idempotency_key,
+        fingerprint=request_fingerprint(body.model_dump(mode="json")) if idempotency_key else "",
+    )
+
+
+async def enqueue(
+    services: Services,
+    tenant: str,
+    task: Task,
+    config: EpisodeConfig,
+    *,
+    actor: str,
+    reflector: str,
+    idempotency_key: str = "",
+    fingerprint: str = "",
+) -> tuple[Episode, bool]:
+    """The one way a new episode is accepted (the episodes route, MCP, the chat route): refused when
+    its feedback could give no signal, else stored and queued under the tenant's quota."""
+    problem = config.feedback_problem(task)
     if problem is not None:
         raise InvalidInput(problem)
-    actor = services.models.actor(body.actor.model)
-    reflector = services.models.reflector(body.reflector.model)
     episode = Episode(
         id=new_episode_id(),
         tenant=tenant,
-        task=body.task,
+        task=task,
         config=config,
         actor_model=actor,
         reflector_model=reflector,
@@ -73,7 +95,7 @@ async def submit(
         quota=services.settings.quota_episodes,
         queue_max=services.settings.queue_max,
         idempotency_key=idempotency_key or None,
-        fingerprint=request_fingerprint(body.model_dump(mode="json")) if idempotency_key else "",
+        fingerprint=fingerprint,
     )
     if not created:
         episode = await services.store.get(tenant, episode_id)

@@ -26,9 +26,9 @@ from app.api.chat_task import ChatTask
 from app.api.deps import Services, ServicesDep, TenantDep
 from app.api.openai_schemas import ERRORS, MODEL_PREFIX, ChatRequest, ModelCard, ModelList, OpenAIError
 from app.api.problems import validation_detail
+from app.api.routes.episodes import enqueue
 from app.api.routes.events import episode_events
 from app.errors import ReflexionError
-from app.reflexion.ids import new_episode_id
 from app.reflexion.models import Episode
 
 
@@ -75,17 +75,8 @@ async def chat_completions(
     refuse_unsupported(body)
     actor = actor_of(body.model, services.models)
     chat, config = episode_input(body)
-    episode = Episode(
-        id=new_episode_id(),
-        tenant=tenant,
-        task=chat.task,
-        config=config,
-        actor_model=actor,
-        reflector_model=services.models.reflector(None),
-    )
-    await services.store.create(
-        episode, quota=services.settings.quota_episodes, queue_max=services.settings.queue_max
-    )
+    reflector = services.models.reflector(None)
+    episode, _ = await enqueue(services, tenant, chat.task, config, actor=actor, reflector=reflector)
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
         progress = body.rfx is not None and body.rfx.progress_in_content
