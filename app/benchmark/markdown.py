@@ -28,6 +28,15 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def variant_lines(variants: dict[str, dict[str, Any]] | None) -> list[str]:
+    """The settings of each variant run of a combined report (`rfx bench report`)."""
+    if not variants:
+        return []
+    columns = list(next(iter(variants.values())))
+    rows = [[name, *(str(v.get(c)) for c in columns)] for name, v in variants.items()]
+    return ["", *table(["run", *columns], rows)]
+
+
 def render(report: dict[str, Any]) -> str:
     run = report["run"]
     strategies: dict[str, dict[str, Any]] = report["strategies"]
@@ -41,6 +50,7 @@ def render(report: dict[str, Any]) -> str:
         f"- max trials: {run.get('max_trials')}, samples: {run.get('samples')}, "
         f"feedback: {run.get('feedback') or 'default per strategy'}",
     ]
+    out += variant_lines(run.get("variants"))
     budget = run.get("budget") or {}
     if budget.get("exceeded"):
         out.append(f"- **budget exceeded**: {budget.get('skipped', 0)} (strategy, problem) pairs not run")
@@ -144,6 +154,12 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def first_attempts_cell(first: dict[str, int] | None) -> str:
+    if not first:
+        return "-"
+    return f"{first['equal']} / {first['problems']} ({first['replayed']})"
+
+
 def budget_sections(comparison: dict[str, Any] | None) -> list[str]:
     """Accuracy at equal budget, flips against single with McNemar, retries, errors fixed, noise band."""
     if not comparison:
@@ -169,6 +185,7 @@ def budget_sections(comparison: dict[str, Any] | None) -> list[str]:
                 "both right",
                 "both wrong",
                 "McNemar exact p",
+                "first attempt = single's (replayed)",
             ],
             [
                 [
@@ -179,6 +196,7 @@ def budget_sections(comparison: dict[str, Any] | None) -> list[str]:
                     str(f["both_right"]),
                     str(f["both_wrong"]),
                     f"{f['p_value']:.3g}",
+                    first_attempts_cell(per[n].get("first_attempts")),
                 ]
                 for n, f in paired.items()
             ],

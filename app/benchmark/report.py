@@ -39,6 +39,9 @@ DEFINITIONS = {
     "vs_single": "per problem run by both, single's answer versus the strategy's final answer (hidden "
     "tests): gained = single wrong and strategy right, lost = the reverse; p_value: exact two-sided "
     "McNemar (binomial) test of gained against lost",
+    "first_attempts": "per problem run by both: whether the strategy's first attempt is single's reply "
+    "replayed (replayed) and whether its program equals single's first program (equal); flips measure "
+    "the feedback alone when equal = problems",
     "draws": "duplicate_rate: judged retries equal to an earlier attempt's program, over all retries; "
     "resample_rate: draws thrown away as repeats, over all draws; stuck: episodes stopped because the "
     "model only repeated itself",
@@ -51,15 +54,17 @@ DEFINITIONS = {
 }
 
 
-def attempt_rows(episodes: Sequence[Episode]) -> list[dict[str, Any]]:
-    """One flat row per attempt, with the episode fields needed to recompute every figure."""
+def attempt_rows(groups: dict[str, list[Episode]]) -> list[dict[str, Any]]:
+    """One flat row per attempt, with the episode fields needed to recompute every figure; `run` is
+    the group the report shows it under (the strategy, or a variant run's label)."""
     rows: list[dict[str, Any]] = []
-    for episode in episodes:
+    for label, episode in ((label, e) for label, eps in groups.items() for e in eps):
         final = metrics.final_answer(episode)
         source = episode.config.resolved_feedback(episode.task)
         for attempt in sorted(episode.attempts, key=lambda a: a.trial):
             rows.append(
                 {
+                    "run": label,
                     "strategy": episode.config.strategy,
                     "task_id": episode.task.id,
                     "episode_id": episode.id,
@@ -82,6 +87,7 @@ def attempt_rows(episodes: Sequence[Episode]) -> list[dict[str, Any]]:
                     "seed": attempt.seed,
                     "duplicate_of": attempt.duplicate_of,
                     "resampled_from": attempt.resampled_from,
+                    "replay_of": attempt.replay_of,
                     "code": attempt.code,
                 }
             )
@@ -97,10 +103,13 @@ def by_strategy(episodes: Sequence[Episode], order: Sequence[str]) -> dict[str, 
 
 
 def compare(
-    groups: dict[str, list[Episode]], single_runs: Sequence[Sequence[Episode]] = ()
+    groups: dict[str, list[Episode]],
+    single_runs: Sequence[Sequence[Episode]] = (),
+    baseline: str = "single",
 ) -> dict[str, Any]:
-    """Budget-matched figures per strategy (see app/reflexion/comparison.py), and single's spread."""
-    single = groups.get("single", [])
+    """Budget-matched figures per group (see app/reflexion/comparison.py) against the `baseline`
+    group (a run of `single`), and single's spread over `single_runs`."""
+    single = groups.get(baseline, [])
     per: dict[str, Any] = {}
     for name, eps in groups.items():
         count = len(eps) or 1
@@ -110,7 +119,10 @@ def compare(
             "wall_s_per_problem": sum(metrics.wall_seconds(e) for e in eps) / count,
             "token_curve": [list(point) for point in comparison.token_curve(eps)],
             "vs_single": (
-                comparison.paired_flips(eps, single).model_dump() if single and name != "single" else None
+                comparison.paired_flips(eps, single).model_dump() if single and name != baseline else None
+            ),
+            "first_attempts": (
+                comparison.first_attempts(eps, single).model_dump() if single and name != baseline else None
             ),
             "draws": comparison.draw_rates(eps).model_dump(),
             "errors_fixed": comparison.errors_fixed(eps),
@@ -123,21 +135,20 @@ def compare(
 
 
 def build_report(
-    episodes: Sequence[Episode],
+    groups: dict[str, list[Episode]],
     *,
-    strategies: Sequence[str],
     run: dict[str, Any],
     single_runs: Sequence[Sequence[Episode]] = (),
+    baseline: str = "single",
 ) -> dict[str, Any]:
-    """The whole report.json document."""
-    groups = by_strategy(episodes, strategies)
+    """The whole report.json document over `groups` (by_strategy, or variant runs by label)."""
     return {
         "schema": SCHEMA,
         "run": run,
         "definitions": DEFINITIONS,
         "strategies": {name: metrics.summarize(name, eps).as_report() for name, eps in groups.items()},
-        "comparison": compare(groups, single_runs),
-        "rows": attempt_rows([e for eps in groups.values() for e in eps]),
+        "comparison": compare(groups, single_runs, baseline),
+        "rows": attempt_rows(groups),
     }
 
 
@@ -150,17 +161,17 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
 
 def write_report(
     directory: Path,
-    episodes: Sequence[Episode],
+    groups: dict[str, list[Episode]],
     *,
-    strategies: Sequence[str],
     run: dict[str, Any],
     single_runs: Sequence[Sequence[Episode]] = (),
+    baseline: str = "single",
 ) -> dict[str, Any]:
     """report.json, the PNG plots and report.md in `directory`; returns the report document."""
     from app.benchmark.markdown import render
     from app.benchmark.plots import write_budget_plot, write_plots
 
-    document = build_report(episodes, strategies=strategies, run=run, single_runs=single_runs)
+    document = build_report(groups, run=run, single_runs=single_runs, baseline=baseline)
     directory.mkdir(parents=True, exist_ok=True)
     write_plots(document["strategies"], directory)
     write_budget_plot(document["comparison"]["strategies"], directory)

@@ -15,6 +15,10 @@ Why it is built this way:
   (with `--memory task`, single and best_of_n would otherwise read reflexion's lessons on the task).
 - Each model request is its own sample (best_of_n asks K times, never `n=K`), which is the engine's
   behaviour and what local servers support.
+- `single` runs first on each problem and the feedback strategies reuse the replies it got
+  (replay.py), from this run or from `replay_from`, another run's directory: their first attempt is
+  `single`'s, so a flip against `single` is the feedback's doing. A feedback episode waits for
+  `single`'s episode on its problem when that is still running.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from app.benchmark.memory import InProcessMemory
+from app.benchmark.replay import NEVER_REPLAYED, RecordingModel, ReplayingModel, ReplyLog
 from app.benchmark.store import EpisodeLog, latest_per_pair
 from app.errors import InvalidInput
 from app.reflexion.loop import EpisodeDeps, new_episode, run_episode
@@ -92,6 +98,35 @@ def check_resumable(existing: Sequence[Episode], configs: dict[str, EpisodeConfi
             )
 
 
+FIRST_REQUEST = ("temperature", "top_p", "max_tokens", "seed", "feedback", "instructions")
+
+
+def check_replay_source(configs: dict[str, EpisodeConfig], replay_from: Path | None) -> None:
+    """Another run's single is replayed only where this run has none of its own, must exist, and
+    must have sent the first request this run's feedback strategies will send (else nothing would be
+    replayed and the flips would not measure the feedback alone)."""
+    if replay_from is None:
+        return
+    if "single" in configs:
+        raise InvalidInput("--replay-from replays another run's single: do not run single here too")
+    single = next((e for e in EpisodeLog(replay_from).read() if e.config.strategy == "single"), None)
+    if single is None:
+        raise InvalidInput(f"--replay-from: {replay_from} holds no single episodes")
+    for name, config in configs.items():
+        if name in NEVER_REPLAYED:
+            continue
+        mine = config.model_copy(update={"strategy": "single"})
+        for setting in FIRST_REQUEST:
+            theirs, wanted = getattr(single.config, setting), getattr(mine, setting)
+            if setting == "temperature":
+                theirs, wanted = single.config.resolved_temperature(), mine.resolved_temperature()
+            if theirs != wanted:
+                raise InvalidInput(
+                    f"--replay-from: its single ran with {setting}={theirs!r}, {name} here asks "
+                    f"{setting}={wanted!r}: the first requests differ, so set them equal"
+                )
+
+
 async def run_bench(
     tasks: Sequence[Task],
     configs: dict[str, EpisodeConfig],
@@ -104,10 +139,12 @@ async def run_bench(
     concurrency: int = 2,
     budget: Budget | None = None,
     on_finished: Progress | None = None,
+    replay_from: Path | None = None,
 ) -> BenchOutcome:
     """Run every (problem, strategy) pair not yet in `log`; returns every episode of the plan."""
     if concurrency < 1:
         raise InvalidInput(f"--concurrency must be at least 1, got {concurrency}")
+    check_replay_source(configs, replay_from)
     budget = budget or Budget()
     planned = {(s, t.id) for t in tasks for s in configs}
     existing = [
@@ -120,10 +157,25 @@ async def run_bench(
     outcome = BenchOutcome(episodes=list(existing), resumed=len(existing))
     for episode in existing:
         outcome.spent = outcome.spent + episode.usage
-    queue = [(s, t) for t in tasks for s in configs if (s, t.id) not in done]
+    order = sorted(configs, key=lambda s: s != "single")  # single first on every problem
+    queue = [(s, t) for t in tasks for s in order if (s, t.id) not in done]
     memories = {s: InProcessMemory() for s in configs}  # `--memory task` must not leak across strategies
     sink = _QuietSink()
     lock = asyncio.Lock()
+    replies = ReplyLog(replay_from if replay_from is not None else log.path.parent)
+    singles = EpisodeLog(replay_from).read() if replay_from is not None else existing
+    single_of = {e.task.id: e.id for e in latest_per_pair(singles) if e.config.strategy == "single"}
+    single_running = {t.id: asyncio.Event() for s, t in queue if s == "single"}
+
+    async def actor_for(strategy: str, task: Task) -> ChatModel:
+        if strategy == "single":
+            return RecordingModel(actor)
+        if strategy in NEVER_REPLAYED:
+            return actor
+        if task.id in single_running:
+            await single_running[task.id].wait()
+        recorded = await asyncio.to_thread(replies.of_episodes, {task.id: single_of.get(task.id, "")})
+        return ReplayingModel(actor, recorded.get(task.id, {}))
 
     async def worker() -> None:
         while True:
@@ -136,18 +188,27 @@ async def run_bench(
                     queue.clear()
                     return
                 strategy, task = queue.pop(0)
-            deps = EpisodeDeps(
-                actor=actor,
-                reflector=reflector,
-                judge=judge,
-                memory=memories[strategy],
-                events=sink,
-                prompts=prompts,
-            )
-            config = problem_config(configs[strategy], task)
-            episode = await run_episode(new_episode(task, config, BENCH_TENANT), deps)
-            async with lock:  # one writer at a time: append also repairs a torn last line
-                await asyncio.to_thread(log.append, episode)
+            try:
+                episode_actor = await actor_for(strategy, task)
+                deps = EpisodeDeps(
+                    actor=episode_actor,
+                    reflector=reflector,
+                    judge=judge,
+                    memory=memories[strategy],
+                    events=sink,
+                    prompts=prompts,
+                )
+                config = problem_config(configs[strategy], task)
+                episode = await run_episode(new_episode(task, config, BENCH_TENANT), deps)
+                async with lock:  # one writer at a time: append also repairs a torn last line
+                    if isinstance(episode_actor, RecordingModel):  # replies first: the episode marks done
+                        await asyncio.to_thread(replies.append, task.id, episode.id, episode_actor.replies)
+                        single_of[task.id] = episode.id
+                    await asyncio.to_thread(log.append, episode)
+            finally:
+                if strategy == "single" and task.id in single_running:
+                    single_running[task.id].set()
+            async with lock:
                 outcome.episodes.append(episode)
                 outcome.spent = outcome.spent + episode.usage
                 outcome.ran += 1

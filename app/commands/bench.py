@@ -116,10 +116,18 @@ def humaneval(
             "values) give single's noise band next to this run's.",
         ),
     ] = None,
+    replay_from: Annotated[
+        Path | None,
+        Opt(
+            "--replay-from",
+            help="A run directory whose single episodes' replies the feedback strategies reuse (by "
+            "default, this run's single).",
+        ),
+    ] = None,
 ) -> None:
     """Run strategies side by side on HumanEval (or any file of the same shape) and write a report."""
     from app.benchmark.datasets import load_benchmark
-    from app.benchmark.runner import Budget, check_resumable
+    from app.benchmark.runner import Budget, check_replay_source, check_resumable
     from app.benchmark.store import EpisodeLog, read_episodes_dir
     from app.llm import ModelOverrides
     from app.settings import get_settings
@@ -162,6 +170,7 @@ def humaneval(
         if not found:
             raise InvalidInput(f"--single-runs: {directory} holds no single episodes")
         other_singles.append(found)
+    check_replay_source(configs, replay_from)
     check_resumable(EpisodeLog(out).read(), configs)  # before any model or container is set up
     settings = get_settings()
     actor, reflector = build_models(
@@ -184,6 +193,7 @@ def humaneval(
         "reflector_model": reflector.name,
         "configs": {s: c.model_dump(mode="json") for s, c in configs.items()},
         "single_runs": parse_list(single_runs, "--single-runs") if single_runs is not None else [],
+        "replay_from": str(replay_from) if replay_from is not None else None,
     }
     try:
         budget = Budget(tokens=budget_tokens, cost_usd=budget_cost)
@@ -199,6 +209,7 @@ def humaneval(
                 concurrency=concurrency,
                 budget=budget,
                 single_runs=other_singles,
+                replay_from=replay_from,
             )
         )
     except KeyboardInterrupt:
@@ -214,7 +225,7 @@ def write_partial_report(
     single_runs: Sequence[Sequence[Episode]] = (),
 ) -> None:
     """After Ctrl-C: a report of the episodes finished so far (rerun with the same --out to finish)."""
-    from app.benchmark.report import write_report
+    from app.benchmark.report import by_strategy, write_report
     from app.benchmark.store import EpisodeLog, latest_per_pair
     from app.reflexion.models import utcnow
 
@@ -223,7 +234,7 @@ def write_partial_report(
     episodes = [e for e in logged if (e.config.strategy, e.task.id) in planned]
     if episodes:
         run_meta.update({"complete": False, "interrupted": True, "finished_at": utcnow().isoformat()})
-        write_report(out, episodes, strategies=list(configs), run=run_meta, single_runs=single_runs)
+        write_report(out, by_strategy(episodes, list(configs)), run=run_meta, single_runs=single_runs)
 
 
 async def execute(
@@ -238,8 +249,9 @@ async def execute(
     concurrency: int,
     budget: Any,
     single_runs: Sequence[Sequence[Episode]] = (),
+    replay_from: Path | None = None,
 ) -> None:
-    from app.benchmark.report import write_report
+    from app.benchmark.report import by_strategy, write_report
     from app.benchmark.runner import run_bench
     from app.benchmark.store import EpisodeLog
     from app.reflexion.models import utcnow
@@ -282,6 +294,7 @@ async def execute(
                     concurrency=concurrency,
                     budget=budget,
                     on_finished=lambda e: finished(e),
+                    replay_from=replay_from,
                 )
                 bar.update(job, completed=outcome.ran + outcome.resumed)
     finally:
@@ -306,7 +319,7 @@ async def execute(
         }
     )
     report = write_report(
-        out, outcome.episodes, strategies=list(configs), run=run_meta, single_runs=single_runs
+        out, by_strategy(outcome.episodes, list(configs)), run=run_meta, single_runs=single_runs
     )
     print_summary(report, out)
 
@@ -338,10 +351,46 @@ def print_summary(report: dict[str, Any], out: Path) -> None:
             "-" if per is None else f"{per:,.0f}",
         )
     console.print(table)
-    budget = report["run"]["budget"]
-    if budget["exceeded"]:
+    budget = report["run"].get("budget") or {}
+    if budget.get("exceeded"):
         console.print(f"budget exceeded: {budget['skipped']} (strategy, problem) pairs were not run")
     console.print(f"report: {out / 'report.md'} and {out / 'report.json'}")
+
+
+@bench_app.command("report")
+def report(
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            help="LABEL=DIR per run directory, e.g. single=runs/single reflexion-trace=runs/trace; the "
+            "first run of single is the baseline, further ones its noise band."
+        ),
+    ],
+    out: Annotated[Path, Opt("--out", help="Directory for report.json, report.md and the PNGs.")],
+) -> None:
+    """One report over variant runs (each its own --out, replaying one single run), on their common
+    problems."""
+    from app.benchmark.report import write_report
+    from app.benchmark.variants import load_variants, parse_run, settings_of
+
+    parsed = [parse_run(spec) for spec in runs]
+    variants = load_variants(parsed)
+    run_meta: dict[str, Any] = {
+        "runs": {label: str(directory) for label, directory in parsed},
+        "problems": len(variants.problems),
+        "problem_ids": variants.problems,
+        "dropped_episodes": variants.dropped,
+        "baseline": variants.baseline,
+        "variants": {name: settings_of(eps) for name, eps in variants.groups.items()},
+    }
+    document = write_report(
+        out,
+        variants.groups,
+        run=run_meta,
+        single_runs=variants.noise,
+        baseline=variants.baseline or "single",
+    )
+    print_summary(document, out)
 
 
 @bench_app.command("judge")

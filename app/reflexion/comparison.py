@@ -7,7 +7,8 @@ explore (duplicate and resample rates), and which kinds of error got fixed.
 
 Definitions (the report repeats them):
 - Paired flips: for each problem run by both, `single`'s answer versus the strategy's final answer,
-  by the hidden tests. `gained` = single wrong, strategy right; `lost` = the reverse.
+  by the hidden tests. `gained` = single wrong, strategy right; `lost` = the reverse. They measure
+  the feedback alone when the first attempts are `single`'s (`first_attempts`: replayed, equal).
 - Exact McNemar: the two-sided binomial test of `gained` against `lost` with p = 1/2, computed
   exactly with integers: p = min(1, 2 * P(X <= min(gained, lost))), X ~ Binomial(gained + lost, 1/2).
 - Tokens through trial t: the tokens of the attempts (with the reflections and critiques recorded on
@@ -74,6 +75,29 @@ def paired_flips(episodes: Sequence[Episode], single: Sequence[Episode]) -> Pair
         **counts,
         p_value=mcnemar_exact(counts["gained"], counts["lost"]),
     )
+
+
+class FirstAttempts(BaseModel):
+    """Whether a strategy started where `single` did: flips measure the feedback only if it did."""
+
+    problems: int = 0
+    replayed: int = 0
+    equal: int = 0
+
+
+def first_attempts(episodes: Sequence[Episode], single: Sequence[Episode]) -> FirstAttempts:
+    """On the problems both ran: how many first attempts were `single`'s replayed reply, and how many
+    have exactly `single`'s first program (the check that holds whether replayed or asked again)."""
+    baseline = {e.task.id: first_answer(e) for e in single}
+    result = FirstAttempts()
+    for episode in episodes:
+        if episode.task.id not in baseline:
+            continue
+        mine, theirs = first_answer(episode), baseline[episode.task.id]
+        result.problems += 1
+        result.replayed += int(mine is not None and mine.replay_of is not None)
+        result.equal += int(mine is not None and theirs is not None and mine.code == theirs.code)
+    return result
 
 
 def by_feedback(episodes: Sequence[Episode]) -> dict[str, dict[str, float]]:

@@ -177,9 +177,12 @@ def false_positives(episodes: Iterable[Episode]) -> FalsePositives:
 
 
 def wall_seconds(episode: Episode) -> float:
+    """The episode's wall time, plus the recorded generation time of replayed attempts (a replay
+    costs no time, but the strategy would have spent it)."""
     if episode.started_at is None or episode.finished_at is None:
         return 0.0
-    return max(0.0, (episode.finished_at - episode.started_at).total_seconds())
+    replayed = sum(a.latency_ms for a in episode.attempts if a.replay_of) / 1000
+    return max(0.0, (episode.finished_at - episode.started_at).total_seconds()) + replayed
 
 
 class StrategySummary(BaseModel):
@@ -214,12 +217,13 @@ class StrategySummary(BaseModel):
 
 
 def summarize(strategy: str, episodes: Sequence[Episode]) -> StrategySummary:
-    """All figures for one strategy's episodes (one episode per problem)."""
+    """All figures for one strategy's episodes (one episode per problem); `strategy` is the name the
+    report shows: the strategy, or the label of a variant run."""
     solved = sum(is_right(final_answer(e)) for e in episodes)
     tokens = sum(e.usage.total_tokens for e in episodes)
     cost = sum(e.usage.cost_usd for e in episodes)
     wall = sum(wall_seconds(e) for e in episodes)
-    sampling = strategy in SAMPLING_STRATEGIES
+    sampling = any(e.config.strategy in SAMPLING_STRATEGIES for e in episodes)
     max_k = max((e.config.samples for e in episodes), default=1) if sampling else 1
     values, coverage = pass_at_ks(episodes, max_k)
     attempts = [a for e in episodes for a in e.attempts]

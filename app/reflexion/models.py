@@ -257,6 +257,10 @@ class Completion(Strict):
     model: str = ""
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
+    replay_of: str | None = Field(
+        default=None,
+        description="the episode whose identical request got this reply, replayed instead of asked again",
+    )
 
 
 class Reflection(Strict):
@@ -301,6 +305,9 @@ class Attempt(Strict):
     critique: str | None = None
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
+    replay_of: str | None = Field(
+        default=None, description="the episode whose recorded reply this attempt reuses (benchmark replay)"
+    )
 
     @property
     def feedback_passed(self) -> bool:

@@ -217,6 +217,7 @@ class EpisodeRun:
             own_tests=own_tests,
             usage=usage + completion.usage,
             latency_ms=latency_ms,
+            replay_of=completion.replay_of,
         )
         self.episode.attempts.append(attempt)
         await self.emit(
@@ -232,6 +233,7 @@ class EpisodeRun:
                 "resamples": len(attempt.resampled_from),
                 "duplicate_of": duplicate,
                 "parent": parent,
+                "replay_of": completion.replay_of,
             },
         )
         if completion.outcome in LLM_FAULTS:

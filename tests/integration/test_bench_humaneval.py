@@ -6,9 +6,9 @@ problem and per prompt kind. Correct answers are HumanEval's canonical solutions
 None; "overfit" ones look up the docstring examples, so they pass the visible tests and fail the
 hidden ones (false positives). The expected figures below are worked out by hand from that script.
 
-The run uses --concurrency 1: reflexion's first trial, best_of_n's samples and single share one
-prompt per problem, so their replies come from one sequence consumed in the runner's documented
-order (problem by problem, strategies in the order given).
+The run uses --concurrency 1: single and best_of_n's samples share one prompt per problem, so their
+replies come from one sequence consumed in the runner's documented order (problem by problem, single
+first, then the strategies in the order given); reflexion's first trial is single's reply, replayed.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ SELF_REFINE = (
     + [("WWW", [CHANGE])] * 4
 )
 BEST_OF_N = ["CCC"] * 6 + ["WCC"] * 4 + ["WWC"] * 4 + ["WWW"] * 6
-SINGLE = ["C"] * 10 + ["W"] * 10
+SINGLE = [trials[0] for trials in REFLEXION]  # replayed into reflexion's first trial
 
 
 def fence(code: str) -> str:
@@ -87,8 +87,8 @@ def code(task: Task, kind: str) -> str:
 def rules_for(i: int, task: Task) -> list[dict[str, Any]]:
     head = rf"^Complete the Python function `{task.entry_point}`\."
     sr_answers, critiques = SELF_REFINE[i]
-    # one sequence for every prompt that shows the tests first: reflexion trial 1, 3 samples, single
-    shared = [REFLEXION[i][0], *BEST_OF_N[i], SINGLE[i]]
+    # one sequence for every prompt that shows the tests first: single (and so reflexion), 3 samples
+    shared = [SINGLE[i], *BEST_OF_N[i]]
     rules = [
         {
             "pattern": head + r"(?!.*Your previous implementation).*It must pass these tests",
@@ -219,18 +219,18 @@ def test_report_json_holds_exactly_the_expected_figures(bench_run: tuple[Path, i
     assert b["attempts"] == 60 and b["false_positives"]["attempts"] == 0
 
     one = s["single"]
-    assert (one["accuracy_by_trial"], one["pass@1"], one["solved"]) == ([0.5], 0.5, 10)
+    assert (one["accuracy_by_trial"], one["pass@1"], one["solved"]) == ([0.4], 0.4, 8)
     assert one["flips"] == {
         "wrong_to_right": 0,
         "right_to_wrong": 0,
-        "right_to_right": 10,
-        "wrong_to_wrong": 10,
+        "right_to_right": 8,
+        "wrong_to_wrong": 12,
     }
 
-    # model requests: actor attempts + reflections (reflexion) + critiques (self_refine)
+    # model requests: actor attempts (reflexion's first ones replayed) + reflections + critiques
     reflections = 4 * 1 + 2 * 2 + 3 * 2
     critiques = 10 + 4 * 2 + 2 * 2 + 4 * 2
-    assert requests == 34 + reflections + 34 + critiques + 60 + 20
+    assert requests == (34 - 20) + reflections + 34 + critiques + 60 + 20
 
     # tokens and cost come from the stored attempts: the rows add up to them
     rows = report["rows"]
@@ -269,15 +269,16 @@ def test_report_compares_against_single_at_equal_budget(bench_run: tuple[Path, i
     out, _ = bench_run
     report = json.loads((out / "report.json").read_text())
     per = report["comparison"]["strategies"]
-    # single: C on problems 0-9; reflexion right on 0-13 (C, WC, WWC), wrong on WWW and O
+    # single: C on problems 0-7; reflexion right on 0-13 (C, WC, WWC), wrong on WWW and O
     assert per["reflexion"]["vs_single"] == {
         "problems": 20,
-        "gained": 4,
+        "gained": 6,
         "lost": 0,
-        "both_right": 10,
+        "both_right": 8,
         "both_wrong": 6,
-        "p_value": 0.125,  # exact: 2 * (1/2)^4
+        "p_value": 0.03125,  # exact: 2 * (1/2)^6
     }
+    assert per["reflexion"]["first_attempts"] == {"problems": 20, "replayed": 20, "equal": 20}
     assert per["single"]["vs_single"] is None
     # greedy retries: every repeated W is judged again and counted as a duplicate of trial 1
     assert per["reflexion"]["draws"] | {"duplicate_rate": None} == {
@@ -299,7 +300,7 @@ def test_report_compares_against_single_at_equal_budget(bench_run: tuple[Path, i
         assert figures["tokens_per_problem"] == approx(Fraction(strategies[name]["tokens"], 20))
         assert figures["token_curve"][-1][1] == approx(strategies[name]["accuracy"])
     md = (out / "report.md").read_text()
-    assert "| reflexion | 20 | 4 | 0 | 10 | 6 | 0.125 |" in md
+    assert "| reflexion | 20 | 6 | 0 | 8 | 6 | 0.0312 | 20 / 20 (20) |" in md
     assert (out / "accuracy_vs_cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

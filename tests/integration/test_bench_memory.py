@@ -1,4 +1,5 @@
-"""Strategies compared in one run do not share lessons, even with `--memory task`."""
+"""Strategies compared in one run do not share lessons, even with `--memory task`: tree_search, run
+after reflexion on the same problem, starts with none of reflexion's lessons in its prompt."""
 
 from __future__ import annotations
 
@@ -41,7 +42,9 @@ def test_task_memory_does_not_leak_between_strategies(
         "--ids",
         task.id,
         "--strategy",
-        "reflexion,single",
+        "reflexion,tree_search",
+        "--max-trials",
+        "2",
         "--memory",
         "task",
         "--concurrency",
@@ -59,6 +62,6 @@ def test_task_memory_does_not_leak_between_strategies(
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     prompts = [r.last_user for r in fake_llm.requests]
-    assert len(prompts) == 4  # reflexion: attempt, reflection, retry; then single: one attempt
+    assert len(prompts) == 6  # reflexion: attempt, reflection, retry; tree_search: the same three
     assert LESSON in prompts[2]  # reflexion's retry sees its own lesson
-    assert LESSON not in prompts[3] and "Lessons" not in prompts[3]  # single never does
+    assert LESSON not in prompts[3] and "Lessons" not in prompts[3]  # tree_search's root does not

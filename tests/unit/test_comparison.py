@@ -10,8 +10,8 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from app.benchmark.report import write_report
-from app.reflexion import comparison
+from app.benchmark.report import by_strategy, write_report
+from app.reflexion import comparison, metrics
 from app.reflexion.models import Attempt, Episode, Resample, TestResult, Usage, Verdict
 from tests.unit.test_metrics import TASK, episode
 
@@ -151,8 +151,7 @@ def test_report_has_the_budget_matched_sections(tmp_path: Path) -> None:
     ]
     doc = write_report(
         tmp_path,
-        [*singles, *reflexion],
-        strategies=["single", "reflexion"],
+        by_strategy([*singles, *reflexion], ["single", "reflexion"]),
         run={"dataset": "unit", "problems": 2},
         single_runs=[other_seed],
     )
@@ -190,8 +189,31 @@ def test_problems_without_visible_tests_are_reported_apart(tmp_path: Path) -> No
         "self_tests": {"problems": 1, "accuracy": 1.0},
         "visible": {"problems": 2, "accuracy": 0.5},
     }
-    write_report(tmp_path, eps, strategies=["reflexion"], run={"dataset": "unit", "problems": 3})
+    write_report(tmp_path, by_strategy(eps, ["reflexion"]), run={"dataset": "unit", "problems": 3})
     md = (tmp_path / "report.md").read_text()
     assert "| reflexion | self_tests | 1 | 100.0% |" in md and "| reflexion | visible | 2 | 50.0% |" in md
-    write_report(tmp_path, eps[:2], strategies=["reflexion"], run={"dataset": "unit", "problems": 2})
+    write_report(tmp_path, by_strategy(eps[:2], ["reflexion"]), run={"dataset": "unit", "problems": 2})
     assert "By feedback source" not in (tmp_path / "report.md").read_text()  # one source: no split
+
+
+# ---- replayed first attempts ---------------------------------------------------------------------------
+
+
+def test_first_attempts_count_replays_and_equal_programs_on_shared_problems() -> None:
+    single = [with_task(episode("single", [False], max_trials=1), f"T/{i}") for i in range(3)]
+    for i, ep in enumerate(single):
+        ep.attempts[0].code = f"def f():\n    return {i}\n"
+    runs = [with_task(episode("reflexion", [False, True]), f"T/{i}") for i in range(4)]  # T/3: no single
+    runs[0].attempts[0].code, runs[0].attempts[0].replay_of = single[0].attempts[0].code, single[0].id
+    runs[1].attempts[0].code = single[1].attempts[0].code  # asked again, same program
+    runs[2].attempts[0].code = "def f():\n    return 'other'\n"
+    first = comparison.first_attempts(runs, single)
+    assert (first.problems, first.replayed, first.equal) == (3, 1, 2)
+
+
+def test_wall_time_counts_the_generation_time_a_replay_saved() -> None:
+    ep = episode("reflexion", [False, True], seconds=10.0)
+    ep.attempts[0].latency_ms = 2500.0
+    assert metrics.wall_seconds(ep) == 10.0
+    ep.attempts[0].replay_of = "single-episode"
+    assert metrics.wall_seconds(ep) == 12.5

@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from app.benchmark.report import write_report
+from app.benchmark.report import by_strategy, write_report
 from app.benchmark.runner import Budget
 from app.benchmark.store import EpisodeLog, read_episodes_dir
 from app.errors import InvalidInput
@@ -33,8 +33,7 @@ def test_report_files_hold_the_expected_figures(tmp_path: Path) -> None:
         ep.task = ep.task.model_copy(update={"id": f"T/{i % 2}"})
     doc = write_report(
         tmp_path,
-        eps,
-        strategies=["reflexion", "self_refine", "best_of_n"],
+        by_strategy(eps, ["reflexion", "self_refine", "best_of_n"]),
         run={"dataset": "unit", "problems": 2, "max_trials": 3, "samples": 2},
     )
     on_disk = json.loads((tmp_path / "report.json").read_text())
