@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.benchmark.report import write_report
+from app.benchmark.report import by_strategy, write_report
 from app.benchmark.store import EpisodeLog, latest_per_pair
 from app.reflexion.models import Episode
 
@@ -73,7 +73,7 @@ def main(argv: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     merged = out / "episodes.merged.jsonl"
     merged.write_text("".join(e.model_dump_json() + "\n" for e in episodes), encoding="utf-8")
-    document = write_report(out, episodes, strategies=STRATEGIES, run=run)
+    document = write_report(out, by_strategy(episodes, STRATEGIES), run=run)
     summary = {name: s.get("pass@1") for name, s in document["strategies"].items()}
     print(json.dumps({"problems": len(problems), "pass@1": summary}))
 
