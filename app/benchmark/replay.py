@@ -58,41 +58,13 @@ class RecordedReply(Strict):
 
 
 @dataclass
-class RecordingModel:
-    """`single`'s actor: asks the model and keeps each (request, reply) for the episode's record."""
-
-    inner: ChatModel
-    replies: list[tuple[str, Completion]] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    async def complete(
-        self,
-        messages: list[ChatMessage],
-        *,
-        temperature: float = 0.0,
-        top_p: float | None = None,
-        max_tokens: int = 1024,
-        seed: int | None = None,
-    ) -> Completion:
-        completion = await self.inner.complete(
-            messages, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
-        )
-        key = request_key(
-            self.name, messages, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
-        )
-        self.replies.append((key, completion))
-        return completion
-
-
-@dataclass
 class ReplayingModel:
-    """A feedback strategy's actor: an identical request gets `single`'s recorded reply."""
+    """An actor that answers a request equal to a recorded one from the record, asks the model
+    otherwise, and keeps every (request, reply) it asked for (`single`'s, for the replies file)."""
 
     inner: ChatModel
-    recorded: dict[str, RecordedReply]
+    recorded: dict[str, RecordedReply] = field(default_factory=dict)
+    asked: list[tuple[str, Completion]] = field(default_factory=list)
     replayed: int = 0
 
     @property
@@ -112,12 +84,14 @@ class ReplayingModel:
             self.name, messages, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
         )
         found = self.recorded.get(key)
-        if found is None:
-            return await self.inner.complete(
-                messages, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
-            )
-        self.replayed += 1
-        return found.completion.model_copy(update={"replay_of": found.episode_id})
+        if found is not None:
+            self.replayed += 1
+            return found.completion.model_copy(update={"replay_of": found.episode_id})
+        completion = await self.inner.complete(
+            messages, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
+        )
+        self.asked.append((key, completion))
+        return completion
 
 
 class ReplyLog:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.benchmark.memory import InProcessMemory
-from app.benchmark.replay import NEVER_REPLAYED, RecordingModel, ReplayingModel, ReplyLog
+from app.benchmark.replay import NEVER_REPLAYED, ReplayingModel, ReplyLog
 from app.benchmark.store import EpisodeLog, latest_per_pair
 from app.errors import InvalidInput
 from app.reflexion.loop import EpisodeDeps, new_episode, run_episode
@@ -169,7 +169,7 @@ async def run_bench(
 
     async def actor_for(strategy: str, task: Task) -> ChatModel:
         if strategy == "single":
-            return RecordingModel(actor)
+            return ReplayingModel(actor)  # nothing to replay: it records what it asks
         if strategy in NEVER_REPLAYED:
             return actor
         if task.id in single_running:
@@ -201,8 +201,9 @@ async def run_bench(
                 config = problem_config(configs[strategy], task)
                 episode = await run_episode(new_episode(task, config, BENCH_TENANT), deps)
                 async with lock:  # one writer at a time: append also repairs a torn last line
-                    if isinstance(episode_actor, RecordingModel):  # replies first: the episode marks done
-                        await asyncio.to_thread(replies.append, task.id, episode.id, episode_actor.replies)
+                    if strategy == "single" and isinstance(episode_actor, ReplayingModel):
+                        # the replies first: the episode's line is what marks the pair done
+                        await asyncio.to_thread(replies.append, task.id, episode.id, episode_actor.asked)
                         single_of[task.id] = episode.id
                     await asyncio.to_thread(log.append, episode)
             finally:

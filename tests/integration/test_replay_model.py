@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.benchmark.replay import RecordingModel, ReplayingModel, ReplyLog
+from app.benchmark.replay import ReplayingModel, ReplyLog
 from app.llm.openai_chat import OpenAIChatModel
 from app.reflexion.models import ChatMessage
 from tests.fixtures.llm import FakeLLMServer
@@ -19,13 +19,13 @@ ASK = [ChatMessage(role="user", content="Write add(a, b).")]
 async def test_only_an_identical_request_is_replayed(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
     fake_llm.script({"pattern": "add", "replies": ["first reply", "second reply"]})
     model = OpenAIChatModel(fake_llm.provider("m"))
-    recorder = RecordingModel(model)
+    recorder = ReplayingModel(model)  # nothing recorded yet: it asks, and keeps what it asked
     recorded = await recorder.complete(ASK, temperature=0.0, seed=7)
     assert recorded.text == "first reply" and len(fake_llm.requests) == 1
 
     log = ReplyLog(tmp_path)
-    log.append("T/1", "single-1", recorder.replies)
-    log.append("T/1", "single-0", [(k, c.model_copy(update={"text": "stale"})) for k, c in recorder.replies])
+    log.append("T/1", "single-1", recorder.asked)
+    log.append("T/1", "single-0", [(k, c.model_copy(update={"text": "stale"})) for k, c in recorder.asked])
     log.path.write_text(log.path.read_text() + '{"task_id": "T/1", "epis')  # a torn last line
     replies = log.of_episodes({"T/1": "single-1"})["T/1"]
 
