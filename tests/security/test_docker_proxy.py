@@ -192,7 +192,9 @@ async def test_a_memory_bomb_under_gvisor_is_a_memory_verdict_run_once(
         )
     )
     assert verdict.status == "memory", verdict
-    assert len(events) == 1, events  # the submission ran once
+    # the submission ran once: one OOM-killed container. A run again would be in a new container
+    # (an OOM-killed gVisor sandbox is gone); the engine may report one kill more than once.
+    assert len({event["id"] for event in events}) == 1, events
 
 
 async def test_events_show_only_the_proxys_own_containers(
