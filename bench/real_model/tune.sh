@@ -1,36 +1,59 @@
 #!/usr/bin/env bash
 # Issue 22 item 6: tune on HumanEval/0-39 with the bundled 0.5B actor, every variant in its own run
-# directory, each feedback variant replaying single's first attempts (seed 0), then one report.
+# directory, each feedback variant replaying single's first attempts (single-s0), then one report.
 #
-#     bench/real_model/tune.sh            # runs what is missing, resumes what was cut short
+#     bench/real_model/tune.sh                      # every step in order, then the report
+#     PORT=8091 bench/real_model/tune.sh best-of-4  # chosen steps, on another 0.5B server (a lane)
+#     bench/real_model/tune.sh report               # the report alone, from what has finished
 #
-# Each step is an `rfx bench humaneval --out DIR` run, so rerunning the script resumes where it
-# stopped; the report is rebuilt from whatever has finished. Takes hours on two cores: run it in the
-# background. Steps go in the order the comparison needs them most.
+# Each step is an `rfx bench humaneval --out DIR` run, so rerunning resumes where it stopped. Takes
+# hours on two cores: run it in the background. Two lanes on two servers (PORT) use both cores,
+# since one llama.cpp server answers one request at a time on one thread.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RFX=.venv/bin/rfx
 OUT=bench/real_model/tune-0-39
+PORT=${PORT:-8089}
 IDS=$(python3 -c 'print(",".join(f"HumanEval/{i}" for i in range(40)))')
-COMMON=(--ids "$IDS" --model local-0.5b --concurrency 2 --max-trials 3 --sampling-seed 0)
+STEPS=(single-s0 reflexion-today reflexion-explore reflexion-1.5b-reflector tree-search best-of-4
+  single-s1 single-s2)
 SAMPLED=(--retries sampled --feedback-level trace --retry-context fresh)
+REPLAY=(--replay-from "$OUT/single-s0")
 
-run() { local dir=$1; shift; echo "== $dir" >&2; "$RFX" bench humaneval "${COMMON[@]}" --out "$OUT/$dir" "$@"; }
+step() {
+  case $1 in
+    single-s0) echo --strategy single ;;
+    reflexion-today) echo --strategy reflexion --retries greedy "${REPLAY[@]}" ;;
+    reflexion-explore) echo --strategy reflexion "${SAMPLED[@]}" "${REPLAY[@]}" ;;
+    reflexion-1.5b-reflector)
+      echo --strategy reflexion "${SAMPLED[@]}" --reflector-model local-1.5b "${REPLAY[@]}" ;;
+    tree-search) echo --strategy tree_search "${SAMPLED[@]}" --branching 2 --max-trials 5 "${REPLAY[@]}" ;;
+    best-of-4) echo --strategy best_of_n --samples 4 ;;
+    single-s1) echo --strategy single --sampling-seed 1 ;;
+    single-s2) echo --strategy single --sampling-seed 2 ;;
+    *) echo "tune.sh: unknown step $1 (steps: ${STEPS[*]} report)" >&2; return 2 ;;
+  esac
+}
 
-run single-s0 --strategy single
-run reflexion-today --strategy reflexion --retries greedy --replay-from "$OUT/single-s0"
-run reflexion-explore --strategy reflexion "${SAMPLED[@]}" --replay-from "$OUT/single-s0"
-run reflexion-1.5b-reflector --strategy reflexion "${SAMPLED[@]}" --reflector-model local-1.5b \
-  --replay-from "$OUT/single-s0"
-run tree-search --strategy tree_search "${SAMPLED[@]}" --max-trials 5 --branching 2 \
-  --replay-from "$OUT/single-s0"
-run best-of-4 --strategy best_of_n --samples 4
-run single-s1 --strategy single --sampling-seed 1
-run single-s2 --strategy single --sampling-seed 2
+report() {
+  local specs=()
+  for dir in "${STEPS[@]}"; do
+    [ -s "$OUT/$dir/episodes.jsonl" ] && specs+=("$dir=$OUT/$dir")
+  done
+  "$RFX" bench report "${specs[@]}" --out "$OUT/report"
+}
 
-specs=()
-for dir in single-s0 reflexion-today reflexion-explore reflexion-1.5b-reflector tree-search best-of-4 \
-  single-s1 single-s2; do
-  [ -s "$OUT/$dir/episodes.jsonl" ] && specs+=("$dir=$OUT/$dir")
+actor=(--model local-0.5b)
+if [ "$PORT" != 8089 ]; then  # another server of the same model: same name, so replays still match
+  "$RFX" model start --size 0.5b --port "$PORT" >/dev/null
+  actor+=(--base-url "http://127.0.0.1:$PORT/v1" --api-key none)
+fi
+[ $# -gt 0 ] || set -- "${STEPS[@]}" report
+for name in "$@"; do
+  if [ "$name" = report ]; then report; continue; fi
+  args=$(step "$name")
+  echo "== $name: $args" >&2
+  # shellcheck disable=SC2086  # the step's words are meant to split
+  "$RFX" bench humaneval --ids "$IDS" "${actor[@]}" --concurrency 2 --max-trials 3 --sampling-seed 0 \
+    $args --out "$OUT/$name"
 done
-"$RFX" bench report "${specs[@]}" --out "$OUT/report"
