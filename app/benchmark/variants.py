@@ -47,11 +47,14 @@ def settings_of(episodes: list[Episode]) -> dict[str, object]:
     return described
 
 
-def parse_run(spec: str) -> tuple[str, Path]:
-    label, sep, directory = spec.partition("=")
-    if not sep or not label.strip() or not directory.strip():
-        raise InvalidInput(f"run {spec!r}: expected LABEL=DIR")
-    return label.strip(), Path(directory.strip())
+def parse_run(spec: str) -> tuple[str, list[Path]]:
+    """LABEL=DIR, or LABEL=DIR,DIR,... for one run split over directories (e.g. halves of the
+    problems run side by side on two servers)."""
+    label, sep, directories = spec.partition("=")
+    parts = [d.strip() for d in directories.split(",")]
+    if not sep or not label.strip() or not all(parts):
+        raise InvalidInput(f"run {spec!r}: expected LABEL=DIR or LABEL=DIR,DIR,...")
+    return label.strip(), [Path(d) for d in parts]
 
 
 def task_order(task_id: str) -> tuple[str, int]:
@@ -60,13 +63,14 @@ def task_order(task_id: str) -> tuple[str, int]:
     return (prefix, int(number)) if number.isdigit() else (task_id, -1)
 
 
-def load_variants(runs: list[tuple[str, Path]]) -> Variants:
-    """Each run's episodes as a group named by its label (LABEL.strategy when the directory holds
+def load_variants(runs: list[tuple[str, list[Path]]]) -> Variants:
+    """Each run's episodes as a group named by its label (LABEL.strategy when its directories hold
     several strategies), cut to the problems that every group finished."""
     groups: dict[str, list[Episode]] = {}
-    for label, directory in runs:
+    for label, directories in runs:
         by_strategy: dict[str, list[Episode]] = {}
-        for episode in latest_per_pair(read_episodes_dir(directory)):
+        episodes = [e for directory in directories for e in read_episodes_dir(directory)]
+        for episode in latest_per_pair(episodes):
             by_strategy.setdefault(episode.config.strategy, []).append(episode)
         for strategy, episodes in by_strategy.items():
             name = label if len(by_strategy) == 1 else f"{label}.{strategy}"

@@ -362,8 +362,9 @@ def report(
     runs: Annotated[
         list[str],
         typer.Argument(
-            help="LABEL=DIR per run directory, e.g. single=runs/single reflexion-trace=runs/trace; the "
-            "first run of single is the baseline, further ones its noise band."
+            help="LABEL=DIR per run (LABEL=DIR,DIR for one run split over directories), e.g. "
+            "single=runs/single trace=runs/trace; the first run of single is the baseline, further ones "
+            "its noise band."
         ),
     ],
     out: Annotated[Path, Opt("--out", help="Directory for report.json, report.md and the PNGs.")],
@@ -376,7 +377,7 @@ def report(
     parsed = [parse_run(spec) for spec in runs]
     variants = load_variants(parsed)
     run_meta: dict[str, Any] = {
-        "runs": {label: str(directory) for label, directory in parsed},
+        "runs": {label: [str(d) for d in directories] for label, directories in parsed},
         "problems": len(variants.problems),
         "problem_ids": variants.problems,
         "dropped_episodes": variants.dropped,

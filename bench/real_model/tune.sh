@@ -15,8 +15,9 @@ RFX=.venv/bin/rfx
 OUT=bench/real_model/tune-0-39
 PORT=${PORT:-8089}
 IDS=$(python3 -c 'print(",".join(f"HumanEval/{i}" for i in range(40)))')
-STEPS=(single-s0 reflexion-today reflexion-explore reflexion-1.5b-reflector tree-search best-of-4
-  single-s1 single-s2)
+STEPS=(single-s0 reflexion-today reflexion-explore reflexion-1.5b-reflector tree-search best-of-4-lo
+  best-of-4-hi single-s1 single-s2)
+half() { python3 -c "print(','.join(f'HumanEval/{i}' for i in range($1, $2)))"; }
 SAMPLED=(--retries sampled --feedback-level trace --retry-context fresh)
 REPLAY=(--replay-from "$OUT/single-s0")
 
@@ -28,7 +29,8 @@ step() {
     reflexion-1.5b-reflector)
       echo --strategy reflexion "${SAMPLED[@]}" --reflector-model local-1.5b "${REPLAY[@]}" ;;
     tree-search) echo --strategy tree_search "${SAMPLED[@]}" --branching 2 --max-trials 5 "${REPLAY[@]}" ;;
-    best-of-4) echo --strategy best_of_n --samples 4 ;;
+    best-of-4-lo) echo --strategy best_of_n --samples 4 --ids "$(half 0 20)" ;;  # halves: two lanes
+    best-of-4-hi) echo --strategy best_of_n --samples 4 --ids "$(half 20 40)" ;;
     single-s1) echo --strategy single --sampling-seed 1 ;;
     single-s2) echo --strategy single --sampling-seed 2 ;;
     *) echo "tune.sh: unknown step $1 (steps: ${STEPS[*]} report)" >&2; return 2 ;;
@@ -36,10 +38,14 @@ step() {
 }
 
 report() {
-  local specs=()
-  for dir in "${STEPS[@]}"; do
+  local specs=() dir
+  for dir in single-s0 reflexion-today reflexion-explore reflexion-1.5b-reflector tree-search single-s1 \
+    single-s2; do
     [ -s "$OUT/$dir/episodes.jsonl" ] && specs+=("$dir=$OUT/$dir")
   done
+  local halves=()
+  for dir in best-of-4-lo best-of-4-hi; do [ -s "$OUT/$dir/episodes.jsonl" ] && halves+=("$OUT/$dir"); done
+  [ ${#halves[@]} -gt 0 ] && specs+=("best-of-4=$(IFS=,; echo "${halves[*]}")")
   "$RFX" bench report "${specs[@]}" --out "$OUT/report"
 }
 
