@@ -28,6 +28,21 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def code_lines(code: list[dict[str, Any]] | dict[str, list[dict[str, Any]]] | None) -> list[str]:
+    """The commits the run's processes ran (provenance.py): one line per run, or for the whole run."""
+    if not code:
+        return []
+
+    def commits(entries: list[dict[str, Any]]) -> str:
+        return ", ".join(
+            f"`{str(e.get('commit'))[:12]}`" + (" (modified)" if e.get("modified") else "") for e in entries
+        )
+
+    if isinstance(code, list):
+        return [f"- code: {commits(code)}"]
+    return [f"- code of {label}: {commits(entries) or 'not recorded'}" for label, entries in code.items()]
+
+
 def variant_lines(variants: dict[str, dict[str, Any]] | None) -> list[str]:
     """The settings of each variant run of a combined report (`rfx bench report`)."""
     if not variants:
@@ -50,6 +65,7 @@ def render(report: dict[str, Any]) -> str:
         f"- max trials: {run.get('max_trials')}, samples: {run.get('samples')}, "
         f"feedback: {run.get('feedback') or 'default per strategy'}",
     ]
+    out += code_lines(run.get("code"))
     out += variant_lines(run.get("variants"))
     budget = run.get("budget") or {}
     if budget.get("exceeded"):

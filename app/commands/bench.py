@@ -251,6 +251,7 @@ async def execute(
     single_runs: Sequence[Sequence[Episode]] = (),
     replay_from: Path | None = None,
 ) -> None:
+    from app.benchmark import provenance
     from app.benchmark.report import by_strategy, write_report
     from app.benchmark.runner import run_bench
     from app.benchmark.store import EpisodeLog
@@ -260,6 +261,7 @@ async def execute(
     console = Console(stderr=True, highlight=False)
     log = EpisodeLog(out)
     started, clock = utcnow(), time.monotonic()
+    run_meta["code"] = await asyncio.to_thread(provenance.record, out, started.isoformat())
     total = len(tasks) * len(configs)
     try:
         async with open_adapters(settings, need_memory=False) as adapters:
@@ -371,6 +373,7 @@ def report(
 ) -> None:
     """One report over variant runs (each its own --out, replaying one single run), on their common
     problems."""
+    from app.benchmark import provenance
     from app.benchmark.report import write_report
     from app.benchmark.variants import load_variants, parse_run, settings_of
 
@@ -378,6 +381,10 @@ def report(
     variants = load_variants(parsed)
     run_meta: dict[str, Any] = {
         "runs": {label: [str(d) for d in directories] for label, directories in parsed},
+        "code": {
+            label: [entry for d in directories for entry in provenance.read(d)]
+            for label, directories in parsed
+        },
         "problems": len(variants.problems),
         "problem_ids": variants.problems,
         "dropped_episodes": variants.dropped,

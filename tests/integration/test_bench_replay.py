@@ -102,6 +102,11 @@ def test_feedback_strategies_replay_single_first_attempt(
     report = json.loads((combined / "report.json").read_text())
     assert list(report["strategies"]) == ["base.single", "base.reflexion", "greedy"]
     assert report["run"]["baseline"] == "base.single"
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert [e["commit"] for e in report["run"]["code"]["greedy"]] == [head]  # the code each run ran
+    assert f"- code of greedy: `{head[:12]}`" in (combined / "report.md").read_text()
     assert report["run"]["variants"]["greedy"]["retries"] == "greedy"
     per = report["comparison"]["strategies"]
     assert per["greedy"]["vs_single"]["gained"] == 1
