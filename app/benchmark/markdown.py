@@ -59,12 +59,19 @@ def render(report: dict[str, Any]) -> str:
         {k for s in strategies.values() for k in s if k.startswith("pass@")}, key=lambda k: int(k[5:])
     )
     out = ["# Benchmark report", ""]
-    out += [
-        f"- dataset: `{run.get('dataset', '?')}` ({run.get('problems', 0)} problems)",
-        f"- actor: `{run.get('actor_model', '?')}`, reflector: `{run.get('reflector_model', '?')}`",
-        f"- max trials: {run.get('max_trials')}, samples: {run.get('samples')}, "
-        f"feedback: {run.get('feedback') or 'default per strategy'}",
-    ]
+    if "variants" in run:  # `rfx bench report`: the runs' own settings are in the table below
+        dropped = ", ".join(f"{name} {count}" for name, count in run.get("dropped_episodes", {}).items())
+        out += [
+            f"- {run.get('problems', 0)} problems that every run finished; baseline: "
+            f"`{run.get('baseline')}`; episodes left out: {dropped or 'none'}",
+        ]
+    else:
+        out += [
+            f"- dataset: `{run.get('dataset', '?')}` ({run.get('problems', 0)} problems)",
+            f"- actor: `{run.get('actor_model', '?')}`, reflector: `{run.get('reflector_model', '?')}`",
+            f"- max trials: {run.get('max_trials')}, samples: {run.get('samples')}, "
+            f"feedback: {run.get('feedback') or 'default per strategy'}",
+        ]
     out += code_lines(run.get("code"))
     out += variant_lines(run.get("variants"))
     budget = run.get("budget") or {}
