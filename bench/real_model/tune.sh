@@ -18,17 +18,13 @@ IDS=$(python3 -c 'print(",".join(f"HumanEval/{i}" for i in range(40)))')
 STEPS=(single-s0 reflexion-today reflexion-explore reflexion-1.5b-reflector tree-search best-of-4-lo
   best-of-4-hi single-s1 single-s2)
 half() { python3 -c "print(','.join(f'HumanEval/{i}' for i in range($1, $2)))"; }
-SAMPLED=(--retries sampled --feedback-level trace --retry-context fresh)
-REPLAY=(--replay-from "$OUT/single-s0")
+# shellcheck source=bench/real_model/variants.sh
+. bench/real_model/variants.sh
 
 step() {
   case $1 in
     single-s0) echo --strategy single ;;
-    reflexion-today) echo --strategy reflexion --retries greedy "${REPLAY[@]}" ;;
-    reflexion-explore) echo --strategy reflexion "${SAMPLED[@]}" "${REPLAY[@]}" ;;
-    reflexion-1.5b-reflector)
-      echo --strategy reflexion "${SAMPLED[@]}" --reflector-model local-1.5b "${REPLAY[@]}" ;;
-    tree-search) echo --strategy tree_search "${SAMPLED[@]}" --branching 2 --max-trials 5 "${REPLAY[@]}" ;;
+    reflexion-*|tree-search) variant "$1" "$OUT/single-s0" ;;
     best-of-4-lo) echo --strategy best_of_n --samples 4 --ids "$(half 0 20)" ;;  # halves: two lanes
     best-of-4-hi) echo --strategy best_of_n --samples 4 --ids "$(half 20 40)" ;;
     single-s1) echo --strategy single --sampling-seed 1 ;;
@@ -47,6 +43,7 @@ report() {
   for dir in best-of-4-lo best-of-4-hi; do [ -s "$OUT/$dir/episodes.jsonl" ] && halves+=("$OUT/$dir"); done
   [ ${#halves[@]} -gt 0 ] && specs+=("best-of-4=$(IFS=,; echo "${halves[*]}")")
   "$RFX" bench report "${specs[@]}" --out "$OUT/report"
+  .venv/bin/python bench/real_model/choose.py "$OUT/report/report.json" || true  # names none until complete
 }
 
 actor=(--model local-0.5b)

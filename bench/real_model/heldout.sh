@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Issue 23: the held-out measurement, HumanEval/40-163, with the strategies frozen beforehand: the
+# variant bench/real_model/choose.py named on HumanEval/0-39 (tune-0-39/report/chosen.json).
+#
+#     bench/real_model/heldout.sh 0.5b                 # every step of one actor size, then its report
+#     PORT=8092 bench/real_model/heldout.sh 1.5b single # chosen steps, on another server (a lane)
+#     bench/real_model/heldout.sh 0.5b report          # the report alone, from what has finished
+#
+# Steps per size: single, best-of-4 (4 samples filtered by the visible tests) and the chosen variant,
+# and for 0.5b also reflexion-today. Every step resumes (rfx bench --out), so the run spreads over
+# sessions; it refuses to start on a checkout whose app/, prompts/, sandbox/ or lock differ from
+# the commit (each run's provenance.jsonl and the report name the commit it ran).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RFX=.venv/bin/rfx
+SIZE=${1:?usage: heldout.sh 0.5b|1.5b [STEP...|report]}
+shift
+case $SIZE in 0.5b | 1.5b) ;; *) echo "heldout.sh: size 0.5b or 1.5b, not $SIZE" >&2; exit 2 ;; esac
+OUT=bench/real_model/heldout-40-163/$SIZE
+CHOSEN_FILE=bench/real_model/tune-0-39/report/chosen.json
+[ -s "$CHOSEN_FILE" ] || { echo "heldout.sh: no $CHOSEN_FILE: run bench/real_model/tune.sh first" >&2; exit 2; }
+CHOSEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["variant"])' "$CHOSEN_FILE")
+IDS=$(python3 -c 'print(",".join(f"HumanEval/{i}" for i in range(40, 164)))')
+# shellcheck source=bench/real_model/variants.sh
+. bench/real_model/variants.sh
+STEPS=(single best-of-4 "$CHOSEN")
+[ "$SIZE" = 0.5b ] && [ "$CHOSEN" != reflexion-today ] && STEPS+=(reflexion-today)
+
+step() {
+  case $1 in
+    single) echo --strategy single ;;
+    best-of-4) echo --strategy best_of_n --samples 4 ;;
+    *) variant "$1" "$OUT/single" ;;
+  esac
+}
+
+report() {
+  local specs=() name
+  for name in "${STEPS[@]}"; do
+    [ -s "$OUT/$name/episodes.jsonl" ] && specs+=("$name=$OUT/$name")
+  done
+  "$RFX" bench report "${specs[@]}" --out "$OUT/report"
+}
+
+if git status --porcelain --untracked-files=no -- app prompts sandbox pyproject.toml requirements | grep -q .; then
+  echo "heldout.sh: app/, prompts/, sandbox/ or the lock differ from the commit: a frozen run needs them committed" >&2
+  exit 2
+fi
+actor=(--model "local-$SIZE")
+if [ -n "${PORT:-}" ]; then  # another server of the same model: same name, so replays still match
+  "$RFX" model start --size "$SIZE" --port "$PORT" >/dev/null
+  actor+=(--base-url "http://127.0.0.1:$PORT/v1" --api-key none)
+fi
+[ $# -gt 0 ] || set -- "${STEPS[@]}" report
+for name in "$@"; do
+  if [ "$name" = report ]; then report; continue; fi
+  args=$(step "$name")
+  echo "== $SIZE $name: $args" >&2
+  # shellcheck disable=SC2086  # the step's words are meant to split
+  "$RFX" bench humaneval --ids "$IDS" "${actor[@]}" --concurrency 2 --max-trials 3 --sampling-seed 0 \
+    $args --out "$OUT/$name"
+done
