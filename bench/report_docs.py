@@ -27,6 +27,8 @@ PY = ".venv/bin/python"
 TIMES, DASH = "\u00d7", "\u2013"  # the multiplication sign of a ratio, the en dash of a range
 
 Json = dict[str, Any]
+TUNING = "bench/real_model/tune-0-39/report"
+TUNING_COMMAND = "`bench/real_model/tune.sh`"
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ class Results:
     transport: Json
     load: Json
     scaling: Json
-    real_model: Json
+    real_model: Json  # bench/real_model/tune-0-39/report/report.json: the variants on HumanEval/0-39
+    chosen: Json | None  # its chosen.json, once bench/real_model/choose.py has named a variant
     local_overhead: Json
     cli: Json | None
     boundary: Json  # bench/results/judge-boundary-runc.json: the sandbox against the one before it
@@ -106,7 +109,8 @@ class Results:
             transport=load(root, "bench/results/llm-transport.json"),
             load=load(root, "bench/results/load-200.json"),
             scaling=load(root, "bench/results/load-scaling.json"),
-            real_model=load(root, "bench/real_model/0.5b/report.json"),
+            real_model=load(root, f"{TUNING}/report.json"),
+            chosen=load(root, f"{TUNING}/chosen.json") if (root / TUNING / "chosen.json").exists() else None,
             local_overhead=load(root, "bench/real_model/overhead.json"),
             cli=load(root, "bench/results/cli_startup.json") if cli.exists() else None,
             boundary=load(root, "bench/results/judge-boundary-runc.json"),
@@ -131,18 +135,6 @@ def boundary_command(result: Json) -> str:
     return (
         f"`{PY} bench/judge_boundary.py --before {result['before']['rev'][:7]} --rounds {rounds}"
         f" --runtime {result['runtime']} --json bench/results/judge-boundary-{result['runtime']}.json`"
-    )
-
-
-def humaneval_command(run: Json) -> str:
-    ids: list[str] = run["problem_ids"]
-    if ids == [f"HumanEval/{i}" for i in range(len(ids))]:
-        chosen = f'--ids "$(seq -s, -f HumanEval/%g 0 {len(ids) - 1})"'
-    else:
-        chosen = f"--ids {','.join(ids)}"
-    return (
-        f"`rfx bench humaneval --strategy {','.join(run['strategies'])} --max-trials {run['max_trials']}"
-        f" --temperature {run['temperature']:g} {chosen} --out bench/real_model/0.5b`"
     )
 
 
@@ -175,7 +167,6 @@ def summary(r: Results) -> list[Row]:
     cpu = r.transport["cpu_ms_per_call"]
     runs = r.load["runs"]
     first = runs[0]
-    strategies = r.real_model["strategies"]
     fixed = r.local_overhead["fixed_cost"]
     boundary = r.boundary
     method_p50 = statistics.median(run[0] for run in boundary["method_call_ms"])
@@ -224,14 +215,7 @@ def summary(r: Results) -> list[Row]:
             f"a direct HTTP call to the same llama.cpp server ({fixed['typical_call_s']:.1f} s typical call)",
             overhead_command(r.local_overhead),
         ),
-        Row(
-            f"Reflexion accuracy, {r.real_model['run']['actor_model']}, {r.real_model['run']['problems']}"
-            " HumanEval problems",
-            f"**{x(strategies['reflexion']['accuracy'] / strategies['single']['accuracy'])}**"
-            f" ({pct(strategies['reflexion']['accuracy'])})",
-            f"one attempt, same model (`single`, {pct(strategies['single']['accuracy'])})",
-            humaneval_command(r.real_model["run"]),
-        ),
+        real_model_row(r),
     ]
     if r.cli is not None:
         rows.append(
@@ -511,54 +495,112 @@ def scaling_section(r: Results) -> str:
     )
 
 
+def tuning(r: Results) -> tuple[Json, Json, str, Json]:
+    """The tuning report's run, its per-run figures, the baseline's label and its settings."""
+    run = r.real_model["run"]
+    baseline = run["baseline"]
+    return run, r.real_model["comparison"]["strategies"], baseline, run["variants"][baseline]
+
+
+def flips(figures: Json) -> str:
+    f = figures["vs_single"]
+    return f"+{f['gained']}/{DASH}{f['lost']}, p {f['p_value']:.2g}"
+
+
+def real_model_row(r: Results) -> Row:
+    run, per, baseline, settings = tuning(r)
+    today = per["reflexion-today"]
+    figure = (
+        f"**{x(today['accuracy'] / per[baseline]['accuracy'])}** ({pct(today['accuracy'])}; {flips(today)})"
+    )
+    if r.chosen is not None:
+        chosen = per[r.chosen["variant"]]
+        figure += (
+            f"; chosen `{r.chosen['variant']}` **{x(chosen['accuracy'] / per[baseline]['accuracy'])}**"
+            f" ({flips(chosen)})"
+        )
+    return Row(
+        f"Reflexion as today, {settings['actor_model']}, HumanEval/0-39 ({run['problems']} problems every"
+        " variant finished)",
+        figure,
+        f"one attempt, same model (`single`, {pct(per[baseline]['accuracy'])}), whose first attempt every"
+        " feedback run replays",
+        TUNING_COMMAND,
+    )
+
+
+def describe(settings: Json) -> str:
+    """A run's settings in a few words: strategy, retries, facts, context, reflector."""
+    words = [settings["strategy"]]
+    if settings["strategy"] in ("reflexion", "tree_search"):
+        words += [f"{settings['retries']} retries", settings["feedback_level"], settings["retry_context"]]
+    if settings["strategy"] == "best_of_n":
+        words.append(f"{settings['samples']} samples")
+    if settings["reflector_model"] != settings["actor_model"] and settings["strategy"] != "single":
+        words.append(f"reflector {settings['reflector_model']}")
+    return ", ".join(words)
+
+
 def real_model_section(r: Results) -> str:
-    run, strategies = r.real_model["run"], r.real_model["strategies"]
+    run, per, _, settings = tuning(r)
     overhead, fixed = r.local_overhead, r.local_overhead["fixed_cost"]
     rows = []
-    for name in run["strategies"]:
-        st = strategies[name]
+    for label, figures in per.items():
+        first = figures.get("first_attempts")
         rows.append(
             (
-                name,
-                pct(st["pass@1"]),
-                " / ".join(pct(v) for v in st["accuracy_by_trial"]),
-                str(st["flips"]["wrong_to_right"]),
-                str(st["flips"]["right_to_wrong"]),
-                f"{st['false_positives']['episodes']} / {st['false_positives']['episodes_solved']}",
-                f"{st['tokens']:,}",
-                f"{st['wall_s']:,.0f} s",
+                f"`{label}`",
+                describe(run["variants"][label]),
+                pct(figures["accuracy"]),
+                f"{figures['tokens_per_problem']:,.0f}",
+                f"{figures['wall_s_per_problem']:,.0f} s",
+                flips(figures) if figures.get("vs_single") else DASH,
+                f"{first['equal']}/{first['problems']}" if first else DASH,
+                pct(figures["draws"]["resample_rate"])
+                if figures["draws"]["resample_rate"] is not None
+                else DASH,
             )
         )
+    spread = r.real_model["comparison"].get("single_spread")
+    noise = (
+        f" Noise band: `single` over {spread['runs']} seeds scored"
+        f" {', '.join(pct(a) for a in spread['accuracies'])}."
+        if spread
+        else " The noise band (`single` over 3 seeds) is not in yet."
+    )
+    chosen = (
+        f" The variant taken to the held-out run is `{r.chosen['variant']}` (bench/real_model/choose.py:"
+        f" {r.chosen['rule']})."
+        if r.chosen is not None
+        else " No variant is chosen until every run has finished the 40 problems."
+    )
     return "\n".join(
         (
             "## A real model",
             "",
-            f"Reproduce: {humaneval_command(run)} (needs `rfx model install`). The bundled"
-            f" {run['actor_model']} (llama.cpp, CPU) as actor and reflector on {run['problems']} HumanEval"
-            f" problems, temperature {run['temperature']:g}, feedback from the docstrings'"
-            f" `{run['feedback']}` tests, at most {run['max_trials']} trials. Full report with"
-            " per-attempt rows: [bench/real_model/0.5b/report.md](../bench/real_model/0.5b/report.md);"
-            " a traced episode:"
-            " [bench/real_model/demo-HumanEval-10.txt](../bench/real_model/demo-HumanEval-10.txt).",
+            f"Reproduce: {TUNING_COMMAND} (needs `rfx model install`, both sizes; hours on two cores,"
+            f" resumable). The bundled {settings['actor_model']} (llama.cpp, CPU) as actor on"
+            f" HumanEval/0-39, {run['problems']} problems that every run below finished; each variant in its"
+            " own run, the feedback ones replaying `single`'s first attempt, so a flip against `single` is"
+            " the feedback's doing; feedback from the docstrings' visible tests, or the model's own tests"
+            " where a problem has none, never the grading tests. Full report with per-attempt rows:"
+            f" [{TUNING}/report.md](../{TUNING}/report.md).{chosen}{noise}",
             "",
             table(
                 (
-                    "strategy",
-                    "pass@1",
-                    "accuracy after each trial",
-                    "wrong→right",
-                    "right→wrong",
-                    "false positives / stopped solved",
-                    "tokens",
-                    "wall",
+                    "run",
+                    "settings",
+                    "accuracy",
+                    "tokens / problem",
+                    "wall / problem",
+                    "vs single (gained/lost, McNemar p)",
+                    "first attempt = single's",
+                    "resampled draws",
                 ),
                 rows,
             ),
             "",
-            "Read plainly: a lesson cannot supply ability the actor lacks, so a stronger reflector"
-            " (`RFX_REFLECTOR_*`) or a larger actor is the lever. llama.cpp at temperature 0 is not"
-            " reproducible across prompt-cache states, so small differences between strategies here are"
-            " partly noise.",
+            "Wall times are with two runs sharing the two cores, so compare tokens, not seconds.",
             "",
             f"Service overhead over calling the same llama.cpp server directly ({overhead_command(overhead)};"
             " paired, interleaved, prompt cache warm for both): median"

@@ -46,9 +46,11 @@ def copy_of_the_tree(tmp_path: Path) -> Path:
             shutil.copytree(source, target)
         else:
             shutil.copy(source, target)
-    report = tmp_path / "bench/real_model/0.5b/report.json"
-    report.parent.mkdir(parents=True)
-    shutil.copy(ROOT / "bench/real_model/0.5b/report.json", report)
+    tuning = tmp_path / report_docs.TUNING
+    tuning.mkdir(parents=True)
+    for name in ("report.json", "chosen.json"):
+        if (ROOT / report_docs.TUNING / name).exists():
+            shutil.copy(ROOT / report_docs.TUNING / name, tuning / name)
     return tmp_path
 
 
@@ -74,3 +76,17 @@ def test_a_new_result_reaches_the_readme_and_the_doc_only_through_the_script(cop
 def test_a_readme_without_the_markers_is_an_error_not_a_silent_skip() -> None:
     with pytest.raises(SystemExit, match="markers"):
         report_docs.splice("# a README with no summary markers\n", "table")
+
+
+def test_the_chosen_variant_reaches_the_readme_once_named(copy_of_the_tree: Path) -> None:
+    report = json.loads((copy_of_the_tree / report_docs.TUNING / "report.json").read_text())
+    label = next(name for name, v in report["run"]["variants"].items() if v["strategy"] == "reflexion")
+    chosen = {"variant": label, "rule": "the stated rule"}
+    (copy_of_the_tree / report_docs.TUNING / "chosen.json").write_text(json.dumps(chosen))
+    script = [sys.executable, str(ROOT / "bench/report_docs.py"), "--root", str(copy_of_the_tree)]
+    assert subprocess.run(script, capture_output=True, text=True, timeout=60).returncode == 0
+    assert f"chosen `{label}`" in (copy_of_the_tree / "README.md").read_text()
+    assert (
+        f"The variant taken to the held-out run is `{label}`"
+        in (copy_of_the_tree / "docs/performance.md").read_text()
+    )
