@@ -219,6 +219,16 @@ def _already_serving(spec: WeightSpec, port: int) -> bool:
     return models is not None
 
 
+# llama_cpp.server takes HOST, PORT and CONFIG_FILE from the environment over its own flags, and any
+# setting from a variable of that setting's name (API_KEY, MODEL, N_CTX, ...): the server gets only
+# what a process needs, so a caller's PORT or HOST=0.0.0.0 can neither move it nor expose it.
+KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
+
+
+def server_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in KEPT_ENVIRONMENT if name in os.environ}
+
+
 def _spawn(
     spec: WeightSpec, data_dir: Path, port: int, *, detached: bool, threads: int | None
 ) -> subprocess.Popen[bytes]:
@@ -233,6 +243,7 @@ def _spawn(
             stderr=subprocess.STDOUT,
             start_new_session=detached,
             close_fds=True,
+            env=server_environment(),
         )
 
 

@@ -158,6 +158,36 @@ class _NotAModel(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses (hex, as the kernel writes them) of TCP sockets listening on `port`."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(address)
+    return found
+
+
+def test_the_callers_host_port_and_settings_variables_do_not_reach_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """llama_cpp.server reads HOST and PORT over its own flags and API_KEY as a setting: a caller's
+    environment (a platform's PORT, HOST=0.0.0.0) must neither move the server nor expose it."""
+    port, elsewhere = free_port(), free_port()
+    monkeypatch.setenv("PORT", str(elsewhere))
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    monkeypatch.setenv("API_KEY", "a-key-the-client-does-not-send")
+    server = local_model.ensure_running("0.5b", port)
+    try:
+        assert wait_for_models(port) == ["qwen2.5-coder-0.5b"]
+        assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
+        assert refuses(elsewhere)
+    finally:
+        local_model.stop(port)
+    assert server.pid is not None and not alive(server.pid)
+
+
 def test_a_port_taken_by_something_else_is_a_conflict_and_starts_nothing() -> None:
     server = http.server.HTTPServer(("127.0.0.1", 0), _NotAModel)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
