@@ -35,9 +35,11 @@ step() {
 
 report() {
   local specs=() dir
-  for dir in single-s0 reflexion-today reflexion-explore reflexion-1.5b-reflector tree-search single-s1 \
-    single-s2; do
+  for dir in single-s0 reflexion-today reflexion-explore reflexion-1.5b-reflector tree-search; do
     [ -s "$OUT/$dir/episodes.jsonl" ] && specs+=("$dir=$OUT/$dir")
+  done
+  for dir in single-s1 single-s2; do  # the noise band only once complete: part of a run would cut every run to its problems
+    [ -s "$OUT/$dir/report.json" ] && grep -q '"complete": true' "$OUT/$dir/report.json" && specs+=("$dir=$OUT/$dir")
   done
   local halves=()
   for dir in best-of-4-lo best-of-4-hi; do [ -s "$OUT/$dir/episodes.jsonl" ] && halves+=("$OUT/$dir"); done
