@@ -34,16 +34,14 @@ step() {
 }
 
 report() {
+  # a run joins the report only once complete: part of one would cut every run to its problems
+  complete() { [ -s "$OUT/$1/report.json" ] && grep -q '"complete": true' "$OUT/$1/report.json"; }
   local specs=() dir
-  for dir in single-s0 reflexion-today reflexion-explore reflexion-1.5b-reflector tree-search; do
-    [ -s "$OUT/$dir/episodes.jsonl" ] && specs+=("$dir=$OUT/$dir")
+  for dir in single-s0 reflexion-today reflexion-explore reflexion-1.5b-reflector tree-search single-s1 \
+    single-s2; do
+    complete "$dir" && specs+=("$dir=$OUT/$dir")
   done
-  for dir in single-s1 single-s2; do  # the noise band only once complete: part of a run would cut every run to its problems
-    [ -s "$OUT/$dir/report.json" ] && grep -q '"complete": true' "$OUT/$dir/report.json" && specs+=("$dir=$OUT/$dir")
-  done
-  local halves=()
-  for dir in best-of-4-lo best-of-4-hi; do [ -s "$OUT/$dir/episodes.jsonl" ] && halves+=("$OUT/$dir"); done
-  [ ${#halves[@]} -gt 0 ] && specs+=("best-of-4=$(IFS=,; echo "${halves[*]}")")
+  complete best-of-4-lo && complete best-of-4-hi && specs+=("best-of-4=$OUT/best-of-4-lo,$OUT/best-of-4-hi")
   "$RFX" bench report "${specs[@]}" --out "$OUT/report"
   .venv/bin/python bench/real_model/choose.py "$OUT/report/report.json" || true  # names none until complete
 }
