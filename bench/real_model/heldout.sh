@@ -46,17 +46,5 @@ if git status --porcelain --untracked-files=no -- app prompts sandbox pyproject.
   echo "heldout.sh: app/, prompts/, sandbox/ or the lock differ from the commit: a frozen run needs them committed" >&2
   exit 2
 fi
-actor=(--model "local-$SIZE")
-if [ -n "${PORT:-}" ]; then  # another server of the same model: same name, so replays still match
-  "$RFX" model start --size "$SIZE" --port "$PORT" >/dev/null
-  actor+=(--base-url "http://127.0.0.1:$PORT/v1" --api-key none)
-fi
 [ $# -gt 0 ] || set -- "${STEPS[@]}" report
-for name in "$@"; do
-  if [ "$name" = report ]; then report; continue; fi
-  args=$(step "$name")
-  echo "== $SIZE $name: $args" >&2
-  # shellcheck disable=SC2086  # the step's words are meant to split
-  "$RFX" bench humaneval --ids "$IDS" "${actor[@]}" --concurrency 2 --max-trials 3 --sampling-seed 0 \
-    $args --out "$OUT/$name"
-done
+run_steps "$SIZE" "$OUT" "$IDS" "$@"

@@ -3,7 +3,7 @@
 # directory, each feedback variant replaying single's first attempts (single-s0), then one report.
 #
 #     bench/real_model/tune.sh                      # every step in order, then the report
-#     PORT=8091 bench/real_model/tune.sh best-of-4  # chosen steps, on another 0.5B server (a lane)
+#     PORT=8091 bench/real_model/tune.sh best-of-4-hi  # chosen steps, on a second 0.5B server (a lane)
 #     bench/real_model/tune.sh report               # the report alone, from what has finished
 #
 # Each step is an `rfx bench humaneval --out DIR` run, so rerunning resumes where it stopped. Takes
@@ -13,7 +13,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 RFX=.venv/bin/rfx
 OUT=bench/real_model/tune-0-39
-PORT=${PORT:-8089}
 IDS=$(python3 -c 'print(",".join(f"HumanEval/{i}" for i in range(40)))')
 STEPS=(single-s0 reflexion-today reflexion-explore reflexion-1.5b-reflector tree-search best-of-4-lo
   best-of-4-hi single-s1 single-s2)
@@ -46,17 +45,5 @@ report() {
   .venv/bin/python bench/real_model/choose.py "$OUT/report/report.json" || true  # names none until complete
 }
 
-actor=(--model local-0.5b)
-if [ "$PORT" != 8089 ]; then  # another server of the same model: same name, so replays still match
-  "$RFX" model start --size 0.5b --port "$PORT" >/dev/null
-  actor+=(--base-url "http://127.0.0.1:$PORT/v1" --api-key none)
-fi
 [ $# -gt 0 ] || set -- "${STEPS[@]}" report
-for name in "$@"; do
-  if [ "$name" = report ]; then report; continue; fi
-  args=$(step "$name")
-  echo "== $name: $args" >&2
-  # shellcheck disable=SC2086  # the step's words are meant to split
-  "$RFX" bench humaneval --ids "$IDS" "${actor[@]}" --concurrency 2 --max-trials 3 --sampling-seed 0 \
-    $args --out "$OUT/$name"
-done
+run_steps 0.5b "$OUT" "$IDS" "$@"

@@ -16,3 +16,26 @@ variant() {
     *) echo "unknown variant $1 (variants: ${VARIANTS[*]})" >&2; return 2 ;;
   esac
 }
+
+# run_steps SIZE OUT IDS STEP...: each step as an `rfx bench humaneval --out OUT/STEP` run of the
+# local SIZE model (flags from the caller's `step` function; `report` calls its `report`), on the
+# size's own server, or with PORT set on a second server of the same model (a lane: one llama.cpp
+# server answers one request at a time on one thread). The model name stays local-SIZE either way,
+# so replayed requests still match.
+run_steps() {
+  local size=$1 out=$2 ids=$3 name args
+  shift 3
+  local actor=(--model "local-$size")
+  if [ -n "${PORT:-}" ]; then
+    .venv/bin/rfx model start --size "$size" --port "$PORT" >/dev/null
+    actor+=(--base-url "http://127.0.0.1:$PORT/v1" --api-key none)
+  fi
+  for name in "$@"; do
+    if [ "$name" = report ]; then report; continue; fi
+    args=$(step "$name")
+    echo "== $size $name: $args" >&2
+    # shellcheck disable=SC2086  # the step's words are meant to split
+    .venv/bin/rfx bench humaneval --ids "$ids" "${actor[@]}" --concurrency 2 --max-trials 3 --sampling-seed 0 \
+      $args --out "$out/$name"
+  done
+}
