@@ -70,7 +70,7 @@ def test_load_bench_reports_every_episode_and_where_its_time_went(sandbox_image:
     # time that fits inside the batch
     shares = report["busy_share_per_half_s"]
     assert abs(len(shares) - report["batch_wall_s"] / 0.5) <= 1 and all(0 <= x <= 1.05 for x in shares)
-    assert 0 <= report["cores_saturated_s"] <= report["batch_wall_s"]
+    assert 0 <= report["cores_saturated_s"] <= report["batch_wall_s"] + 0.005  # 2 decimals against 3
     # the first judge round: its first code comes one model reply after the first POST at the
     # earliest; its host CPU is read for at most one model latency; what one episode alone takes
     # after its first verdict is 4 more replies at least; and the floor its CPU sets is a floor
