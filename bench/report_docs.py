@@ -555,7 +555,11 @@ def real_model_section(r: Results) -> str:
                 f"{figures['tokens_per_problem']:,.0f}",
                 f"{figures['wall_s_per_problem']:,.0f} s",
                 flips(figures) if figures.get("vs_single") else DASH,
-                f"{first['equal']}/{first['problems']}" if first else DASH,
+                "independent samples"
+                if run["variants"][label]["strategy"] == "best_of_n"
+                else f"{first['equal']}/{first['problems']}"
+                if first
+                else DASH,
                 pct(figures["draws"]["resample_rate"])
                 if figures["draws"]["resample_rate"] is not None
                 else DASH,
