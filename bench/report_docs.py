@@ -568,7 +568,13 @@ def real_model_section(r: Results) -> str:
     spread = r.real_model["comparison"].get("single_spread")
     noise = (
         f" Noise band: `single` over {spread['runs']} seeds scored"
-        f" {', '.join(pct(a) for a in spread['accuracies'])}."
+        f" {', '.join(pct(a) for a in spread['accuracies'])}"
+        + (
+            ": at temperature 0 the seed changes nothing and the servers decode deterministically, so"
+            " this band is no measure of sampling noise."
+            if spread["stdev"] == 0
+            else "."
+        )
         if spread
         else " The noise band (`single` over 3 seeds) is not in yet."
     )
