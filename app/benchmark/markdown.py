@@ -29,18 +29,21 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def code_lines(code: list[dict[str, Any]] | dict[str, list[dict[str, Any]]] | None) -> list[str]:
-    """The commits the run's processes ran (provenance.py): one line per run, or for the whole run."""
+    """The code the run's processes ran (provenance.py): per behaviour digest, the commits that had it;
+    one line per run, or for the whole run. A frozen run shows one digest."""
     if not code:
         return []
 
-    def commits(entries: list[dict[str, Any]]) -> str:
-        return ", ".join(
-            f"`{str(e.get('commit'))[:12]}`" + (" (modified)" if e.get("modified") else "") for e in entries
-        )
+    def versions(entries: list[dict[str, Any]]) -> str:
+        by_digest: dict[str, list[str]] = {}
+        for e in entries:
+            digest = f"`{str(e.get('behaviour'))[:12]}`" + (" (modified)" if e.get("modified") else "")
+            by_digest.setdefault(digest, []).append(f"`{str(e.get('commit'))[:12]}`")
+        return "; ".join(f"behaviour {d} at {', '.join(dict.fromkeys(c))}" for d, c in by_digest.items())
 
     if isinstance(code, list):
-        return [f"- code: {commits(code)}"]
-    return [f"- code of {label}: {commits(entries) or 'not recorded'}" for label, entries in code.items()]
+        return [f"- code: {versions(code)}"]
+    return [f"- code of {label}: {versions(entries) or 'not recorded'}" for label, entries in code.items()]
 
 
 def variant_lines(variants: dict[str, dict[str, Any]] | None) -> list[str]:

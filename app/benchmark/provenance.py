@@ -1,13 +1,17 @@
-"""Which code a benchmark run ran: the git commit of the checkout, per process that worked on it.
+"""Which code a benchmark run ran: per process that worked on it, the commit and the behaviour digest.
 
-Why: a resumable run can span sessions and commits, and a held-out measurement must say the one
-commit it was frozen at. Each `rfx bench humaneval` process appends the commit it runs (and whether
-the files that decide behaviour differed from it) to DIR/provenance.jsonl before it starts; the report
-lists every distinct one, so a run that changed code midway shows it.
+Why: a resumable run can span sessions and commits (its own results get committed as they finish), and
+a held-out measurement must say the one version of the code it was frozen at. What decides a run's
+outcome is the behaviour files, not the commit: the digest is git's object ids of those files at
+HEAD, so a commit that only adds results, tests or docs keeps it, and one that touches a prompt or the
+judge changes it. The reporting modules read finished episodes and decide nothing a run does, so they
+stay outside it and a report can improve while the run goes on. Each `rfx bench humaneval` process
+appends its entry to DIR/provenance.jsonl before it starts; the report lists every distinct one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -15,24 +19,47 @@ from typing import Any
 
 PROVENANCE_FILE = "provenance.jsonl"
 BEHAVIOUR = ("app", "prompts", "sandbox", "pyproject.toml", "requirements")
+REPORTING = (
+    "app/benchmark/report.py",
+    "app/benchmark/markdown.py",
+    "app/benchmark/plots.py",
+    "app/benchmark/variants.py",
+    "app/reflexion/comparison.py",
+    "app/reflexion/metrics.py",
+)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _git(*args: str) -> str | None:
+def _git(root: Path, *args: str) -> str | None:
     try:
-        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10)
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def current_code() -> dict[str, Any]:
-    """The checkout's commit and whether the behaviour-deciding files differ from it (None outside git)."""
-    commit = _git("rev-parse", "HEAD")
-    if commit is None:
-        return {"commit": None, "modified": None}
-    changed = _git("status", "--porcelain", "--untracked-files=no", "--", *BEHAVIOUR)
-    return {"commit": commit, "modified": bool(changed)}
+def _behaviour_paths() -> list[str]:
+    return [*BEHAVIOUR, *(f":(exclude){path}" for path in REPORTING)]
+
+
+def _without_reporting(listing: str) -> str:
+    """`git ls-tree -r` lines ("mode type id\tpath") but the reporting modules'."""
+    return "\n".join(line for line in listing.splitlines() if line.split("\t", 1)[-1] not in REPORTING)
+
+
+def current_code(root: Path = ROOT) -> dict[str, Any]:
+    """The checkout's commit, its behaviour digest, and whether the behaviour files differ from HEAD
+    (all None outside git)."""
+    commit = _git(root, "rev-parse", "HEAD")
+    listing = _git(root, "ls-tree", "-r", "HEAD", "--", *BEHAVIOUR)
+    if commit is None or listing is None:
+        return {"commit": None, "behaviour": None, "modified": None}
+    changed = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *_behaviour_paths())
+    return {
+        "commit": commit,
+        "behaviour": hashlib.sha256(_without_reporting(listing).encode()).hexdigest(),
+        "modified": bool(changed),
+    }
 
 
 def record(directory: Path, started_at: str) -> list[dict[str, Any]]:
@@ -45,13 +72,32 @@ def record(directory: Path, started_at: str) -> list[dict[str, Any]]:
 
 
 def read(directory: Path) -> list[dict[str, Any]]:
+    """The distinct (commit, behaviour, modified) entries of a run, first seen first."""
     path = directory / PROVENANCE_FILE
-    seen: dict[tuple[Any, Any], dict[str, Any]] = {}
+    seen: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 entry = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            seen.setdefault((entry.get("commit"), entry.get("modified")), entry)
+            seen.setdefault((entry.get("commit"), entry.get("behaviour"), entry.get("modified")), entry)
     return list(seen.values())
+
+
+def main() -> int:
+    """`python -m app.benchmark.provenance`: exit 1 when the behaviour files differ from HEAD, so a
+    frozen run (bench/real_model/heldout.sh) refuses to start on them; prints the digest otherwise."""
+    code = current_code()
+    if code["commit"] is None:
+        print("not a git checkout: a frozen run needs one")
+        return 1
+    if code["modified"]:
+        print("the behaviour files (app/ but for reporting, prompts/, sandbox/, the lock) differ from HEAD")
+        return 1
+    print(code["behaviour"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

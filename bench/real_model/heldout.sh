@@ -8,8 +8,9 @@
 #
 # Steps per size: single, best-of-4 (4 samples filtered by the visible tests) and the chosen variant,
 # and for 0.5b also reflexion-today. Every step resumes (rfx bench --out), so the run spreads over
-# sessions; it refuses to start on a checkout whose app/, prompts/, sandbox/ or lock differ from
-# the commit (each run's provenance.jsonl and the report name the commit it ran).
+# sessions; it refuses to start on a checkout whose behaviour files (app/ but for its reporting
+# modules, prompts/, sandbox/, the lock) differ from the commit (app/benchmark/provenance.py); each
+# run's provenance.jsonl and the report name the behaviour digest and the commits it ran.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RFX=.venv/bin/rfx
@@ -42,8 +43,8 @@ report() {
   "$RFX" bench report "${specs[@]}" --out "$OUT/report"
 }
 
-if git status --porcelain --untracked-files=no -- app prompts sandbox pyproject.toml requirements | grep -q .; then
-  echo "heldout.sh: app/, prompts/, sandbox/ or the lock differ from the commit: a frozen run needs them committed" >&2
+if ! reason=$(.venv/bin/python -m app.benchmark.provenance); then
+  echo "heldout.sh: $reason: a frozen run needs them committed" >&2
   exit 2
 fi
 [ $# -gt 0 ] || set -- "${STEPS[@]}" report

@@ -106,8 +106,9 @@ def test_feedback_strategies_replay_single_first_attempt(
         ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert [e["commit"] for e in report["run"]["code"]["greedy"]] == [head]  # the code each run ran
+    behaviour = report["run"]["code"]["greedy"][0]["behaviour"]
     md = (combined / "report.md").read_text()
-    assert f"- code of greedy: `{head[:12]}`" in md
+    assert f"- code of greedy: behaviour `{behaviour[:12]}` at `{head[:12]}`" in md
     assert "- 1 problems that every run finished; baseline: `base.single`; episodes left out: none" in md
     assert report["run"]["variants"]["greedy"]["retries"] == "greedy"
     per = report["comparison"]["strategies"]
