@@ -98,29 +98,17 @@ class Conversation:
         )
 
     def actor_retry(
-        self, task: Task, shown_tests: list[str], code: str, feedback: str, lessons: list[str]
+        self, task: Task, shown_tests: list[str], code: str | None, feedback: str, lessons: list[str]
     ) -> list[ChatMessage]:
+        """A retry prompt: the facts of the failure and the lessons, with the faulty code shown back
+        (`actor/retry`), or, given None, starting again from the task without it (`actor/fresh`)."""
         return self._chat(
             "actor/system",
-            "actor/retry",
+            "actor/fresh" if code is None else "actor/retry",
             prompt=task.prompt,
             entry_point=task.subject(),
             tests=shown_tests,
             code=code,
-            feedback=feedback,
-            lessons=lessons,
-        )
-
-    def actor_fresh(
-        self, task: Task, shown_tests: list[str], feedback: str, lessons: list[str]
-    ) -> list[ChatMessage]:
-        """A retry that starts again from the task, the facts and the lessons, without the faulty code."""
-        return self._chat(
-            "actor/system",
-            "actor/fresh",
-            prompt=task.prompt,
-            entry_point=task.subject(),
-            tests=shown_tests,
             feedback=feedback,
             lessons=lessons,
         )

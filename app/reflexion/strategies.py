@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 
 from app.reflexion import tree
 from app.reflexion.conversation import describe_verdict, says_no_change
-from app.reflexion.models import ChatMessage
+from app.reflexion.models import Attempt, ChatMessage
 from app.reflexion.steps import EpisodeRun
 from app.reflexion.vocabulary import StopReason, StrategyName
 
@@ -43,6 +43,14 @@ Strategy = Callable[[EpisodeRun], Awaitable[StopReason]]
 async def first_prompt(run: EpisodeRun) -> list[ChatMessage]:
     """The first actor prompt: the task, the visible tests if they are the feedback, remembered lessons."""
     return run.conversation.actor_initial(run.task, run.shown_tests(), await run.lessons())
+
+
+def retry_prompt(run: EpisodeRun, failed: Attempt, lessons: list[str]) -> list[ChatMessage]:
+    """The actor's prompt after a failed attempt: its facts at the configured level and the lessons,
+    with its code shown back unless `retry_context` is `fresh`."""
+    facts = describe_verdict(failed.feedback, run.config.feedback_level)
+    code = None if run.config.retry_context == "fresh" else failed.code
+    return run.conversation.actor_retry(run.task, run.shown_tests(), code, facts, lessons)
 
 
 async def reflexion(run: EpisodeRun) -> StopReason:
@@ -57,13 +65,7 @@ async def reflexion(run: EpisodeRun) -> StopReason:
             return "max_trials"
         if last.reflection is None:
             await run.reflect(last)
-        facts = describe_verdict(last.feedback, run.config.feedback_level)
-        lessons = await run.lessons()
-        if run.config.retry_context == "fresh":
-            messages = run.conversation.actor_fresh(run.task, run.shown_tests(), facts, lessons)
-        else:
-            messages = run.conversation.actor_retry(run.task, run.shown_tests(), last.code, facts, lessons)
-        await run.attempt(messages, retry=True)
+        await run.attempt(retry_prompt(run, last, await run.lessons()), retry=True)
 
 
 async def self_refine(run: EpisodeRun) -> StopReason:
@@ -113,12 +115,7 @@ async def tree_search(run: EpisodeRun) -> StopReason:
         window = run.config.memory_window
         path = tree.path_to(attempts, node.trial)
         lessons = [a.reflection for a in path if a.reflection][-window:] if window else []
-        facts = describe_verdict(node.feedback, run.config.feedback_level)
-        if run.config.retry_context == "fresh":
-            messages = run.conversation.actor_fresh(run.task, run.shown_tests(), facts, lessons)
-        else:
-            messages = run.conversation.actor_retry(run.task, run.shown_tests(), node.code, facts, lessons)
-        await run.attempt(messages, retry=True, parent=node.trial)
+        await run.attempt(retry_prompt(run, node, lessons), retry=True, parent=node.trial)
 
 
 STRATEGIES: dict[StrategyName, Strategy] = {
