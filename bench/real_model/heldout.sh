@@ -27,11 +27,18 @@ IDS=$(python3 -c 'print(",".join(f"HumanEval/{i}" for i in range(40, 164)))')
 STEPS=(single best-of-4 "$CHOSEN")
 [ "$SIZE" = 0.5b ] && [ "$CHOSEN" != reflexion-today ] && STEPS+=(reflexion-today)
 
+# Wall-clock limits are lifted for every step alike: two lanes and up to three llama.cpp servers share
+# two cores, so a 120 s reply limit or a 600 s episode limit would measure the contention, not the
+# strategy (on 0-39 the 1.5B reflector's queued replies timed out three episodes into llm_error, and
+# five tree-search and explore episodes hit the episode limit). Budgets stay trials and tokens.
+export RFX_LLM_TIMEOUT_S=900
+LIMITS="--timeout 7200"
+
 step() {
   case $1 in
-    single) echo --strategy single ;;
-    best-of-4) echo --strategy best_of_n --samples 4 ;;
-    *) variant "$1" "$OUT/single" ;;
+    single) echo --strategy single $LIMITS ;;
+    best-of-4) echo --strategy best_of_n --samples 4 $LIMITS ;;
+    *) echo "$(variant "$1" "$OUT/single") $LIMITS" ;;
   esac
 }
 
