@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.benchmark.plots import ACCURACY_PNG, BUDGET_PNG, FLIP_KEYS, FLIPS_PNG
-from app.reflexion.comparison import ERROR_KINDS
+from app.reflexion.comparison import ERROR_KINDS, FLIPS
 
 
 def pct(value: float | None) -> str:
@@ -186,6 +186,13 @@ def first_attempts_cell(first: dict[str, int] | None) -> str:
     return f"{first['equal']} / {first['problems']} ({first['replayed']})"
 
 
+def equal_tokens_cell(versus: dict[str, Any] | None) -> str:
+    """best_of_n's accuracy at a strategy's tokens; marked when the strategy spent past its curve."""
+    if not versus:
+        return "-"
+    return pct(versus["best_of_n_accuracy"]) + ("" if versus["within_curve"] else " (all samples spent)")
+
+
 def budget_sections(comparison: dict[str, Any] | None) -> list[str]:
     """Accuracy at equal budget, flips against single with McNemar, retries, errors fixed, noise band."""
     if not comparison:
@@ -193,9 +200,15 @@ def budget_sections(comparison: dict[str, Any] | None) -> list[str]:
     per: dict[str, dict[str, Any]] = comparison["strategies"]
     out = ["", "## Accuracy against tokens and wall time", "", f"![accuracy vs cost]({BUDGET_PNG})", ""]
     out += table(
-        ["strategy", "accuracy", "tokens / problem", "wall s / problem"],
+        ["strategy", "accuracy", "tokens / problem", "wall s / problem", "best_of_n at these tokens"],
         [
-            [n, pct(c["accuracy"]), num(c["tokens_per_problem"], 0), num(c["wall_s_per_problem"], 2)]
+            [
+                n,
+                pct(c["accuracy"]),
+                num(c["tokens_per_problem"], 0),
+                num(c["wall_s_per_problem"], 2),
+                equal_tokens_cell(c.get("vs_best_of_n")),
+            ]
             for n, c in per.items()
         ],
     )
@@ -227,6 +240,15 @@ def budget_sections(comparison: dict[str, Any] | None) -> list[str]:
                 for n, f in paired.items()
             ],
         )
+        out += ["", "## Where the budget went (tokens per problem, by flip against single)", ""]
+        out += table(
+            ["strategy", *(f"{flip.replace('_', ' ')}: problems, tokens" for flip in FLIPS)],
+            [
+                [n, *(f"{b[f]['problems']}, {num(b[f]['tokens_per_problem'], 0)}" for f in FLIPS)]
+                for n, b in ((n, per[n]["budget_by_flip"]) for n in paired)
+                if b
+            ],
+        )
     out += ["", "## Retries: repeats and resamples", ""]
     out += table(
         ["strategy", "retries", "duplicate rate", "draws", "resample rate", "stuck"],
@@ -255,6 +277,14 @@ def budget_sections(comparison: dict[str, Any] | None) -> list[str]:
             ["strategy", "feedback", "problems", "accuracy"],
             [[n, src, str(int(f["problems"])), pct(f["accuracy"])] for n, src, f in split],
         )
+    sampled = comparison.get("sampled_spread")
+    if sampled:
+        runs = ", ".join(pct(a) for a in sampled["accuracies"])
+        out += [
+            "",
+            f"Noise band of a sampled single: the {sampled['runs']} samples of {sampled['run']} "
+            f"scored {runs} (mean {pct(sampled['mean'])}, sd {100 * sampled['stdev']:.1f} points).",
+        ]
     spread = comparison.get("single_spread")
     if spread:
         runs = ", ".join(pct(a) for a in spread["accuracies"])

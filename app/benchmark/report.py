@@ -51,6 +51,13 @@ DEFINITIONS = {
     "reported apart from those whose feedback came from visible tests",
     "single_spread": "accuracy of single over repeated runs of the same problems (other seeds or "
     "servers): the noise band any difference must exceed",
+    "sampled_spread": "accuracy of each of best_of_n's independent samples over all problems: the noise "
+    "band of a sampled single at best_of_n's temperature",
+    "budget_by_flip": "problems and mean tokens per problem by flip against single (gained, lost, both "
+    "right, both wrong): where the budget went",
+    "vs_best_of_n": "the strategy's accuracy against best_of_n's token curve read at the strategy's "
+    "tokens per problem (linear between the curve's points, from 0 tokens at 0 accuracy); "
+    "within_curve false: the strategy spent more than best_of_n's last point, whose accuracy stands",
 }
 
 
@@ -110,6 +117,7 @@ def compare(
     """Budget-matched figures per group (see app/reflexion/comparison.py) against the `baseline`
     group (a run of `single`), and single's spread over `single_runs`."""
     single = groups.get(baseline, [])
+    sampled = next((n for n, eps in groups.items() if eps and eps[0].config.strategy == "best_of_n"), None)
     per: dict[str, Any] = {}
     for name, eps in groups.items():
         count = len(eps) or 1
@@ -127,11 +135,39 @@ def compare(
             "draws": comparison.draw_rates(eps).model_dump(),
             "errors_fixed": comparison.errors_fixed(eps),
             "by_feedback": comparison.by_feedback(eps),
+            "budget_by_flip": (
+                comparison.budget_by_flip(eps, single) if single and name != baseline else None
+            ),
         }
+    if sampled is not None:
+        for name, figures in per.items():
+            if name != sampled:
+                figures["vs_best_of_n"] = at_equal_tokens(figures, per[sampled], sampled)
     problems = {e.task.id for e in single}
     runs = [single, *([e for e in run if e.task.id in problems] for run in single_runs)] if single else []
     spread = comparison.spread(runs)
-    return {"strategies": per, "single_spread": spread.model_dump() if spread else None}
+    samples = comparison.sample_spread(groups[sampled]) if sampled is not None else None
+    return {
+        "strategies": per,
+        "single_spread": spread.model_dump() if spread else None,
+        "sampled_spread": {"run": sampled, **samples.model_dump()} if samples else None,
+    }
+
+
+def at_equal_tokens(figures: dict[str, Any], best_of_n: dict[str, Any], label: str) -> dict[str, Any] | None:
+    """A strategy's accuracy next to best_of_n's budget curve read at the strategy's tokens per problem."""
+    read = comparison.accuracy_at_tokens(best_of_n["token_curve"], figures["tokens_per_problem"])
+    if read is None:
+        return None
+    accuracy, within = read
+    return {
+        "run": label,
+        "tokens_per_problem": figures["tokens_per_problem"],
+        "accuracy": figures["accuracy"],
+        "best_of_n_accuracy": accuracy,
+        "within_curve": within,
+        "difference": figures["accuracy"] - accuracy,
+    }
 
 
 def build_report(

@@ -26,6 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from fractions import Fraction
+from itertools import pairwise
 from math import comb
 from statistics import mean, pstdev
 
@@ -58,18 +59,24 @@ class PairedFlips(BaseModel):
     p_value: float = 1.0
 
 
+FLIPS = ("gained", "lost", "both_right", "both_wrong")
+
+
+def flips_against(episodes: Sequence[Episode], single: Sequence[Episode]) -> list[tuple[str, Episode]]:
+    """Each episode of a problem `single` also ran, with its flip: `single`'s final answer against
+    the episode's (hidden tests)."""
+    baseline = {e.task.id: is_right(final_answer(e)) for e in single}
+    names = {(False, True): "gained", (True, False): "lost", (True, True): "both_right"}
+    return [
+        (names.get((baseline[e.task.id], is_right(final_answer(e))), "both_wrong"), e)
+        for e in episodes
+        if e.task.id in baseline
+    ]
+
+
 def paired_flips(episodes: Sequence[Episode], single: Sequence[Episode]) -> PairedFlips:
     """The strategy's final answers against `single`'s on the problems both ran (by task id)."""
-    baseline = {e.task.id: is_right(final_answer(e)) for e in single}
-    counts: Counter[str] = Counter()
-    for episode in episodes:
-        if episode.task.id not in baseline:
-            continue
-        before, after = baseline[episode.task.id], is_right(final_answer(episode))
-        key = {(False, True): "gained", (True, False): "lost", (True, True): "both_right"}.get(
-            (before, after), "both_wrong"
-        )
-        counts[key] += 1
+    counts: Counter[str] = Counter(flip for flip, _ in flips_against(episodes, single))
     return PairedFlips(
         problems=sum(counts.values()),
         **counts,
@@ -198,7 +205,10 @@ class Spread(BaseModel):
 
 def spread(runs: Sequence[Sequence[Episode]]) -> Spread | None:
     """The spread of accuracy over runs of the same problems; None with fewer than two runs."""
-    accuracies = [sum(is_right(final_answer(e)) for e in run) / len(run) for run in runs if run]
+    return _spread_of([sum(is_right(final_answer(e)) for e in run) / len(run) for run in runs if run])
+
+
+def _spread_of(accuracies: list[float]) -> Spread | None:
     if len(accuracies) < 2:
         return None
     return Spread(
@@ -209,3 +219,37 @@ def spread(runs: Sequence[Sequence[Episode]]) -> Spread | None:
         low=min(accuracies),
         high=max(accuracies),
     )
+
+
+def sample_spread(best_of_n: Sequence[Episode]) -> Spread | None:
+    """The noise band of a sampled single: best_of_n's samples are independent single attempts at its
+    temperature, so sample i over all problems is one sampled single run (hidden tests)."""
+    if not best_of_n:
+        return None
+    width = min(len(e.attempts) for e in best_of_n)
+    ordered = [sorted(e.attempts, key=lambda a: a.trial) for e in best_of_n]
+    return _spread_of(
+        [sum(is_right(attempts[i]) for attempts in ordered) / len(ordered) for i in range(width)]
+    )
+
+
+def accuracy_at_tokens(curve: Sequence[Sequence[float]], tokens: float) -> tuple[float, bool] | None:
+    """A budget curve's accuracy at `tokens` per problem, linear between its points and from (0, 0)
+    to the first (no tokens, no answer); the flag says whether `tokens` lies within the curve: beyond
+    its last point the last accuracy stands, since the curve's strategy was never given more."""
+    if not curve:
+        return None
+    points = [(0.0, 0.0), *sorted((float(t), float(a)) for t, a in curve)]
+    for (t0, a0), (t1, a1) in pairwise(points):
+        if t0 <= tokens <= t1:
+            return (a0 + (a1 - a0) * (tokens - t0) / (t1 - t0) if t1 > t0 else a1), True
+    return points[-1][1], tokens <= points[-1][0]
+
+
+def budget_by_flip(episodes: Sequence[Episode], single: Sequence[Episode]) -> dict[str, dict[str, float]]:
+    """Where the tokens went: problems and mean tokens per problem by their flip against `single`
+    (gained, lost, both right, both wrong), so a budget burned on problems that stayed wrong shows."""
+    groups: dict[str, list[int]] = {flip: [] for flip in FLIPS}
+    for flip, episode in flips_against(episodes, single):
+        groups[flip].append(episode.usage.total_tokens)
+    return {k: {"problems": len(v), "tokens_per_problem": mean(v) if v else 0.0} for k, v in groups.items()}

@@ -217,3 +217,74 @@ def test_wall_time_counts_the_generation_time_a_replay_saved() -> None:
     assert metrics.wall_seconds(ep) == 10.0
     ep.attempts[0].replay_of = "single-episode"
     assert metrics.wall_seconds(ep) == 12.5
+
+
+# ---- equal tokens, where the budget went, the sampled noise band -------------------------------------------
+
+
+def test_accuracy_at_tokens_reads_the_curve_linearly_and_says_when_past_its_end() -> None:
+    curve = [[10.0, 0.5], [30.0, 0.7]]
+    assert comparison.accuracy_at_tokens(curve, 20.0) == (pytest.approx(0.6), True)
+    assert comparison.accuracy_at_tokens(curve, 5.0) == (pytest.approx(0.25), True)  # from (0, 0)
+    assert comparison.accuracy_at_tokens(curve, 30.0) == (pytest.approx(0.7), True)
+    assert comparison.accuracy_at_tokens(curve, 45.0) == (0.7, False)
+    assert comparison.accuracy_at_tokens([], 5.0) is None
+
+
+def test_budget_by_flip_puts_each_problems_tokens_under_its_flip() -> None:
+    single = [with_task(episode("single", [ok], max_trials=1), f"T/{i}") for i, ok in enumerate([0, 1, 1, 0])]
+    finals = [[False, True], [True], [False, False], [False, False]]
+    strategy = [
+        with_task(episode("reflexion", hiddens, tokens=10 * (i + 1)), f"T/{i}")
+        for i, hiddens in enumerate(finals)
+    ]
+    budget = comparison.budget_by_flip(strategy, single)
+    assert budget == {
+        "gained": {"problems": 1, "tokens_per_problem": 20.0},
+        "lost": {"problems": 1, "tokens_per_problem": 60.0},
+        "both_right": {"problems": 1, "tokens_per_problem": 20.0},
+        "both_wrong": {"problems": 1, "tokens_per_problem": 80.0},
+    }
+
+
+def test_sample_spread_treats_each_best_of_n_sample_as_one_sampled_single_run() -> None:
+    runs = [episode("best_of_n", oks, samples=3) for oks in ([True, False, True], [True, True, False])]
+    spread = comparison.sample_spread(runs)
+    assert spread is not None and spread.accuracies == [1.0, 0.5, 0.5]
+    assert comparison.sample_spread([episode("best_of_n", [True], samples=1)]) is None
+    assert comparison.sample_spread([]) is None
+
+
+def test_report_reads_best_of_n_at_each_strategys_tokens(tmp_path: Path) -> None:
+    singles = [
+        with_task(episode("single", [ok], max_trials=1, tokens=10), f"T/{i}")
+        for i, ok in enumerate([False, True])
+    ]
+    reflexion = [
+        with_task(episode("reflexion", [False, True], tokens=10), "T/0"),
+        with_task(episode("reflexion", [True], tokens=10), "T/1"),
+    ]
+    best = [
+        with_task(episode("best_of_n", [False, False], feedback=[False, False], samples=2, tokens=10), "T/0"),
+        with_task(episode("best_of_n", [True, False], feedback=[True, False], samples=2, tokens=10), "T/1"),
+    ]
+    write_report(
+        tmp_path,
+        by_strategy([*singles, *reflexion, *best], ["single", "reflexion", "best_of_n"]),
+        run={"dataset": "unit", "problems": 2},
+    )
+    comp = json.loads((tmp_path / "report.json").read_text())["comparison"]
+    versus = comp["strategies"]["reflexion"]["vs_best_of_n"]
+    # best_of_n: 10 tokens/problem for 50 %, then 20 for 50 %; reflexion spent 15 for 100 %
+    assert versus["best_of_n_accuracy"] == pytest.approx(0.5) and versus["within_curve"]
+    assert versus["difference"] == pytest.approx(0.5)
+    assert "vs_best_of_n" not in comp["strategies"]["best_of_n"]
+    assert comp["strategies"]["reflexion"]["budget_by_flip"]["gained"] == {
+        "problems": 1,
+        "tokens_per_problem": 20.0,
+    }
+    assert comp["sampled_spread"]["run"] == "best_of_n" and comp["sampled_spread"]["accuracies"] == [0.5, 0.0]
+    md = (tmp_path / "report.md").read_text()
+    assert "| reflexion | 100.0% | 15 | 0.00 | 50.0% |" in md
+    assert "| reflexion | 1, 20 | 0, 0 | 1, 10 | 0, 0 |" in md
+    assert "Noise band of a sampled single: the 2 samples of best_of_n scored 50.0%, 0.0%" in md
