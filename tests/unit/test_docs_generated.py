@@ -75,7 +75,9 @@ def test_a_new_result_reaches_the_readme_and_the_doc_only_through_the_script(cop
 
 def test_a_readme_without_the_markers_is_an_error_not_a_silent_skip() -> None:
     with pytest.raises(SystemExit, match="markers"):
-        report_docs.splice("# a README with no summary markers\n", "table")
+        report_docs.splice(
+            "# a README with no summary markers\n", "table", report_docs.BEGIN, report_docs.END
+        )
 
 
 def test_the_chosen_variant_reaches_the_readme_once_named(copy_of_the_tree: Path) -> None:

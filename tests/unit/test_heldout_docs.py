@@ -1,0 +1,52 @@
+"""The held-out run's goal is judged from its report by bench/heldout_docs.py, never by hand: each of
+its three conditions can fail it on its own."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import heldout_docs
+
+
+def report(accuracy: float, lost: int, versus_best_of_n: float | None) -> dict[str, Any]:
+    chosen: dict[str, Any] = {
+        "accuracy": accuracy,
+        "vs_single": {"gained": 9, "lost": lost, "p_value": 0.01},
+    }
+    if versus_best_of_n is not None:
+        chosen["vs_best_of_n"] = {"difference": versus_best_of_n, "within_curve": True}
+    return {
+        "run": {"baseline": "single"},
+        "comparison": {"strategies": {"single": {"accuracy": 0.60, "vs_single": None}, "chosen": chosen}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "lost", "versus", "met"),
+    [
+        (0.65, 1, 0.0, True),  # exactly 5 points, 1 lost, even with best_of_n
+        (0.64, 0, 0.1, False),  # 4 points
+        (0.70, 2, 0.1, False),  # two right answers broken
+        (0.70, 0, -0.01, False),  # best_of_n did better with the same tokens
+        (0.70, 0, None, False),  # best_of_n not run: the goal cannot be met yet
+    ],
+)
+def test_the_goal_needs_all_three_conditions(
+    accuracy: float, lost: int, versus: float | None, met: bool
+) -> None:
+    judged = heldout_docs.goal(report(accuracy, lost, versus), "chosen")
+    assert judged is not None and judged["met"] is met
+    assert judged["points"] == pytest.approx(100 * (accuracy - 0.60))
+    assert ("**met**" if met else "**not met**") in heldout_docs.goal_text(judged)
+
+
+def test_no_goal_before_the_chosen_variant_has_figures() -> None:
+    assert heldout_docs.goal(report(0.7, 0, 0.0), "another") is None
+    assert heldout_docs.goal(report(0.7, 0, 0.0), None) is None
+    assert "not judged yet" in heldout_docs.goal_text(None)
