@@ -151,6 +151,8 @@ def size_section(h: Heldout, size: str) -> list[str]:
         f"- behaviour digest{'s' if len(code) > 1 else ''} (app/benchmark/provenance.py):"
         f" {', '.join(f'`{str(c)[:12]}`' for c in sorted(code, key=str))}",
         "",
+        f"![accuracy against tokens per problem, {size}](../{HELDOUT}/{size}/report/accuracy_vs_cost.png)",
+        "",
         table(
             (
                 "run",
