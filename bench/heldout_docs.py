@@ -141,6 +141,19 @@ def size_section(h: Heldout, size: str) -> list[str]:
         if sampled
         else "- noise band: best_of_n has not run yet"
     )
+    apart = {
+        label: f["by_feedback"][source]
+        for label, f in per.items()
+        for source in f["by_feedback"]
+        if source != "visible"
+    }
+    without_visible = (
+        "- problems without visible tests (feedback from the model's own tests), reported apart:"
+        f" {next(iter(apart.values()))['problems']}, solved there by "
+        + ", ".join(f"`{label}` {pct(f['accuracy'])}" for label, f in apart.items())
+        if apart
+        else "- every problem has visible tests"
+    )
     code = {e["behaviour"] for entries in run["code"].values() for e in entries}
     return [
         *head,
@@ -148,6 +161,7 @@ def size_section(h: Heldout, size: str) -> list[str]:
         f" [{HELDOUT}/{size}/report/report.md](../{HELDOUT}/{size}/report/report.md)",
         f"- goal (chosen `{h.chosen}`): {goal_text(goal(report, h.chosen))}",
         noise,
+        without_visible,
         f"- behaviour digest{'s' if len(code) > 1 else ''} (app/benchmark/provenance.py):"
         f" {', '.join(f'`{str(c)[:12]}`' for c in sorted(code, key=str))}",
         "",
