@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 from app.main import create_app
@@ -103,6 +104,20 @@ async def running_worker(settings: Settings, judge: object, concurrency: int = 4
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, judge: object, *, worker_settings: Settings | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app, an in-process worker (on `worker_settings` when it must reach Redis another way) and
+    a client of the app: what every end-to-end episode test stands up."""
+    async with (
+        running_app(settings) as base,
+        running_worker(worker_settings or settings, judge),
+        httpx.AsyncClient(base_url=base, timeout=60) as client,
+    ):
+        yield client
 
 
 async def wait_terminal(client: object, episode_id: str, timeout_s: float = 60) -> dict[str, object]:

@@ -8,10 +8,9 @@ import httpx
 
 from tests.integration.apiserver import (
     parse_sse,
-    running_app,
-    running_worker,
     script_fail_then_fix,
     service_settings,
+    serving,
     task_body,
     wait_terminal,
 )
@@ -44,11 +43,7 @@ async def test_reconnect_with_last_event_id_gets_each_event_once_in_order(
     # greedy retries: the scripted actor repeats one program, which sampled retries would not judge
     settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
     judge = await judge_factory(mode="pooled")
-    async with (
-        running_app(settings) as base,
-        running_worker(settings, judge),
-        httpx.AsyncClient(base_url=base, timeout=60) as client,
-    ):
+    async with serving(settings, judge) as client:
         episode_id = (
             await client.post("/v1/episodes", json=task_body(max_trials=3, retries="greedy"))
         ).json()["id"]
@@ -81,18 +76,14 @@ async def test_resume_after_the_finished_event_ends_at_once(
     script_fail_then_fix(fake_llm, latency_s=0.0)
     settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
     judge = await judge_factory(mode="pooled")
-    async with (
-        running_app(settings) as base,
-        running_worker(settings, judge),
-        httpx.AsyncClient(base_url=base, timeout=60) as client,
-    ):
+    async with serving(settings, judge) as client:
         episode_id = (await client.post("/v1/episodes", json=task_body(max_trials=3))).json()["id"]
         await wait_terminal(client, episode_id)
         path = f"/v1/episodes/{episode_id}/events"
         everything = await read_frames(client, path, None, limit=None)
         # the server's BLOCK is 5 s: a stream that waits for live events would outlast this read timeout
         quick = httpx.Timeout(60, read=3)
-        async with httpx.AsyncClient(base_url=base, timeout=quick) as impatient:
+        async with httpx.AsyncClient(base_url=client.base_url, timeout=quick) as impatient:
             after_finish = await read_frames(impatient, path, everything[-1]["id"], limit=None)
     assert everything[-1]["event"] == "episode.finished"
     assert after_finish == []

@@ -30,7 +30,14 @@ from app.benchmark.datasets import load_benchmark
 from app.benchmark.export import SCHEMAS, normalize, prompt_messages
 from app.prompts import FilePromptBook
 from app.reflexion.models import Episode, Task
-from tests.fixtures.llm import FakeLLMServer
+from tests.fixtures.llm import (
+    REFLECTION_PROMPT,
+    FakeLLMServer,
+    actor_prompt,
+    fence,
+    first_prompt,
+    retry_prompt,
+)
 
 IDS = [f"HumanEval/{i}" for i in (0, 1, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)]
 STRATEGIES = "reflexion,self_refine,best_of_n,single"
@@ -49,10 +56,6 @@ SELF_REFINE = (
 )
 BEST_OF_N = ["CCC"] * 6 + ["WCC"] * 4 + ["WWC"] * 4 + ["WWW"] * 6
 SINGLE = [trials[0] for trials in REFLEXION]  # replayed into reflexion's first trial
-
-
-def fence(code: str) -> str:
-    return f"```python\n{code}```"
 
 
 def canonical(task: Task) -> str:
@@ -85,17 +88,18 @@ def code(task: Task, kind: str) -> str:
 
 
 def rules_for(i: int, task: Task) -> list[dict[str, Any]]:
-    head = rf"^Complete the Python function `{task.entry_point}`\."
+    assert task.entry_point
+    head = actor_prompt(task.entry_point)
     sr_answers, critiques = SELF_REFINE[i]
     # one sequence for every prompt that shows the tests first: single (and so reflexion), 3 samples
     shared = [SINGLE[i], *BEST_OF_N[i]]
     rules = [
         {
-            "pattern": head + r"(?!.*Your previous implementation).*It must pass these tests",
+            "pattern": first_prompt(task.entry_point),
             "replies": [fence(code(task, k)) for k in shared],
         },
         {
-            "pattern": head + r".*Test results of that implementation",
+            "pattern": retry_prompt(task.entry_point),
             "replies": [fence(code(task, k)) for k in REFLEXION[i][1:] or "C"],
         },
         {
@@ -134,7 +138,7 @@ def bench_run(
     fake = fake_llm_session
     fake.reset()
     rules = [r for i, t in enumerate(tasks) for r in rules_for(i, t)]
-    rules.append({"pattern": r"^An implementation of the Python function", "replies": [LESSON]})
+    rules.append({"pattern": REFLECTION_PROMPT, "replies": [LESSON]})
     fake.script(*rules, default="(unscripted request)")
     out = tmp_path_factory.mktemp("bench") / "run"
     argv = [

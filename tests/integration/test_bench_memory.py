@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.benchmark.datasets import load_benchmark
-from tests.fixtures.llm import FakeLLMServer
+from tests.fixtures.llm import REFLECTION_PROMPT, FakeLLMServer, actor_prompt, fence
 
 RFX = str(Path(sys.executable).parent / "rfx")
 LESSON = "Remember: the threshold comparison must be strict."
@@ -22,17 +22,18 @@ def test_task_memory_does_not_leak_between_strategies(
     fake_llm: FakeLLMServer, tmp_path: Path, sandbox_image: str
 ) -> None:
     (task,) = load_benchmark(ids=["HumanEval/0"])
-    head = rf"^Complete the Python function `{task.entry_point}`\."
+    assert task.entry_point
+    head = actor_prompt(task.entry_point)
     fake_llm.script(
         {
             "pattern": head + r"(?!.*Test results)",
-            "replies": [f"```python\n{task.prompt}    return None\n```"],
+            "replies": [fence(task.prompt + "    return None\n")],
         },
         {
             "pattern": head + r".*Test results",
-            "replies": [f"```python\n{task.prompt}{task.canonical_solution}```"],
+            "replies": [fence(f"{task.prompt}{task.canonical_solution}")],
         },
-        {"pattern": r"^An implementation of the Python function", "replies": [LESSON]},
+        {"pattern": REFLECTION_PROMPT, "replies": [LESSON]},
         default="(unscripted)",
     )
     argv = [

@@ -18,16 +18,10 @@ import pytest
 
 from app.benchmark.datasets import load_benchmark
 from app.reflexion.models import Episode
-from tests.fixtures.llm import FakeLLMServer
+from tests.fixtures.llm import REFLECTION_PROMPT, FakeLLMServer, fence, first_prompt, retry_prompt
 
 RFX = str(Path(sys.executable).parent / "rfx")
 LESSON = "The last attempt returned None; compare every pair of numbers against the threshold."
-HEAD = r"^Complete the Python function `has_close_elements`\."
-FIRST = HEAD + r"(?!.*Your previous implementation).*It must pass these tests"
-
-
-def fence(code: str) -> str:
-    return f"```python\n{code}```"
 
 
 def episodes_in(directory: Path) -> dict[str, Episode]:
@@ -41,12 +35,15 @@ def test_feedback_strategies_replay_single_first_attempt(
 ) -> None:
     (task,) = load_benchmark(ids=["HumanEval/0"])
     fake_llm.script(
-        {"pattern": FIRST, "replies": [fence(task.prompt + "    return None\n")]},
         {
-            "pattern": HEAD + r".*Test results of that implementation",
+            "pattern": first_prompt("has_close_elements"),
+            "replies": [fence(task.prompt + "    return None\n")],
+        },
+        {
+            "pattern": retry_prompt("has_close_elements"),
             "replies": [fence(task.prompt + task.canonical_solution)],
         },
-        {"pattern": r"^An implementation of the Python function", "replies": [LESSON]},
+        {"pattern": REFLECTION_PROMPT, "replies": [LESSON]},
         default="(unscripted request)",
     )
     env = {**os.environ, "RFX_JUDGE_IMAGE": sandbox_image, "RFX_JUDGE_WORKERS": "2"}

@@ -20,7 +20,7 @@ import pytest
 
 from app.benchmark.datasets import load_benchmark
 from app.reflexion.models import Episode
-from tests.fixtures.llm import FakeLLMServer
+from tests.fixtures.llm import FakeLLMServer, actor_prompt, fence
 
 RFX = str(Path(sys.executable).parent / "rfx")
 IDS = ["HumanEval/0", "HumanEval/1", "HumanEval/3", "HumanEval/5"]
@@ -29,11 +29,11 @@ IDS = ["HumanEval/0", "HumanEval/1", "HumanEval/3", "HumanEval/5"]
 def script_canonical(fake: FakeLLMServer, ids: list[str], latency_s: float = 0.0) -> None:
     rules = []
     for task in load_benchmark(ids=ids):
-        assert task.canonical_solution
+        assert task.canonical_solution and task.entry_point
         rules.append(
             {
-                "pattern": rf"^Complete the Python function `{task.entry_point}`\.",
-                "replies": [f"```python\n{task.prompt}{task.canonical_solution}```"],
+                "pattern": actor_prompt(task.entry_point),
+                "replies": [fence(task.prompt + task.canonical_solution)],
             }
         )
     fake.script(*rules, latency_s=latency_s, default="(unscripted)")

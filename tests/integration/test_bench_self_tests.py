@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.benchmark.datasets import load_benchmark
-from tests.fixtures.llm import FakeLLMServer
+from tests.fixtures.llm import REFLECTION_PROMPT, FakeLLMServer, actor_prompt, fence
 
 RFX = str(Path(sys.executable).parent / "rfx")
 IDS = ["HumanEval/0", "HumanEval/7", "HumanEval/12"]
@@ -28,12 +28,6 @@ def test_self_test_false_positives_are_counted(
 ) -> None:
     close, substring, longest = load_benchmark(ids=IDS)
     assert longest.entry_point == "longest"
-
-    def fence(text: str) -> str:
-        return f"```python\n{text}\n```"
-
-    def head(name: str) -> str:
-        return rf"^Complete the Python function `{name}`\."
 
     right = {t.entry_point: t.prompt + (t.canonical_solution or "") for t in (close, substring, longest)}
     wrong = {t.entry_point: t.prompt + "    return None\n" for t in (close, substring, longest)}
@@ -51,19 +45,19 @@ def test_self_test_false_positives_are_counted(
     ]
     rules += [
         {
-            "pattern": head(close.entry_point) + r"(?!.*Test results)",
+            "pattern": actor_prompt("has_close_elements") + r"(?!.*Test results)",
             "replies": [fence(right["has_close_elements"])],
         },
         {
-            "pattern": head(substring.entry_point) + r"(?!.*Test results)",
+            "pattern": actor_prompt("filter_by_substring") + r"(?!.*Test results)",
             "replies": [fence(wrong["filter_by_substring"])],
         },
         {
-            "pattern": head(substring.entry_point) + r".*Test results",
+            "pattern": actor_prompt("filter_by_substring") + r".*Test results",
             "replies": [fence(right["filter_by_substring"])],
         },
-        {"pattern": head(longest.entry_point), "replies": [fence(wrong["longest"])]},
-        {"pattern": r"^An implementation of the Python function", "replies": ["Read the docstring again."]},
+        {"pattern": actor_prompt(longest.entry_point), "replies": [fence(wrong["longest"])]},
+        {"pattern": REFLECTION_PROMPT, "replies": ["Read the docstring again."]},
     ]
     fake_llm.script(*rules, default="(unscripted)")
     out = tmp_path / "run"

@@ -19,14 +19,10 @@ import pytest
 
 from app.benchmark.datasets import load_benchmark
 from app.reflexion.models import Episode
-from tests.fixtures.llm import FakeLLMServer
+from tests.fixtures.llm import REFLECTION_PROMPT, FakeLLMServer, fence, first_prompt, retry_prompt
 
 RFX = str(Path(sys.executable).parent / "rfx")
 LESSON = "The last attempt ignored the threshold; compare every pair of numbers."
-
-
-def fence(code: str) -> str:
-    return f"```python\n{code}```"
 
 
 @pytest.mark.timeout(600)
@@ -35,21 +31,20 @@ def test_bench_runs_tree_search_and_reports_it(
 ) -> None:
     (task,) = load_benchmark(ids=["HumanEval/0"])
     assert task.canonical_solution and len(task.visible_tests) == 2
-    head = r"^Complete the Python function `has_close_elements`\."
     fake_llm.script(
         {
-            "pattern": head + r"(?!.*Your previous implementation).*It must pass these tests",
+            "pattern": first_prompt("has_close_elements"),
             "replies": [fence(task.prompt + "    return None\n")],  # single, then the root
         },
         {
-            "pattern": head + r".*Test results of that implementation",
+            "pattern": retry_prompt("has_close_elements"),
             "replies": [
                 fence(task.prompt + "    return False\n"),
                 fence(task.prompt + "    return True\n"),
                 fence(task.prompt + task.canonical_solution),
             ],
         },
-        {"pattern": r"^An implementation of the Python function", "replies": [LESSON]},
+        {"pattern": REFLECTION_PROMPT, "replies": [LESSON]},
         default="(unscripted request)",
     )
     out = tmp_path / "run"

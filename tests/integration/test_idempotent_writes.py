@@ -26,9 +26,9 @@ from tests.fixtures.redis_proxy import Command, Matcher, command, redis_proxy, s
 from tests.fixtures.services import RedisServer
 from tests.integration.apiserver import (
     running_app,
-    running_worker,
     script_fail_then_fix,
     service_settings,
+    serving,
     task_body,
     wait_terminal,
 )
@@ -83,11 +83,7 @@ async def test_a_lost_reply_at_each_write_duplicates_and_loses_nothing(
         settings = service_settings(
             proxy.url, key_prefix, fake_llm.base_url, judge_image=sandbox_image, lease_s=1.5
         )
-        async with (
-            running_app(settings) as base,
-            running_worker(settings, judge),
-            httpx.AsyncClient(base_url=base, timeout=60) as client,
-        ):
+        async with serving(settings, judge) as client:
             for name, match, nth, reply_has in CASES:
                 rule = proxy.drop_reply(match, nth, reply_has)
                 r = await client.post("/v1/episodes", json=task_body(f"lost-reply/{name}"))

@@ -12,14 +12,16 @@ import pytest
 
 from app.reflexion.models import Episode, Submission, Task
 from tests.fixtures.judge import JudgeFactory
+from tests.fixtures.llm import fence
 from tests.integration.apiserver import (
     LESSON,
     running_app,
-    running_worker,
     script_fail_then_fix,
     service_settings,
+    serving,
     wait_terminal,
 )
+from tests.integration.fidelity_formats import STATS
 from tests.integration.test_run_cli import env, one_line_error, rfx  # noqa: F401 (fixture)
 
 PROMPT = 'def add(a, b):\n    """Return a + b."""\n'
@@ -103,11 +105,7 @@ async def test_http_episode_with_assert_lines_and_422_when_undeclarable(
     settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
     judge = await judge_factory(mode="pooled")
     task = {"id": "mbpp/add", "prompt": PROMPT, "tests": "\n".join(MBPP)}
-    async with (
-        running_app(settings) as base,
-        running_worker(settings, judge),
-        httpx.AsyncClient(base_url=base, timeout=60) as client,
-    ):
+    async with serving(settings, judge) as client:
         bad = await client.post("/v1/episodes", json={"task": task | {"tests": AMBIGUOUS}})
         assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
         assert bad.json()["detail"] == (
@@ -148,27 +146,7 @@ def test_pop(stack):
         stack.pop()
 """
 STATS_PROMPT = "Write mean(xs) and a Stack (push, pop) whose pop raises EmptyError when empty."
-STATS_RIGHT = """class EmptyError(Exception):
-    pass
-
-
-def mean(xs):
-    return sum(xs) / len(xs)
-
-
-class Stack:
-    def __init__(self):
-        self.items = []
-
-    def push(self, x):
-        self.items.append(x)
-
-    def pop(self):
-        if not self.items:
-            raise EmptyError("empty")
-        return self.items.pop()
-"""
-STATS_WRONG = STATS_RIGHT.replace("/ len(xs)", "/ 2")
+STATS_WRONG = STATS.replace("/ len(xs)", "/ 2")
 NODE_IDS = ["test_mean[xs0-1.5]", "test_mean[xs1-2]", "test_pop"]
 
 
@@ -176,10 +154,19 @@ def pytest_task(**fields: Any) -> Task:
     return Task.model_validate({"id": "stats", "prompt": STATS_PROMPT, "tests": PYTEST_MODULE} | fields)
 
 
+def script_stats_fail_then_fix(fake_llm: Any) -> None:
+    """The first answer to the stats prompt is wrong (mean divides by 2), the retry right."""
+    fake_llm.script(
+        {"pattern": "Your previous implementation", "replies": [fence(STATS)]},
+        {"pattern": "Write mean", "replies": [fence(STATS_WRONG)]},
+        default=LESSON,
+    )
+
+
 async def test_pytest_module_on_every_judge(sandbox_judge: Any) -> None:
     task = pytest_task()
     assert task.tests_format == "pytest"
-    right = await sandbox_judge.judge(task.hidden_submission(STATS_RIGHT))
+    right = await sandbox_judge.judge(task.hidden_submission(STATS))
     assert right.status == "passed", right
     assert [(t.name, t.passed) for t in right.tests] == [(n, True) for n in NODE_IDS]
     wrong = await sandbox_judge.judge(task.hidden_submission(STATS_WRONG))
@@ -262,7 +249,7 @@ async def test_pytest_outcomes_map_to_verdicts(
 async def test_v1_judge_takes_a_pytest_module(redis_url: str, key_prefix: str, sandbox_image: str) -> None:
     settings = service_settings(redis_url, key_prefix, judge_image=sandbox_image)
     async with running_app(settings) as base, httpx.AsyncClient(base_url=base, timeout=60) as client:
-        right = await client.post("/v1/judge", json={"code": STATS_RIGHT, "pytest": PYTEST_MODULE})
+        right = await client.post("/v1/judge", json={"code": STATS, "pytest": PYTEST_MODULE})
         wrong = await client.post("/v1/judge", json={"code": STATS_WRONG, "pytest": PYTEST_MODULE})
         both = await client.post(
             "/v1/judge", json={"code": "x = 1", "pytest": PYTEST_MODULE, "asserts": ["assert x"]}
@@ -280,7 +267,7 @@ def test_rfx_judge_and_rfx_run_take_pytest_tasks(
 ) -> None:
     problems = tmp_path / "problems.jsonl"
     records = [
-        {"task_id": "stats/1", "prompt": "", "test": PYTEST_MODULE, "canonical_solution": STATS_RIGHT},
+        {"task_id": "stats/1", "prompt": "", "test": PYTEST_MODULE, "canonical_solution": STATS},
         {
             "task_id": "stats/2",
             "prompt": "",
@@ -296,12 +283,7 @@ def test_rfx_judge_and_rfx_run_take_pytest_tasks(
     assert [(r["task_id"], r["status"]) for r in results] == [("stats/1", "passed"), ("stats/2", "failed")]
     assert [t["name"] for t in results[1]["tests"]] == NODE_IDS
 
-    fence = "```python\n{}```"
-    fake_llm.script(
-        {"pattern": "Your previous implementation", "replies": [fence.format(STATS_RIGHT)]},
-        {"pattern": "Write mean", "replies": [fence.format(STATS_WRONG)]},
-        default=LESSON,
-    )
+    script_stats_fail_then_fix(fake_llm)
     task_file = tmp_path / "task.json"
     task_file.write_text(pytest_task().model_dump_json())
     args = ["run", "--task", str(task_file), "--base-url", fake_llm.base_url, "--model", "m", "--json"]
@@ -326,10 +308,9 @@ def test_rfx_bench_runs_asserts_and_pytest_problems(
         {"task_id": "stats/mean", "prompt": STATS_PROMPT, "test": PYTEST_MODULE},
     ]
     dataset.write_text("".join(json.dumps(r) + "\n" for r in records))
-    fence = "```python\n{}```"
     fake_llm.script(
-        {"pattern": "Write mean", "replies": [fence.format(STATS_WRONG)]},
-        {"pattern": "def add", "replies": [fence.format(RIGHT)]},
+        {"pattern": "Write mean", "replies": [fence(STATS_WRONG)]},
+        {"pattern": "def add", "replies": [fence(RIGHT)]},
         default=LESSON,
     )
     out = tmp_path / "run"
@@ -354,12 +335,7 @@ def test_visible_pytest_module_is_the_feedback(
     env: dict[str, str],  # noqa: F811 (fixture)
 ) -> None:
     """Visible tests as a pytest module: the feedback verdict names the failing node id."""
-    fence = "```python\n{}```"
-    fake_llm.script(
-        {"pattern": "Your previous implementation", "replies": [fence.format(STATS_RIGHT)]},
-        {"pattern": "Write mean", "replies": [fence.format(STATS_WRONG)]},
-        default=LESSON,
-    )
+    script_stats_fail_then_fix(fake_llm)
     visible = "from solution import mean\n\n\ndef test_three():\n    assert mean([1, 2, 3]) == 2\n"
     task = {"id": "stats/v", "prompt": STATS_PROMPT, "tests": PYTEST_MODULE, "visible_tests": [visible]}
     task_file = tmp_path / "task.json"

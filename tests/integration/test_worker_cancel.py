@@ -6,13 +6,10 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
-
 from app.reflexion.models import JudgeLimits
 from tests.integration.apiserver import (
-    running_app,
-    running_worker,
     service_settings,
+    serving,
     task_body,
     wait_terminal,
 )
@@ -41,11 +38,7 @@ async def test_cancel_running_attempt_stops_it_and_its_container(
     def containers() -> list[Any]:
         return list(docker_client.api.containers(all=True, filters={"label": label}))  # one call, no race
 
-    async with (
-        running_app(settings) as base,
-        running_worker(settings, judge),
-        httpx.AsyncClient(base_url=base, timeout=60) as client,
-    ):
+    async with serving(settings, judge) as client:
         episode_id = (await client.post("/v1/episodes", json=task_body())).json()["id"]
         deadline = time.monotonic() + 60
         while not any(c["State"] == "running" for c in containers()):

@@ -6,15 +6,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from tests.integration.apiserver import (
     LESSON,
     parse_sse,
-    running_app,
-    running_worker,
     script_fail_then_fix,
     service_settings,
+    serving,
     task_body,
     wait_terminal,
 )
@@ -26,11 +23,7 @@ async def test_episode_runs_through_queue_and_streams_every_step(
     script_fail_then_fix(fake_llm)
     settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
     judge = await judge_factory(mode="pooled")
-    async with (
-        running_app(settings) as base,
-        running_worker(settings, judge),
-        httpx.AsyncClient(base_url=base, timeout=60) as client,
-    ):
+    async with serving(settings, judge) as client:
         r = await client.post("/v1/episodes", json=task_body("demo/add", max_trials=3, memory="task"))
         episode_id = r.json()["id"]
         async with client.stream("GET", f"/v1/episodes/{episode_id}/events") as stream:
@@ -90,11 +83,7 @@ async def test_the_worker_judges_each_episode_at_its_own_age(
     script_fail_then_fix(fake_llm)
     settings = service_settings(redis_url, key_prefix, fake_llm.base_url, judge_image=sandbox_image)
     recorder = PriorityRecorder(await judge_factory(mode="pooled"))
-    async with (
-        running_app(settings) as base,
-        running_worker(settings, recorder),
-        httpx.AsyncClient(base_url=base, timeout=60) as client,
-    ):
+    async with serving(settings, recorder) as client:
         r = await client.post("/v1/episodes", json=task_body("demo/age", max_trials=3))
         episode = await wait_terminal(client, r.json()["id"])
     accepted = datetime.fromisoformat(episode["created_at"]).timestamp()

@@ -15,7 +15,6 @@ import json
 import logging
 from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as aredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -28,10 +27,9 @@ from app.reflexion.models import Episode, Task
 from tests.fixtures.redis_proxy import command, redis_proxy, script_sha
 from tests.fixtures.services import RedisServer
 from tests.integration.apiserver import (
-    running_app,
-    running_worker,
     script_fail_then_fix,
     service_settings,
+    serving,
     task_body,
     wait_terminal,
 )
@@ -86,11 +84,7 @@ async def test_cancel_while_the_claims_reply_is_in_flight_ends_cancelled(
     async with redis_proxy(redis_server.port) as proxy:
         hold = proxy.hold_reply(command("EVALSHA", script_sha(_CLAIM)))
         worker_settings = api_settings.model_copy(update={"redis_url": proxy.url})
-        async with (
-            running_app(api_settings) as base,
-            running_worker(worker_settings, judge),
-            httpx.AsyncClient(base_url=base, timeout=60) as client,
-        ):
+        async with serving(api_settings, judge, worker_settings=worker_settings) as client:
             episode_id = (await client.post("/v1/episodes", json=task_body())).json()["id"]
             await asyncio.wait_for(hold.fired.wait(), 30)  # the claim ran on Redis; its reply is held
             assert (await aredis_client.hget(keys.episode(episode_id), "owner")) not in (None, b"")
@@ -132,11 +126,7 @@ async def test_a_stored_record_that_fails_validation_ends_failed(
     broken["shiny_new_field"] = 1
     await aredis_client.hset(keys.episode(episode.id), "json", json.dumps(broken))
     judge = await judge_factory()
-    async with (
-        running_app(settings) as base,
-        running_worker(settings, judge),
-        httpx.AsyncClient(base_url=base, timeout=60) as client,
-    ):
+    async with serving(settings, judge) as client:
         ended = await wait_terminal(client, episode.id, timeout_s=30)
         # the quota (1) is free again: the next episode is accepted and runs to its end
         r = await client.post("/v1/episodes", json=task_body())

@@ -26,33 +26,12 @@ from app.judge.container import hardening_args
 from app.judge.docker_judge import DockerJudge
 from app.judge.reaper import INSTANCE_LABEL
 from app.reflexion.models import JudgeLimits, Submission
+from tests.fixtures.judge import MEMORY_BOMB, oom_killed_containers
 from tests.fixtures.services import TEST_LABEL, TEST_RUN_ID
 
 RIGHT = "def add(a, b):\n    return a + b\n"
 TESTS = "def check(candidate):\n    assert candidate(2, 3) == 5\n"
 LIMITS = JudgeLimits(timeout_s=8.0, memory_mb=128, pids=64, output_bytes=64 * 1024, tmpfs_mb=16, cpus=1.0)
-# memory_bomb_in_children of tests/security/programs.py, holding its memory longer so that the six
-# children's memory adds up however slowly a loaded host runs them; `add` is wrong, so nothing but
-# the memory kill can end in another status than `failed`.
-BOMB = """
-import os, time
-kids = []
-for _ in range(6):
-    pid = os.fork()
-    if pid == 0:
-        blocks = []
-        try:
-            while True:
-                blocks.append(bytearray(4 * 2**20))
-        except MemoryError:
-            time.sleep(60)
-            os._exit(0)
-    kids.append(pid)
-for pid in kids:
-    os.waitpid(pid, 0)
-def add(a, b):
-    return a - b
-"""
 STACK_CLI = "/usr/bin/docker"  # Debian's docker.io CLI: the one scripts/stack-init puts in the image
 
 
@@ -177,24 +156,14 @@ async def test_a_memory_bomb_under_gvisor_is_a_memory_verdict_run_once(
     await judge.start()
     since = time.time() - 1
     try:
-        verdict = await judge.judge(Submission(code=BOMB, tests=TESTS, entry_point="add"))
+        verdict = await judge.judge(MEMORY_BOMB)
     finally:
         await judge.aclose()
-    until = time.time() + 1
-    events = await asyncio.to_thread(
-        lambda: list(
-            docker_client.events(
-                since=since,
-                until=until,
-                decode=True,
-                filters={"event": "oom", "label": f"{INSTANCE_LABEL}={judge.id}"},
-            )
-        )
-    )
+    killed = await asyncio.to_thread(oom_killed_containers, docker_client, judge.id, since, time.time() + 1)
     assert verdict.status == "memory", verdict
     # the submission ran once: one OOM-killed container. A run again would be in a new container
-    # (an OOM-killed gVisor sandbox is gone); the engine may report one kill more than once.
-    assert len({event["id"] for event in events}) == 1, events
+    # (an OOM-killed gVisor sandbox is gone).
+    assert len(killed) == 1, killed
 
 
 async def test_events_show_only_the_proxys_own_containers(
