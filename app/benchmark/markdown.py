@@ -193,6 +193,16 @@ def equal_tokens_cell(versus: dict[str, Any] | None) -> str:
     return pct(versus["best_of_n_accuracy"]) + ("" if versus["within_curve"] else " (all samples spent)")
 
 
+def noise_line(what: str, spread: dict[str, Any]) -> list[str]:
+    """One noise band (comparison.Spread) as a sentence: each run's accuracy, mean, sd and range."""
+    runs = ", ".join(pct(a) for a in spread["accuracies"])
+    return [
+        "",
+        f"{what} scored {runs} (mean {pct(spread['mean'])}, sd {100 * spread['stdev']:.1f} points, "
+        f"range {pct(spread['low'])}-{pct(spread['high'])}).",
+    ]
+
+
 def budget_sections(comparison: dict[str, Any] | None) -> list[str]:
     """Accuracy at equal budget, flips against single with McNemar, retries, errors fixed, noise band."""
     if not comparison:
@@ -279,19 +289,10 @@ def budget_sections(comparison: dict[str, Any] | None) -> list[str]:
         )
     sampled = comparison.get("sampled_spread")
     if sampled:
-        runs = ", ".join(pct(a) for a in sampled["accuracies"])
-        out += [
-            "",
-            f"Noise band of a sampled single: the {sampled['runs']} samples of {sampled['run']} "
-            f"scored {runs} (mean {pct(sampled['mean'])}, sd {100 * sampled['stdev']:.1f} points).",
-        ]
+        out += noise_line(
+            f"Noise band of a sampled single: the {sampled['runs']} samples of {sampled['run']}", sampled
+        )
     spread = comparison.get("single_spread")
     if spread:
-        runs = ", ".join(pct(a) for a in spread["accuracies"])
-        out += [
-            "",
-            f"Noise band: single over {spread['runs']} runs scored {runs} "
-            f"(mean {pct(spread['mean'])}, sd {100 * spread['stdev']:.1f} points, "
-            f"range {pct(spread['low'])}-{pct(spread['high'])}).",
-        ]
+        out += noise_line(f"Noise band: single over {spread['runs']} runs", spread)
     return out
