@@ -36,6 +36,7 @@ class Heldout:
     reports: dict[str, Json | None]
     tuning: Json
     chosen: str | None
+    defaults: Json  # bench/real_model/defaults.py's verdict per size, once a size's run is complete
 
     @classmethod
     def read(cls, root: Path, tuning: Json, chosen: Json | None) -> Heldout:
@@ -43,7 +44,9 @@ class Heldout:
         for size in SIZES:
             path = root / HELDOUT / size / "report" / "report.json"
             reports[size] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-        return cls(reports, tuning, chosen["variant"] if chosen else None)
+        verdicts = root / HELDOUT / "defaults.json"
+        decided = json.loads(verdicts.read_text(encoding="utf-8")) if verdicts.exists() else {}
+        return cls(reports, tuning, chosen["variant"] if chosen else None, decided)
 
 
 def goal(report: Json, chosen: str | None) -> Json | None:
@@ -101,6 +104,16 @@ def progress(report: Json) -> str:
         f"`{name}` {run['problems'] + run['dropped_episodes'].get(name, 0)}" for name in run["runs"]
     )
     return f"problems finished of {HELDOUT_PROBLEMS}: {done}"
+
+
+def default_line(h: Heldout, size: str) -> str:
+    verdict = h.defaults.get(size)
+    if verdict is None:
+        return (
+            "- the bundled model's default (bench/real_model/defaults.py, a rule fixed before the data):"
+            f" decided once all {HELDOUT_PROBLEMS} problems are in"
+        )
+    return f"- the bundled model's default: `{verdict['run']}` ({verdict['rule']})"
 
 
 def size_section(h: Heldout, size: str) -> list[str]:
@@ -162,6 +175,7 @@ def size_section(h: Heldout, size: str) -> list[str]:
         f"- goal (chosen `{h.chosen}`): {goal_text(goal(report, h.chosen))}",
         noise,
         without_visible,
+        default_line(h, size),
         f"- behaviour digest{'s' if len(code) > 1 else ''} (app/benchmark/provenance.py):"
         f" {', '.join(f'`{str(c)[:12]}`' for c in sorted(code, key=str))}",
         "",

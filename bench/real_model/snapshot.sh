@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Commit the held-out run as far as it has got (issue 23: raw attempts and reports committed as they
-# complete): each size's report from the problems its runs finished, the docs generated from those
-# reports (bench/report_docs.py), and the raw episodes, in one commit. Safe while the run goes on:
+# complete): each size's report from the problems its runs finished, the bundled models' defaults
+# once a size is complete (defaults.py), the docs generated from those (bench/report_docs.py), and
+# the raw episodes, in one commit. Safe while the run goes on:
 # the reports read what is on disk, and the docs read only the reports.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,6 +12,7 @@ for size in 0.5b 1.5b; do
     bench/real_model/heldout.sh "$size" report >/dev/null
   fi
 done
+.venv/bin/python bench/real_model/defaults.py >/dev/null
 .venv/bin/python bench/report_docs.py
 git add "$OUT" README.md docs/performance.md
 summary=$(python3 - "$OUT" <<'PY'

@@ -50,3 +50,12 @@ def test_no_goal_before_the_chosen_variant_has_figures() -> None:
     assert heldout_docs.goal(report(0.7, 0, 0.0), "another") is None
     assert heldout_docs.goal(report(0.7, 0, 0.0), None) is None
     assert "not judged yet" in heldout_docs.goal_text(None)
+
+
+def test_the_bundled_default_is_named_once_defaults_py_has_decided() -> None:
+    undecided = heldout_docs.Heldout(reports={}, tuning={}, chosen="chosen", defaults={})
+    assert "decided once all 124 problems are in" in heldout_docs.default_line(undecided, "0.5b")
+    decided = heldout_docs.Heldout(
+        reports={}, tuning={}, chosen="chosen", defaults={"0.5b": {"run": "single", "rule": "the rule"}}
+    )
+    assert heldout_docs.default_line(decided, "0.5b") == "- the bundled model's default: `single` (the rule)"
