@@ -65,6 +65,7 @@ def goal(report: Json, chosen: str | None) -> Json | None:
         "p_value": mine["vs_single"]["p_value"],
         "versus": versus,
         "met": points >= GOAL_POINTS and lost <= GOAL_MAX_LOST and even,
+        "complete": report["run"]["problems"] == HELDOUT_PROBLEMS,
     }
 
 
@@ -77,7 +78,9 @@ def goal_text(g: Json | None) -> str:
         if versus
         else "best_of_n not run yet"
     )
-    verdict = "**met**" if g["met"] else "**not met**"
+    verdict = (
+        ("**met**" if g["met"] else "**not met**") if g["complete"] else "not judged until all are in; so far"
+    )
     return (
         f"{verdict}: {g['points']:+.1f} points over single, {g['lost']} lost (McNemar p {g['p_value']:.2g}),"
         f" {against}"

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import heldout_docs
 
 
-def report(accuracy: float, lost: int, versus_best_of_n: float | None) -> dict[str, Any]:
+def report(accuracy: float, lost: int, versus_best_of_n: float | None, problems: int = 124) -> dict[str, Any]:
     chosen: dict[str, Any] = {
         "accuracy": accuracy,
         "vs_single": {"gained": 9, "lost": lost, "p_value": 0.01},
@@ -22,7 +22,7 @@ def report(accuracy: float, lost: int, versus_best_of_n: float | None) -> dict[s
     if versus_best_of_n is not None:
         chosen["vs_best_of_n"] = {"difference": versus_best_of_n, "within_curve": True}
     return {
-        "run": {"baseline": "single"},
+        "run": {"baseline": "single", "problems": problems},
         "comparison": {"strategies": {"single": {"accuracy": 0.60, "vs_single": None}, "chosen": chosen}},
     }
 
@@ -59,3 +59,10 @@ def test_the_bundled_default_is_named_once_defaults_py_has_decided() -> None:
         reports={}, tuning={}, chosen="chosen", defaults={"0.5b": {"run": "single", "rule": "the rule"}}
     )
     assert heldout_docs.default_line(decided, "0.5b") == "- the bundled model's default: `single` (the rule)"
+
+
+def test_a_partial_run_is_not_judged() -> None:
+    judged = heldout_docs.goal(report(0.70, 0, 0.1, problems=60), "chosen")
+    assert judged is not None and not judged["complete"]
+    text = heldout_docs.goal_text(judged)
+    assert text.startswith("not judged until all are in; so far: +10.0 points") and "met" not in text
