@@ -21,6 +21,7 @@ import pytest
 from app.benchmark.datasets import load_benchmark
 from app.reflexion.models import Episode
 from tests.fixtures.llm import FakeLLMServer, actor_prompt, fence
+from tests.fixtures.signals import interruptible
 
 RFX = str(Path(sys.executable).parent / "rfx")
 IDS = ["HumanEval/0", "HumanEval/1", "HumanEval/3", "HumanEval/5"]
@@ -231,7 +232,12 @@ def test_ctrl_c_leaves_a_partial_report_and_a_resumable_directory(
     script_canonical(fake_llm, IDS, latency_s=0.4)
     argv = bench_argv(fake_llm, out, "--ids", ",".join(IDS), "--strategy", "single", "--concurrency", "1")
     first = subprocess.Popen(
-        argv, env=env(sandbox_image), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        argv,
+        env=env(sandbox_image),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=interruptible,
     )
     guard = time.monotonic() + 300  # a guard against hanging, not a measurement
     while len(lines(out)) < 1 and first.poll() is None and time.monotonic() < guard:

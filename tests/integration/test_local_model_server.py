@@ -25,6 +25,7 @@ from app.llm import local_model
 from app.llm.local_server import pid_file
 from app.settings import Settings
 from tests.fixtures.services import free_port
+from tests.fixtures.signals import interruptible
 
 pytestmark = pytest.mark.model
 
@@ -81,7 +82,7 @@ def _installed() -> None:
 
 def test_rfx_model_serve_answers_and_ctrl_c_leaves_no_process() -> None:
     port = free_port()
-    process = rfx("model", "serve", "--size", "0.5b", "--port", str(port))
+    process = rfx("model", "serve", "--size", "0.5b", "--port", str(port), preexec_fn=interruptible)
     try:
         assert wait_for_models(port, process) == ["qwen2.5-coder-0.5b"]
         server_pid = json.loads(pid_file(DATA_DIR, port).read_text())["pid"]

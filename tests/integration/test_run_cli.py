@@ -19,6 +19,7 @@ from app.llm.fake_script import Reply, Rule
 from app.llm.fake_server import FakeLLMServer
 from app.reflexion.models import Episode
 from tests.fixtures.services import free_port
+from tests.fixtures.signals import interruptible
 from tests.integration.test_episode_engine import HIDDEN, LESSON, RETRY, RIGHT, TASK, WRONG
 
 
@@ -364,7 +365,7 @@ def test_ctrl_c_records_the_episode_as_cancelled(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
+        preexec_fn=interruptible,
     )
     assert process.stderr is not None
     started = process.stderr.readline()  # the episode has started once this line is out
