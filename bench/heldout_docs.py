@@ -14,6 +14,7 @@ curve read at the variant's tokens per problem).
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +50,10 @@ class Heldout:
         return cls(reports, tuning, chosen["variant"] if chosen else None, decided)
 
 
-def goal(report: Json, chosen: str | None) -> Json | None:
-    """The issue's goal judged on one size's report; None while the chosen variant has no figures."""
+def goal(report: Json, chosen: str | None, complete: bool) -> Json | None:
+    """The issue's goal judged on one size's report; None while the chosen variant has no figures.
+    `complete`: the report holds every planned run on every problem (defaults.py has decided the size:
+    it applies bench/real_model/plan.py's test), so a verdict is not read off a partial run."""
     per = report["comparison"]["strategies"]
     if chosen is None or chosen not in per:
         return None
@@ -65,7 +68,7 @@ def goal(report: Json, chosen: str | None) -> Json | None:
         "p_value": mine["vs_single"]["p_value"],
         "versus": versus,
         "met": points >= GOAL_POINTS and lost <= GOAL_MAX_LOST and even,
-        "complete": report["run"]["problems"] == HELDOUT_PROBLEMS,
+        "complete": complete,
     }
 
 
@@ -100,13 +103,34 @@ def tuning_figures(h: Heldout, settings: Json, label: str) -> str:
     return f"{pct(figures['accuracy'])}, {figures['tokens_per_problem']:,.0f} tok, {flips(figures)}"
 
 
-def progress(report: Json) -> str:
+def progress(report: Json, quote: str = "`") -> str:
     """Problems each run had finished when the report was made (the common ones and those past them)."""
     run = report["run"]
     done = ", ".join(
-        f"`{name}` {run['problems'] + run['dropped_episodes'].get(name, 0)}" for name in run["runs"]
+        f"{quote}{name}{quote} {run['problems'] + run['dropped_episodes'].get(name, 0)}"
+        for name in run["runs"]
     )
     return f"problems finished of {HELDOUT_PROBLEMS}: {done}"
+
+
+def main(argv: list[str]) -> int:
+    """`python3 bench/heldout_docs.py progress`: how far each size got, one line (snapshot.sh's commit
+    message)."""
+    if argv != ["progress"]:
+        print("usage: heldout_docs.py progress", file=sys.stderr)
+        return 2
+    root = Path(__file__).resolve().parent.parent
+    parts = []
+    for size in SIZES:
+        path = root / HELDOUT / size / "report" / "report.json"
+        if path.exists():
+            parts.append(f"{size}: {progress(json.loads(path.read_text(encoding='utf-8')), quote='')}")
+    print("; ".join(parts) or "nothing finished yet")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
 
 
 def default_line(h: Heldout, size: str) -> str:
@@ -119,68 +143,75 @@ def default_line(h: Heldout, size: str) -> str:
     return f"- the bundled model's default: `{verdict['run']}` ({verdict['rule']})"
 
 
+def strategy_row(h: Heldout, report: Json, label: str) -> tuple[str, ...]:
+    """One run's line of a size's table."""
+    figures = report["comparison"]["strategies"][label]
+    versus = figures.get("vs_best_of_n")
+    false = report["strategies"][label]["false_positives"]
+    return (
+        f"`{label}`",
+        pct(figures["accuracy"]),
+        f"{figures['tokens_per_problem']:,.0f}",
+        (pct(versus["best_of_n_accuracy"]) + ("" if versus["within_curve"] else " (all samples spent)"))
+        if versus
+        else DASH,
+        flips(figures),
+        f"{false['episodes']} / {false['episodes_solved']}",
+        " · ".join(f"{v['fixed']}/{v['first_wrong']}" for v in figures["errors_fixed"].values()),
+        tuning_figures(h, report["run"]["variants"][label], label),
+    )
+
+
+def noise_line(report: Json) -> str:
+    sampled = report["comparison"].get("sampled_spread")
+    if not sampled:
+        return "- noise band: best_of_n has not run yet"
+    return (
+        f"- noise band of a sampled single (best_of_n's {sampled['runs']} independent samples at temperature"
+        f" 0.8): {', '.join(pct(a) for a in sampled['accuracies'])}, sd {100 * sampled['stdev']:.1f} points;"
+        " greedy `single` has none (on 0-39, three seeds on two servers gave the same 40 programs)"
+    )
+
+
+def without_visible_line(report: Json) -> str:
+    apart = {
+        label: f["by_feedback"][source]
+        for label, f in report["comparison"]["strategies"].items()
+        for source in f["by_feedback"]
+        if source != "visible"
+    }
+    if not apart:
+        return "- every problem has visible tests"
+    return (
+        "- problems without visible tests (feedback from the model's own tests), reported apart:"
+        f" {next(iter(apart.values()))['problems']}, solved there by "
+        + ", ".join(f"`{label}` {pct(f['accuracy'])}" for label, f in apart.items())
+    )
+
+
+def digest_line(report: Json) -> str:
+    code = {e["behaviour"] for entries in report["run"]["code"].values() for e in entries}
+    return (
+        f"- behaviour digest{'s' if len(code) > 1 else ''} (app/benchmark/provenance.py):"
+        f" {', '.join(f'`{str(c)[:12]}`' for c in sorted(code, key=str))}"
+    )
+
+
 def size_section(h: Heldout, size: str) -> list[str]:
     report = h.reports[size]
     head = [f"### Actor {size}", ""]
     if report is None:
         return [*head, "- no run has finished a problem yet"]
-    head.append(f"- {progress(report)}")
-    run, per = report["run"], report["comparison"]["strategies"]
-    summary = report["strategies"]
-    rows = []
-    for label, figures in per.items():
-        versus = figures.get("vs_best_of_n")
-        fixed = figures["errors_fixed"]
-        false = summary[label]["false_positives"]
-        rows.append(
-            (
-                f"`{label}`",
-                pct(figures["accuracy"]),
-                f"{figures['tokens_per_problem']:,.0f}",
-                (
-                    pct(versus["best_of_n_accuracy"])
-                    + ("" if versus["within_curve"] else " (all samples spent)")
-                )
-                if versus
-                else DASH,
-                flips(figures),
-                f"{false['episodes']} / {false['episodes_solved']}",
-                " · ".join(f"{v['fixed']}/{v['first_wrong']}" for v in fixed.values()),
-                tuning_figures(h, run["variants"][label], label),
-            )
-        )
-    sampled = report["comparison"].get("sampled_spread")
-    noise = (
-        f"- noise band of a sampled single (best_of_n's {sampled['runs']} independent samples at temperature"
-        f" 0.8): {', '.join(pct(a) for a in sampled['accuracies'])}, sd {100 * sampled['stdev']:.1f} points;"
-        " greedy `single` has none (on 0-39, three seeds on two servers gave the same 40 programs)"
-        if sampled
-        else "- noise band: best_of_n has not run yet"
-    )
-    apart = {
-        label: f["by_feedback"][source]
-        for label, f in per.items()
-        for source in f["by_feedback"]
-        if source != "visible"
-    }
-    without_visible = (
-        "- problems without visible tests (feedback from the model's own tests), reported apart:"
-        f" {next(iter(apart.values()))['problems']}, solved there by "
-        + ", ".join(f"`{label}` {pct(f['accuracy'])}" for label, f in apart.items())
-        if apart
-        else "- every problem has visible tests"
-    )
-    code = {e["behaviour"] for entries in run["code"].values() for e in entries}
     return [
         *head,
-        f"- on the {run['problems']} problems every run below finished; full report:"
+        f"- {progress(report)}",
+        f"- on the {report['run']['problems']} problems every run below finished; full report:"
         f" [{HELDOUT}/{size}/report/report.md](../{HELDOUT}/{size}/report/report.md)",
-        f"- goal (chosen `{h.chosen}`): {goal_text(goal(report, h.chosen))}",
-        noise,
-        without_visible,
+        f"- goal (chosen `{h.chosen}`): {goal_text(goal(report, h.chosen, size in h.defaults))}",
+        noise_line(report),
+        without_visible_line(report),
         default_line(h, size),
-        f"- behaviour digest{'s' if len(code) > 1 else ''} (app/benchmark/provenance.py):"
-        f" {', '.join(f'`{str(c)[:12]}`' for c in sorted(code, key=str))}",
+        digest_line(report),
         "",
         f"![accuracy against tokens per problem, {size}](../{HELDOUT}/{size}/report/accuracy_vs_cost.png)",
         "",
@@ -195,7 +226,7 @@ def size_section(h: Heldout, size: str) -> list[str]:
                 "fixed / first wrong: syntax · exception · wrong value · timeout",
                 "same settings on 0-39",
             ),
-            rows,
+            [strategy_row(h, report, label) for label in report["comparison"]["strategies"]],
         ),
     ]
 
@@ -224,7 +255,7 @@ def readme_block(h: Heldout) -> str:
             rows.append((size, DASH, DASH, DASH, DASH, "no run yet"))
             continue
         per = report["comparison"]["strategies"]
-        complete = report["run"]["problems"] == HELDOUT_PROBLEMS
+        complete = size in h.defaults
         for label, figures in per.items():
             rows.append(
                 (
@@ -245,7 +276,7 @@ def readme_block(h: Heldout) -> str:
             "Goal (chosen variant: +5 points over `single`, at most 1 lost, even with best_of_n at equal"
             " tokens): "
             + "; ".join(
-                f"{size} {goal_text(goal(r, h.chosen)) if r else 'not run yet'}"
+                f"{size} {goal_text(goal(r, h.chosen, size in h.defaults)) if r else 'not run yet'}"
                 for size, r in h.reports.items()
             )
             + ". Report: [docs/performance.md](docs/performance.md#the-held-out-run-humaneval40-163).",

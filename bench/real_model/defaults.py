@@ -4,7 +4,8 @@ before its data (issue 23: the product follows the evidence, or stays with `sing
     .venv/bin/python bench/real_model/defaults.py    # writes bench/real_model/heldout-40-163/defaults.json
 
 Reads each actor size's held-out report (bench/real_model/heldout.sh) and names, per size whose report
-holds all 124 problems, the run whose settings become that model's default. The rule, committed
+holds every planned run on all 124 problems (plan.py), the run whose settings become that model's
+default. The rule, committed
 before the held-out run had finished any feedback episode:
 1. Candidates are the size's held-out runs other than `single`, each as it ran: every one stays
    within the product's default budget (3 trials per episode; best_of_n's 4 samples are under its
@@ -21,12 +22,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-HELDOUT = Path(__file__).resolve().parent / "heldout-40-163"
-SIZES = ("0.5b", "1.5b")
-PLANNED = 124
+from plan import REAL_MODEL, SIZES, complete
+
+HELDOUT = REAL_MODEL / "heldout-40-163"
 ALPHA = 0.05
 RULE = (
     "the most accurate held-out run whose gain over single is beyond the noise (exact McNemar p < 0.05),"
@@ -39,10 +39,10 @@ def gains_beyond_noise(flips: dict[str, Any]) -> bool:
     return bool(flips["gained"] > flips["lost"] and flips["p_value"] < ALPHA)
 
 
-def decide(report: dict[str, Any]) -> dict[str, Any] | None:
-    """One size's default from its report; None while the report lacks some of the planned problems."""
+def decide(report: dict[str, Any], size: str) -> dict[str, Any] | None:
+    """One size's default from its report; None while the report lacks a planned run or problem."""
     run, per = report["run"], report["comparison"]["strategies"]
-    if run["problems"] < PLANNED:
+    if not complete(report, size):
         return None
     baseline = run["baseline"]
     beyond = [
@@ -70,12 +70,12 @@ def main(argv: list[str]) -> int:
     decided = {}
     for size in SIZES:
         path = HELDOUT / size / "report" / "report.json"
-        verdict = decide(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
+        verdict = decide(json.loads(path.read_text(encoding="utf-8")), size) if path.exists() else None
         if verdict is not None:
             decided[size] = verdict
             print(f"{size}: default {verdict['run']} ({RULE})")
         else:
-            print(f"{size}: not decided: the held-out report does not hold all {PLANNED} problems yet")
+            print(f"{size}: not decided: the held-out report lacks some of the planned runs or problems")
     if decided:
         (HELDOUT / "defaults.json").write_text(json.dumps(decided, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -6,8 +6,8 @@
 #     PORT=8092 bench/real_model/heldout.sh 1.5b single # chosen steps, on another server (a lane)
 #     bench/real_model/heldout.sh 0.5b report          # the report alone, from what has finished
 #
-# Steps per size: single, best-of-4 (4 samples filtered by the visible tests) and the chosen variant,
-# and for 0.5b also reflexion-today. Every step resumes (rfx bench --out), so the run spreads over
+# Steps per size (bench/real_model/plan.py): single, best-of-4 (4 samples filtered by the visible
+# tests) and the chosen variant, and for 0.5b also reflexion-today. Every step resumes (rfx bench --out), so the run spreads over
 # sessions; it refuses to start on a checkout whose behaviour files (app/ but for its reporting
 # modules, prompts/, sandbox/, the lock) differ from the commit (app/benchmark/provenance.py); each
 # run's provenance.jsonl and the report name the behaviour digest and the commits it ran.
@@ -18,14 +18,11 @@ SIZE=${1:?usage: heldout.sh 0.5b|1.5b [STEP...|report]}
 shift
 case $SIZE in 0.5b | 1.5b) ;; *) echo "heldout.sh: size 0.5b or 1.5b, not $SIZE" >&2; exit 2 ;; esac
 OUT=bench/real_model/heldout-40-163/$SIZE
-CHOSEN_FILE=bench/real_model/tune-0-39/report/chosen.json
-[ -s "$CHOSEN_FILE" ] || { echo "heldout.sh: no $CHOSEN_FILE: run bench/real_model/tune.sh first" >&2; exit 2; }
-CHOSEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["variant"])' "$CHOSEN_FILE")
-IDS=$(python3 -c 'print(",".join(f"HumanEval/{i}" for i in range(40, 164)))')
+[ -s bench/real_model/tune-0-39/report/chosen.json ] || { echo "heldout.sh: no chosen variant: run bench/real_model/tune.sh first" >&2; exit 2; }
+IDS=$(python3 bench/real_model/plan.py ids)
+read -r -a STEPS <<<"$(python3 bench/real_model/plan.py steps "$SIZE")"
 # shellcheck source=bench/real_model/variants.sh
 . bench/real_model/variants.sh
-STEPS=(single best-of-4 "$CHOSEN")
-[ "$SIZE" = 0.5b ] && [ "$CHOSEN" != reflexion-today ] && STEPS+=(reflexion-today)
 
 # Wall-clock limits are lifted for every step alike: two lanes and up to three llama.cpp servers share
 # two cores, so a 120 s reply limit or a 600 s episode limit would measure the contention, not the

@@ -15,15 +15,6 @@ done
 .venv/bin/python bench/real_model/defaults.py >/dev/null
 .venv/bin/python bench/report_docs.py
 git add "$OUT" README.md docs/performance.md
-summary=$(python3 - "$OUT" <<'PY'
-import json, pathlib, sys
-parts = []
-for report in sorted(pathlib.Path(sys.argv[1]).glob("*/report/report.json")):
-    run = json.loads(report.read_text())["run"]
-    done = ", ".join(f"{n} {run['problems'] + run['dropped_episodes'].get(n, 0)}" for n in run["runs"])
-    parts.append(f"{report.parent.parent.name}: {done}")
-print("; ".join(parts) or "nothing finished yet")
-PY
-)
-git commit -q -m "Held-out run progress (problems finished of 124): $summary" -- "$OUT" README.md docs/performance.md
+summary=$(python3 bench/heldout_docs.py progress)
+git commit -q -m "Held-out run progress ($summary)" -- "$OUT" README.md docs/performance.md
 git log --oneline -1

@@ -1,5 +1,6 @@
 """bench/real_model/defaults.py applies its stated rule to the held-out reports: the most accurate run
-beyond the noise, else single; and it decides nothing from a partial report."""
+beyond the noise, else single; and it decides nothing from a partial report, whether it lacks problems
+or a planned run (bench/real_model/plan.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "real_model"))
 
 import defaults
+import plan
 
 
-def report(runs: dict[str, tuple[float, int, int, float, float]], problems: int = 124) -> dict[str, Any]:
-    """runs: label -> (accuracy, gained, lost, McNemar p, tokens per problem); `single` is the baseline."""
+def report(
+    runs: dict[str, tuple[float, int, int, float, float]], problems: int = 124, missing: str | None = None
+) -> dict[str, Any]:
+    """runs: label -> (accuracy, gained, lost, McNemar p, tokens per problem); `single` is the baseline;
+    every run the plan names for 0.5b is in it too, but `missing`."""
     per: dict[str, Any] = {"single": {"accuracy": 0.6, "tokens_per_problem": 400.0, "vs_single": None}}
     for label, (accuracy, gained, lost, p, tokens) in runs.items():
         per[label] = {
@@ -23,6 +30,7 @@ def report(runs: dict[str, tuple[float, int, int, float, float]], problems: int 
         }
     return {
         "run": {
+            "runs": {label: [] for label in {*plan.steps("0.5b"), *per} if label != missing},
             "problems": problems,
             "baseline": "single",
             "variants": {label: {"strategy": label} for label in per},
@@ -40,7 +48,8 @@ def test_the_most_accurate_run_beyond_the_noise_wins() -> None:
                 "lucky": (0.75, 12, 3, 0.035, 2000.0),  # even more accurate, and beyond the noise too
                 "noisy": (0.80, 30, 20, 0.2, 300.0),  # the most accurate of all, but within the noise
             }
-        )
+        ),
+        "0.5b",
     )
     assert decided is not None
     assert decided["run"] == "lucky" and decided["beyond_the_noise"] == ["best-of-4", "chosen", "lucky"]
@@ -49,17 +58,32 @@ def test_the_most_accurate_run_beyond_the_noise_wins() -> None:
 
 def test_ties_go_to_fewer_tokens() -> None:
     decided = defaults.decide(
-        report({"dear": (0.7, 13, 0, 0.001, 1500.0), "cheap": (0.7, 13, 0, 0.001, 900.0)})
+        report({"dear": (0.7, 13, 0, 0.001, 1500.0), "cheap": (0.7, 13, 0, 0.001, 900.0)}), "0.5b"
     )
     assert decided is not None and decided["run"] == "cheap"
 
 
 def test_single_stays_when_nothing_beats_it_beyond_the_noise() -> None:
     decided = defaults.decide(
-        report({"chosen": (0.64, 5, 0, 0.0625, 900.0), "worse": (0.5, 1, 14, 0.001, 800.0)})
+        report({"chosen": (0.64, 5, 0, 0.0625, 900.0), "worse": (0.5, 1, 14, 0.001, 800.0)}), "0.5b"
     )
     assert decided is not None and decided["run"] == "single" and decided["beyond_the_noise"] == []
 
 
-def test_a_partial_report_decides_nothing() -> None:
-    assert defaults.decide(report({"chosen": (0.9, 40, 0, 1e-12, 900.0)}, problems=123)) is None
+@pytest.mark.parametrize(
+    ("problems", "missing"),
+    [
+        (123, None),  # a run has not finished every problem
+        (124, "best-of-4"),  # a report made before the last planned run started
+        (124, "reflexion-today"),  # the 0.5B's fourth run
+    ],
+)
+def test_a_partial_report_decides_nothing(problems: int, missing: str | None) -> None:
+    partial = report({"chosen": (0.9, 40, 0, 1e-12, 900.0)}, problems=problems, missing=missing)
+    assert defaults.decide(partial, "0.5b") is None
+
+
+def test_the_1_5b_needs_no_reflexion_today() -> None:
+    whole = report({"chosen": (0.9, 40, 0, 1e-12, 900.0)}, missing="reflexion-today")
+    decided = defaults.decide(whole, "1.5b")
+    assert decided is not None and decided["run"] == "chosen"

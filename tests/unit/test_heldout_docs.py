@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import heldout_docs
 
 
-def report(accuracy: float, lost: int, versus_best_of_n: float | None, problems: int = 124) -> dict[str, Any]:
+def report(accuracy: float, lost: int, versus_best_of_n: float | None) -> dict[str, Any]:
     chosen: dict[str, Any] = {
         "accuracy": accuracy,
         "vs_single": {"gained": 9, "lost": lost, "p_value": 0.01},
@@ -22,7 +22,7 @@ def report(accuracy: float, lost: int, versus_best_of_n: float | None, problems:
     if versus_best_of_n is not None:
         chosen["vs_best_of_n"] = {"difference": versus_best_of_n, "within_curve": True}
     return {
-        "run": {"baseline": "single", "problems": problems},
+        "run": {"baseline": "single", "problems": 124},
         "comparison": {"strategies": {"single": {"accuracy": 0.60, "vs_single": None}, "chosen": chosen}},
     }
 
@@ -40,15 +40,15 @@ def report(accuracy: float, lost: int, versus_best_of_n: float | None, problems:
 def test_the_goal_needs_all_three_conditions(
     accuracy: float, lost: int, versus: float | None, met: bool
 ) -> None:
-    judged = heldout_docs.goal(report(accuracy, lost, versus), "chosen")
+    judged = heldout_docs.goal(report(accuracy, lost, versus), "chosen", complete=True)
     assert judged is not None and judged["met"] is met
     assert judged["points"] == pytest.approx(100 * (accuracy - 0.60))
     assert ("**met**" if met else "**not met**") in heldout_docs.goal_text(judged)
 
 
 def test_no_goal_before_the_chosen_variant_has_figures() -> None:
-    assert heldout_docs.goal(report(0.7, 0, 0.0), "another") is None
-    assert heldout_docs.goal(report(0.7, 0, 0.0), None) is None
+    assert heldout_docs.goal(report(0.7, 0, 0.0), "another", complete=True) is None
+    assert heldout_docs.goal(report(0.7, 0, 0.0), None, complete=True) is None
     assert "not judged yet" in heldout_docs.goal_text(None)
 
 
@@ -62,7 +62,9 @@ def test_the_bundled_default_is_named_once_defaults_py_has_decided() -> None:
 
 
 def test_a_partial_run_is_not_judged() -> None:
-    judged = heldout_docs.goal(report(0.70, 0, 0.1, problems=60), "chosen")
+    """Partial: defaults.py has not decided the size (a planned run or problem is missing), even when
+    the runs so far share all 124 problems."""
+    judged = heldout_docs.goal(report(0.70, 0, 0.1), "chosen", complete=False)
     assert judged is not None and not judged["complete"]
     text = heldout_docs.goal_text(judged)
     assert text.startswith("not judged until all are in; so far: +10.0 points") and "met" not in text

@@ -1,0 +1,56 @@
+"""The held-out run's plan (issue 23), stated once: which problems, and which runs per actor size.
+
+    python3 bench/real_model/plan.py ids         # HumanEval/40,...,HumanEval/163 (heldout.sh --ids)
+    python3 bench/real_model/plan.py steps 0.5b  # the runs of one size, in the order heldout.sh runs them
+
+heldout.sh runs these steps; defaults.py decides a size only once its report holds every one of them
+on every problem, since a report is made from whatever runs have started: one made between two steps
+holds all problems of fewer runs, and a default or a goal judged from it would miss a candidate.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+REAL_MODEL = Path(__file__).resolve().parent
+CHOSEN_FILE = REAL_MODEL / "tune-0-39" / "report" / "chosen.json"
+PROBLEM_IDS = tuple(f"HumanEval/{i}" for i in range(40, 164))
+SIZES = ("0.5b", "1.5b")
+
+
+def chosen() -> str:
+    """The variant bench/real_model/choose.py named on HumanEval/0-39."""
+    return str(json.loads(CHOSEN_FILE.read_text(encoding="utf-8"))["variant"])
+
+
+def steps(size: str) -> list[str]:
+    """single first (the others replay its first attempts), then best_of_n, then the chosen variant;
+    the 0.5B also runs reflexion as it was before the tuning."""
+    planned = ["single", "best-of-4", chosen()]
+    if size == "0.5b" and "reflexion-today" not in planned:
+        planned.append("reflexion-today")
+    return planned
+
+
+def complete(report: dict[str, Any], size: str) -> bool:
+    """Every planned run of `size` is in the report, on every planned problem."""
+    run = report["run"]
+    return set(steps(size)) <= set(run["runs"]) and run["problems"] == len(PROBLEM_IDS)
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["ids"]:
+        print(",".join(PROBLEM_IDS))
+    elif len(argv) == 2 and argv[0] == "steps" and argv[1] in SIZES:
+        print(" ".join(steps(argv[1])))
+    else:
+        print(f"usage: plan.py ids | plan.py steps {'|'.join(SIZES)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
