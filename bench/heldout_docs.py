@@ -133,14 +133,37 @@ if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
 
 
+def default_verdict(h: Heldout, size: str) -> str | None:
+    """What the product follows for this size, negative or positive, from defaults.py's verdict and
+    the report it was made from; None while the size is undecided."""
+    verdict, report = h.defaults.get(size), h.reports[size]
+    if verdict is None or report is None:
+        return None
+    per = report["comparison"]["strategies"]
+    baseline = report["run"]["baseline"]
+    if verdict["run"] != baseline:
+        chosen = per[verdict["run"]]
+        return (
+            f"`{verdict['run']}` is the default: {pct(chosen['accuracy'])} against `{baseline}`'s"
+            f" {pct(per[baseline]['accuracy'])} ({flips(chosen)}), {chosen['tokens_per_problem']:,.0f}"
+            f" against {per[baseline]['tokens_per_problem']:,.0f} tokens per problem"
+        )
+    closest = max((label for label in per if label != baseline), key=lambda label: per[label]["accuracy"])
+    return (
+        f"`{baseline}` stays the default ({pct(per[baseline]['accuracy'])}): no strategy beat one attempt"
+        f" beyond the noise; the most accurate, `{closest}`, {pct(per[closest]['accuracy'])}"
+        f" ({flips(per[closest])})"
+    )
+
+
 def default_line(h: Heldout, size: str) -> str:
-    verdict = h.defaults.get(size)
-    if verdict is None:
+    said = default_verdict(h, size)
+    if said is None:
         return (
             "- the bundled model's default (bench/real_model/defaults.py, a rule fixed before the data):"
             f" decided once all {HELDOUT_PROBLEMS} problems are in"
         )
-    return f"- the bundled model's default: `{verdict['run']}` ({verdict['rule']})"
+    return f"- the bundled model's default: {said} (the rule: {h.defaults[size]['rule']})"
 
 
 def strategy_row(h: Heldout, report: Json, label: str) -> tuple[str, ...]:
@@ -280,6 +303,11 @@ def readme_block(h: Heldout) -> str:
                 for size, r in h.reports.items()
             )
             + ". Report: [docs/performance.md](docs/performance.md#the-held-out-run-humaneval40-163).",
+            "",
+            "What the bundled models now do by default (bench/real_model/defaults.py, a rule fixed before"
+            " the data): "
+            + "; ".join(f"{size} {default_verdict(h, size) or 'not decided yet'}" for size in SIZES)
+            + ".",
             END,
         )
     )

@@ -53,12 +53,27 @@ def test_no_goal_before_the_chosen_variant_has_figures() -> None:
 
 
 def test_the_bundled_default_is_named_once_defaults_py_has_decided() -> None:
-    undecided = heldout_docs.Heldout(reports={}, tuning={}, chosen="chosen", defaults={})
+    undecided = heldout_docs.Heldout(reports={"0.5b": None}, tuning={}, chosen="chosen", defaults={})
     assert "decided once all 124 problems are in" in heldout_docs.default_line(undecided, "0.5b")
-    decided = heldout_docs.Heldout(
-        reports={}, tuning={}, chosen="chosen", defaults={"0.5b": {"run": "single", "rule": "the rule"}}
+    assert heldout_docs.default_verdict(undecided, "0.5b") is None
+    figures = report(0.65, 1, 0.0)
+    figures["comparison"]["strategies"]["single"]["tokens_per_problem"] = 500.0
+    figures["comparison"]["strategies"]["chosen"]["tokens_per_problem"] = 2000.0
+
+    def decided(run: str) -> heldout_docs.Heldout:
+        verdicts = {"0.5b": {"run": run, "rule": "the rule"}}
+        return heldout_docs.Heldout(reports={"0.5b": figures}, tuning={}, chosen="chosen", defaults=verdicts)
+
+    negative = heldout_docs.default_line(decided("single"), "0.5b")
+    assert negative == (
+        "- the bundled model's default: `single` stays the default (60.0 %): no strategy beat one attempt"
+        " beyond the noise; the most accurate, `chosen`, 65.0 % (+9/\u20131, p 0.01) (the rule: the rule)"
     )
-    assert heldout_docs.default_line(decided, "0.5b") == "- the bundled model's default: `single` (the rule)"
+    positive = heldout_docs.default_verdict(decided("chosen"), "0.5b")
+    assert positive == (
+        "`chosen` is the default: 65.0 % against `single`'s 60.0 % (+9/\u20131, p 0.01), 2,000 against 500"
+        " tokens per problem"
+    )
 
 
 def test_a_partial_run_is_not_judged() -> None:
