@@ -247,7 +247,7 @@ for _ in range(6):
             while True:
                 blocks.append(bytearray(4 * 2**20))
         except MemoryError:
-            time.sleep(1)  # hold it a moment so the siblings' memory adds up, then end
+            time.sleep(60)  # hold it until the siblings' memory adds up, however slow the host
             os._exit(0)
     _hx_kids.append(pid)
 for pid in _hx_kids:
