@@ -81,9 +81,12 @@ def goal_text(g: Json | None) -> str:
         if versus
         else "best_of_n not run yet"
     )
-    verdict = (
-        ("**met**" if g["met"] else "**not met**") if g["complete"] else "not judged until all are in; so far"
-    )
+    if g["complete"]:
+        verdict = "**met**" if g["met"] else "**not met**"
+    elif g["lost"] > GOAL_MAX_LOST:  # right-to-wrong flips only accumulate as problems finish
+        verdict = f"**out of reach** already (more than {GOAL_MAX_LOST} lost), before all are in; so far"
+    else:
+        verdict = "not judged until all are in; so far"
     return (
         f"{verdict}: {g['points']:+.1f} points over single, {g['lost']} lost (McNemar p {g['p_value']:.2g}),"
         f" {against}"

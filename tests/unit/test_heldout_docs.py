@@ -83,3 +83,10 @@ def test_a_partial_run_is_not_judged() -> None:
     assert judged is not None and not judged["complete"]
     text = heldout_docs.goal_text(judged)
     assert text.startswith("not judged until all are in; so far: +10.0 points") and "met" not in text
+
+
+def test_a_partial_run_with_too_many_lost_is_already_out_of_reach() -> None:
+    """Lost answers never come back as more problems finish: two of them fail the goal early."""
+    judged = heldout_docs.goal(report(0.70, 2, 0.1), "chosen", complete=False)
+    text = heldout_docs.goal_text(judged)
+    assert text.startswith("**out of reach** already (more than 1 lost), before all are in; so far: +10.0")
