@@ -5,8 +5,7 @@ before its data (issue 23: the product follows the evidence, or stays with `sing
 
 Reads each actor size's held-out report (bench/real_model/heldout.sh) and names, per size whose report
 holds every planned run on all 124 problems (plan.py), the run whose settings become that model's
-default. The rule, committed
-before the held-out run had finished any feedback episode:
+default. The rule, committed before the held-out run had finished any feedback episode:
 1. Candidates are the size's held-out runs other than `single`, each as it ran: every one stays
    within the product's default budget (3 trials per episode; best_of_n's 4 samples are under its
    default 5), so none is credited with more tokens than a default episode may spend.
