@@ -125,11 +125,25 @@ def default_verdict(h: Heldout, size: str) -> str | None:
     if verdict is None or report is None:
         return None
     per = report["comparison"]["strategies"]
+    said = verdict_text(report, verdict["run"], per)
+    if verdict.get("alone") is not None:
+        variants = report["run"]["variants"]
+        reflector = variants[verdict["run"]]["reflector_model"]
+        alone = {label: per[label] for label in per if variants[label]["reflector_model"] != reflector}
+        said += f"; on a host without {reflector}'s weights, " + verdict_text(
+            report, verdict["alone"]["run"], alone
+        )
+    return said
+
+
+def verdict_text(report: Json, run: str, per: Json) -> str:
+    """`run` as the default: its figures against single, or why single stays, the most accurate of
+    the runs `per` holds named beside it."""
     baseline = report["run"]["baseline"]
-    if verdict["run"] != baseline:
-        chosen = per[verdict["run"]]
+    if run != baseline:
+        chosen = per[run]
         return (
-            f"`{verdict['run']}` is the default: {pct(chosen['accuracy'])} against `{baseline}`'s"
+            f"`{run}` is the default: {pct(chosen['accuracy'])} against `{baseline}`'s"
             f" {pct(per[baseline]['accuracy'])} ({flips(chosen)}), {chosen['tokens_per_problem']:,.0f}"
             f" against {per[baseline]['tokens_per_problem']:,.0f} tokens per problem"
         )

@@ -15,6 +15,9 @@ default. The rule, committed before the held-out run had finished any feedback e
    paired test is the noise band.
 3. Among those, the highest accuracy wins; ties go to fewer tokens per problem. With none, the
    default is `single`: one attempt, no feedback.
+A winner that reflects with another bundled model also gets the same rule's verdict among the runs
+that use the actor alone (`alone`): a host without the other model's weights cannot run the winner,
+and must not get settings the run did not measure instead.
 """
 
 from __future__ import annotations
@@ -38,8 +41,13 @@ def gains_beyond_noise(flips: dict[str, Any]) -> bool:
     return bool(flips["gained"] > flips["lost"] and flips["p_value"] < ALPHA)
 
 
-def decide(report: dict[str, Any], size: str) -> dict[str, Any] | None:
-    """One size's default from its report; None while the report lacks a planned run or problem."""
+def uses_another_model(settings: dict[str, Any]) -> bool:
+    return bool(settings["reflector_model"] != settings["actor_model"])
+
+
+def decide(report: dict[str, Any], size: str, *, alone: bool = False) -> dict[str, Any] | None:
+    """One size's default from its report; None while the report lacks a planned run or problem.
+    `alone`: among the runs whose reflector is the actor itself."""
     run, per = report["run"], report["comparison"]["strategies"]
     if not complete(report, size):
         return None
@@ -47,11 +55,13 @@ def decide(report: dict[str, Any], size: str) -> dict[str, Any] | None:
     beyond = [
         (-figures["accuracy"], figures["tokens_per_problem"], label)
         for label, figures in per.items()
-        if label != baseline and gains_beyond_noise(figures["vs_single"])
+        if label != baseline
+        and gains_beyond_noise(figures["vs_single"])
+        and not (alone and uses_another_model(run["variants"][label]))
     ]
     label = min(beyond)[2] if beyond else baseline
     figures = per[label]
-    return {
+    verdict = {
         "run": label,
         "settings": run["variants"][label],
         "accuracy": figures["accuracy"],
@@ -61,6 +71,9 @@ def decide(report: dict[str, Any], size: str) -> dict[str, Any] | None:
         "rule": RULE,
         "beyond_the_noise": sorted(label for *_, label in beyond),
     }
+    if uses_another_model(run["variants"][label]):
+        verdict["alone"] = decide(report, size, alone=True)
+    return verdict
 
 
 def main(argv: list[str]) -> int:

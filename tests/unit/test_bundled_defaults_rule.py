@@ -17,10 +17,14 @@ import plan
 
 
 def report(
-    runs: dict[str, tuple[float, int, int, float, float]], problems: int = 124, missing: str | None = None
+    runs: dict[str, tuple[float, int, int, float, float]],
+    problems: int = 124,
+    missing: str | None = None,
+    reflecting_with_1_5b: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """runs: label -> (accuracy, gained, lost, McNemar p, tokens per problem); `single` is the baseline;
-    every run the plan names for 0.5b is in it too, but `missing`."""
+    every run the plan names for 0.5b is in it too, but `missing`. The 0.5B actor reflects alone but
+    in the runs `reflecting_with_1_5b`."""
     per: dict[str, Any] = {"single": {"accuracy": 0.6, "tokens_per_problem": 400.0, "vs_single": None}}
     for label, (accuracy, gained, lost, p, tokens) in runs.items():
         per[label] = {
@@ -33,7 +37,14 @@ def report(
             "runs": {label: [] for label in {*plan.steps("0.5b"), *per} if label != missing},
             "problems": problems,
             "baseline": "single",
-            "variants": {label: {"strategy": label} for label in per},
+            "variants": {
+                label: {
+                    "strategy": label,
+                    "actor_model": "local-0.5b",
+                    "reflector_model": "local-1.5b" if label in reflecting_with_1_5b else "local-0.5b",
+                }
+                for label in per
+            },
         },
         "comparison": {"strategies": per},
     }
@@ -53,7 +64,26 @@ def test_the_most_accurate_run_beyond_the_noise_wins() -> None:
     )
     assert decided is not None
     assert decided["run"] == "lucky" and decided["beyond_the_noise"] == ["best-of-4", "chosen", "lucky"]
-    assert decided["settings"] == {"strategy": "lucky"} and decided["single_accuracy"] == 0.6
+    assert decided["settings"]["strategy"] == "lucky" and decided["single_accuracy"] == 0.6
+    assert "alone" not in decided  # the winner needs no other model
+
+
+def test_a_winner_reflecting_with_another_model_names_the_verdict_without_it() -> None:
+    """A host without the 1.5B's weights cannot run a winner that reflects with it: defaults.json
+    also names the rule's verdict among the runs of the actor alone."""
+    runs = {
+        "chosen": (0.75, 20, 2, 0.0001, 900.0),  # the winner, reflecting with the 1.5B
+        "best-of-4": (0.70, 15, 3, 0.007, 1500.0),  # the best of the actor alone
+        "reflexion-today": (0.62, 4, 2, 0.69, 1300.0),
+    }
+    decided = defaults.decide(report(runs, reflecting_with_1_5b=frozenset({"chosen"})), "0.5b")
+    assert decided is not None and decided["run"] == "chosen"
+    assert decided["alone"]["run"] == "best-of-4" and "alone" not in decided["alone"]
+    assert decided["alone"]["beyond_the_noise"] == ["best-of-4"]
+    del runs["best-of-4"]
+    runs["best-of-4"] = (0.65, 6, 3, 0.5, 1500.0)  # now within the noise: alone, single stays
+    decided = defaults.decide(report(runs, reflecting_with_1_5b=frozenset({"chosen"})), "0.5b")
+    assert decided is not None and decided["alone"]["run"] == "single"
 
 
 def test_ties_go_to_fewer_tokens() -> None:

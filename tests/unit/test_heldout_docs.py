@@ -74,6 +74,23 @@ def test_the_bundled_default_is_named_once_defaults_py_has_decided() -> None:
         "`chosen` is the default: 65.0 % against `single`'s 60.0 % (+9/\u20131, p 0.01), 2,000 against 500"
         " tokens per problem"
     )
+    figures["comparison"]["strategies"]["alone"] = {
+        "accuracy": 0.62,
+        "vs_single": {"gained": 4, "lost": 2, "p_value": 0.69},
+    }
+    figures["run"]["variants"] = {
+        "chosen": {"reflector_model": "local-1.5b"},
+        "alone": {"reflector_model": "local-0.5b"},
+        "single": {"reflector_model": "local-0.5b"},
+    }
+    reflecting_with_another = decided("chosen")
+    reflecting_with_another.defaults["0.5b"]["alone"] = {"run": "single"}
+    positive = heldout_docs.default_verdict(reflecting_with_another, "0.5b")
+    assert positive is not None and positive.endswith(
+        " tokens per problem; on a host without local-1.5b's weights, `single` stays the default (60.0 %):"
+        " no strategy beat one attempt beyond the noise; the most accurate, `alone`, 62.0 % (+4/\u20132,"
+        " p 0.69)"
+    )
 
 
 def test_a_partial_run_is_not_judged() -> None:
