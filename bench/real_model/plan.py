@@ -1,6 +1,7 @@
 """The held-out run's plan (issue 23), stated once: which problems, and which runs per actor size.
 
     python3 bench/real_model/plan.py ids         # HumanEval/40,...,HumanEval/163 (heldout.sh --ids)
+    python3 bench/real_model/plan.py sizes       # 0.5b 1.5b (snapshot.sh)
     python3 bench/real_model/plan.py steps 0.5b  # the runs of one size, in the order heldout.sh runs them
 
 heldout.sh runs these steps; defaults.py decides a size only once its report holds every one of them
@@ -44,10 +45,12 @@ def complete(report: dict[str, Any], size: str) -> bool:
 def main(argv: list[str]) -> int:
     if argv == ["ids"]:
         print(",".join(PROBLEM_IDS))
+    elif argv == ["sizes"]:
+        print(" ".join(SIZES))
     elif len(argv) == 2 and argv[0] == "steps" and argv[1] in SIZES:
         print(" ".join(steps(argv[1])))
     else:
-        print(f"usage: plan.py ids | plan.py steps {'|'.join(SIZES)}", file=sys.stderr)
+        print(f"usage: plan.py ids | plan.py sizes | plan.py steps {'|'.join(SIZES)}", file=sys.stderr)
         return 2
     return 0
 

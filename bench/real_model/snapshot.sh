@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=bench/real_model/heldout-40-163
-for size in 0.5b 1.5b; do
+for size in $(python3 bench/real_model/plan.py sizes); do
   if compgen -G "$OUT/$size/*/episodes.jsonl" >/dev/null; then
     bench/real_model/heldout.sh "$size" report >/dev/null
   fi
