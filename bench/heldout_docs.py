@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from doc_text import DASH, Json, flips, pct, table
+from real_model import plan
 from real_model.plan import PROBLEM_IDS, SIZES
 
 HELDOUT = "bench/real_model/heldout-40-163"
@@ -108,13 +109,10 @@ def tuning_figures(h: Heldout, settings: Json, label: str) -> str:
     return f"{pct(figures['accuracy'])}, {figures['tokens_per_problem']:,.0f} tok, {flips(figures)}"
 
 
-def progress(report: Json, quote: str = "`") -> str:
-    """Problems each run had finished when the report was made (the common ones and those past them)."""
-    run = report["run"]
-    done = ", ".join(
-        f"{quote}{name}{quote} {run['problems'] + run['dropped_episodes'].get(name, 0)}"
-        for name in run["runs"]
-    )
+def progress(size: str, quote: str = "`") -> str:
+    """Problems each planned run of `size` has finished so far, from its episodes files: a run joins
+    the report only once complete (plan.report_runs), so the report cannot say this."""
+    done = ", ".join(f"{quote}{name}{quote} {count}" for name, count in plan.progress(size).items())
     return f"problems finished of {len(PROBLEM_IDS)}: {done}"
 
 
@@ -226,7 +224,7 @@ def size_section(h: Heldout, size: str) -> list[str]:
         return [*head, "- no run has finished a problem yet"]
     return [
         *head,
-        f"- {progress(report)}",
+        f"- {progress(size)}",
         f"- on the {report['run']['problems']} problems every run below finished; full report:"
         f" [{HELDOUT}/{size}/report/report.md](../{HELDOUT}/{size}/report/report.md)",
         f"- goal (chosen `{h.chosen}`): {goal_text(goal(report, h.chosen, size in h.defaults))}",
@@ -319,10 +317,7 @@ def main(argv: list[str]) -> int:
     if argv != ["progress"]:
         print("usage: heldout_docs.py progress", file=sys.stderr)
         return 2
-    root = Path(__file__).resolve().parent.parent
-    reports = {size: read_report(root, size) for size in SIZES}
-    parts = [f"{size}: {progress(r, quote='')}" for size, r in reports.items() if r is not None]
-    print("; ".join(parts) or "nothing finished yet")
+    print("; ".join(f"{size}: {progress(size, quote='')}" for size in SIZES))
     return 0
 
 

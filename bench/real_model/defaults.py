@@ -26,9 +26,8 @@ import json
 import sys
 from typing import Any
 
-from plan import REAL_MODEL, SIZES, complete
+from plan import HELDOUT, SIZES, complete
 
-HELDOUT = REAL_MODEL / "heldout-40-163"
 ALPHA = 0.05
 RULE = (
     "the most accurate held-out run whose gain over single is beyond the noise (exact McNemar p < 0.05),"

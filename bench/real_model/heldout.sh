@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 RFX=.venv/bin/rfx
 SIZE=${1:?usage: heldout.sh 0.5b|1.5b [STEP...|report]}
 shift
-case $SIZE in 0.5b | 1.5b) ;; *) echo "heldout.sh: size 0.5b or 1.5b, not $SIZE" >&2; exit 2 ;; esac
+case " $(python3 bench/real_model/plan.py sizes) " in *" $SIZE "*) ;; *) echo "heldout.sh: size 0.5b or 1.5b, not $SIZE" >&2; exit 2 ;; esac
 OUT=bench/real_model/heldout-40-163/$SIZE
 [ -s bench/real_model/tune-0-39/report/chosen.json ] || { echo "heldout.sh: no chosen variant: run bench/real_model/tune.sh first" >&2; exit 2; }
 IDS=$(python3 bench/real_model/plan.py ids)
@@ -39,10 +39,11 @@ step() {
   esac
 }
 
+# The report compares the runs that finished every problem, once one has (plan.py report_runs).
 report() {
   local specs=() name
-  for name in "${STEPS[@]}"; do
-    [ -s "$OUT/$name/episodes.jsonl" ] && specs+=("$name=$OUT/$name")
+  for name in $(python3 bench/real_model/plan.py report-runs "$SIZE"); do
+    specs+=("$name=$OUT/$name")
   done
   "$RFX" bench report "${specs[@]}" --out "$OUT/report"
 }

@@ -2,6 +2,7 @@
 
     python3 bench/real_model/plan.py ids         # HumanEval/40,...,HumanEval/163 (heldout.sh --ids)
     python3 bench/real_model/plan.py sizes       # 0.5b 1.5b (snapshot.sh)
+    python3 bench/real_model/plan.py report-runs 0.5b  # the runs its report compares (heldout.sh)
     python3 bench/real_model/plan.py steps 0.5b  # the runs of one size, in the order heldout.sh runs them
 
 heldout.sh runs these steps; defaults.py decides a size only once its report holds every one of them
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 REAL_MODEL = Path(__file__).resolve().parent
+HELDOUT = REAL_MODEL / "heldout-40-163"
 CHOSEN_FILE = REAL_MODEL / "tune-0-39" / "report" / "chosen.json"
 PROBLEM_IDS = tuple(f"HumanEval/{i}" for i in range(40, 164))
 SIZES = ("0.5b", "1.5b")
@@ -36,6 +38,31 @@ def steps(size: str) -> list[str]:
     return planned
 
 
+def finished(run_dir: Path) -> set[str]:
+    """The problems a run has finished: the tasks of its episodes file (one line per episode)."""
+    path = run_dir / "episodes.jsonl"
+    if not path.exists():
+        return set()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {json.loads(line)["task"]["id"] for line in lines if line.strip()}
+
+
+def report_runs(size: str, heldout: Path = HELDOUT) -> list[str]:
+    """The runs a size's report compares: those that finished every problem, once one has. A report
+    compares its runs on the problems all of them finished, so a run that has just started would
+    shrink the tables to its first few problems for hours; it joins once complete, and progress()
+    counts it meanwhile."""
+    started = {name: finished(heldout / size / name) for name in steps(size)}
+    started = {name: done for name, done in started.items() if done}
+    whole = [name for name, done in started.items() if done >= set(PROBLEM_IDS)]
+    return whole or list(started)
+
+
+def progress(size: str, heldout: Path = HELDOUT) -> dict[str, int]:
+    """Problems each planned run of `size` has finished so far."""
+    return {name: len(finished(heldout / size / name)) for name in steps(size)}
+
+
 def complete(report: dict[str, Any], size: str) -> bool:
     """Every planned run of `size` is in the report, on every planned problem."""
     run = report["run"]
@@ -47,10 +74,13 @@ def main(argv: list[str]) -> int:
         print(",".join(PROBLEM_IDS))
     elif argv == ["sizes"]:
         print(" ".join(SIZES))
+    elif len(argv) == 2 and argv[0] == "report-runs" and argv[1] in SIZES:
+        print(" ".join(report_runs(argv[1])))
     elif len(argv) == 2 and argv[0] == "steps" and argv[1] in SIZES:
         print(" ".join(steps(argv[1])))
     else:
-        print(f"usage: plan.py ids | plan.py sizes | plan.py steps {'|'.join(SIZES)}", file=sys.stderr)
+        usage = f"plan.py ids | plan.py sizes | plan.py report-runs|steps {'|'.join(SIZES)}"
+        print(f"usage: {usage}", file=sys.stderr)
         return 2
     return 0
 

@@ -4,6 +4,7 @@ or a planned run (bench/real_model/plan.py)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,25 @@ def test_the_1_5b_needs_no_reflexion_today() -> None:
     whole = report({"chosen": (0.9, 40, 0, 1e-12, 900.0)}, missing="reflexion-today")
     decided = defaults.decide(whole, "1.5b")
     assert decided is not None and decided["run"] == "chosen"
+
+
+def test_a_report_compares_the_runs_that_finished_every_problem(tmp_path: Path) -> None:
+    """A run that has just started joins the report once complete, so the tables are not shrunk to
+    its first problems meanwhile; progress still counts it."""
+
+    def finish(run: str, problems: int) -> None:
+        (tmp_path / "0.5b" / run).mkdir(parents=True, exist_ok=True)
+        lines = [json.dumps({"task": {"id": task}}) for task in plan.PROBLEM_IDS[:problems]]
+        (tmp_path / "0.5b" / run / "episodes.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    assert plan.report_runs("0.5b", tmp_path) == []
+    finish("single", 3)
+    assert plan.report_runs("0.5b", tmp_path) == ["single"]  # none complete yet: every started run
+    finish("single", 124)
+    finish("best-of-4", 2)
+    assert plan.report_runs("0.5b", tmp_path) == ["single"]
+    assert plan.progress("0.5b", tmp_path) == {
+        name: {"single": 124, "best-of-4": 2}.get(name, 0) for name in plan.steps("0.5b")
+    }
+    finish("best-of-4", 124)
+    assert plan.report_runs("0.5b", tmp_path) == ["single", "best-of-4"]
