@@ -77,7 +77,7 @@ def goal(report: Json, chosen: str | None, complete: bool) -> Json | None:
 
 def goal_text(g: Json | None) -> str:
     if g is None:
-        return "not judged yet (the chosen variant has no finished problem)"
+        return "not judged yet (the chosen variant joins the report once it has finished every problem)"
     versus = g["versus"]
     against = (
         f"{100 * versus['difference']:+.1f} points against best_of_n at its tokens"
