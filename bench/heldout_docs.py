@@ -193,6 +193,25 @@ def noise_line(report: Json) -> str:
     )
 
 
+def budget_line(report: Json) -> str:
+    """Where each run's tokens went, by what its answer did against single's: a gain bought with a
+    budget spent mostly on problems it left wrong (or broke) shows here."""
+    runs = [
+        f"`{label}` "
+        + ", ".join(
+            f"{flip.replace('_', ' ')} {b['problems']} at {b['tokens_per_problem']:,.0f}"
+            for flip, b in by.items()
+        )
+        for label, f in report["comparison"]["strategies"].items()
+        if (by := f.get("budget_by_flip"))
+    ]
+    if not runs:
+        return "- where the budget went: no run beside single yet"
+    return "- where the budget went (problems and tokens per problem, by flip against single): " + "; ".join(
+        runs
+    )
+
+
 def without_visible_line(report: Json) -> str:
     apart = {
         label: f["by_feedback"][source]
@@ -229,6 +248,7 @@ def size_section(h: Heldout, size: str) -> list[str]:
         f" [{HELDOUT}/{size}/report/report.md](../{HELDOUT}/{size}/report/report.md)",
         f"- goal (chosen `{h.chosen}`): {goal_text(goal(report, h.chosen, size in h.defaults))}",
         noise_line(report),
+        budget_line(report),
         without_visible_line(report),
         default_line(h, size),
         digest_line(report),

@@ -107,3 +107,13 @@ def test_a_partial_run_with_too_many_lost_is_already_out_of_reach() -> None:
     judged = heldout_docs.goal(report(0.70, 2, 0.1), "chosen", complete=False)
     text = heldout_docs.goal_text(judged)
     assert text.startswith("**out of reach** already (more than 1 lost), before all are in; so far: +10.0")
+
+
+def test_where_the_budget_went_is_read_from_each_runs_flips() -> None:
+    figures = report(0.65, 1, 0.0)
+    assert heldout_docs.budget_line(figures) == "- where the budget went: no run beside single yet"
+    figures["comparison"]["strategies"]["chosen"]["budget_by_flip"] = {
+        "gained": {"problems": 9, "tokens_per_problem": 3305.0},
+        "lost": {"problems": 1, "tokens_per_problem": 6741.5},
+    }
+    assert heldout_docs.budget_line(figures).endswith(": `chosen` gained 9 at 3,305, lost 1 at 6,742")
