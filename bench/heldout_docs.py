@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from doc_text import DASH, Json, flips, pct, table
@@ -31,8 +31,7 @@ END = "<!-- /heldout -->"
 
 def read_report(root: Path, size: str) -> Json | None:
     """One size's latest held-out report, None before any of its runs finished a problem."""
-    path = root / HELDOUT / size / "report" / "report.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    return read_json(root / HELDOUT / size / "report" / "report.json") or None
 
 
 @dataclass(frozen=True)
@@ -44,13 +43,22 @@ class Heldout:
     tuning: Json
     chosen: str | None
     defaults: Json  # bench/real_model/defaults.py's verdict per size, once a size's run is complete
+    progress: Json = field(default_factory=dict)  # per size, problems per planned run (plan.py)
 
     @classmethod
     def read(cls, root: Path, tuning: Json, chosen: Json | None) -> Heldout:
         reports = {size: read_report(root, size) for size in SIZES}
-        verdicts = root / HELDOUT / "defaults.json"
-        decided = json.loads(verdicts.read_text(encoding="utf-8")) if verdicts.exists() else {}
-        return cls(reports, tuning, chosen["variant"] if chosen else None, decided)
+        decided = read_json(root / HELDOUT / "defaults.json")
+        return cls(reports, tuning, chosen["variant"] if chosen else None, decided, read_progress(root))
+
+
+def read_json(path: Path) -> Json:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def read_progress(root: Path) -> Json:
+    """How far each size's runs had got at the last snapshot (plan.record_progress)."""
+    return read_json(root / HELDOUT / plan.PROGRESS_FILE)
 
 
 def goal(report: Json, chosen: str | None, complete: bool) -> Json | None:
@@ -109,10 +117,10 @@ def tuning_figures(h: Heldout, settings: Json, label: str) -> str:
     return f"{pct(figures['accuracy'])}, {figures['tokens_per_problem']:,.0f} tok, {flips(figures)}"
 
 
-def progress(size: str, quote: str = "`") -> str:
-    """Problems each planned run of `size` has finished so far, from its episodes files: a run joins
-    the report only once complete (plan.report_runs), so the report cannot say this."""
-    done = ", ".join(f"{quote}{name}{quote} {count}" for name, count in plan.progress(size).items())
+def progress(counts: dict[str, int], quote: str = "`") -> str:
+    """Problems each planned run had finished at the snapshot: a run joins the report only once
+    complete (plan.report_runs), so the report cannot say this."""
+    done = ", ".join(f"{quote}{name}{quote} {count}" for name, count in counts.items())
     return f"problems finished of {len(PROBLEM_IDS)}: {done}"
 
 
@@ -243,7 +251,7 @@ def size_section(h: Heldout, size: str) -> list[str]:
         return [*head, "- no run has finished a problem yet"]
     return [
         *head,
-        f"- {progress(size)}",
+        f"- {progress(h.progress.get(size, {}))}",
         f"- on the {report['run']['problems']} problems every run below finished; full report:"
         f" [{HELDOUT}/{size}/report/report.md](../{HELDOUT}/{size}/report/report.md)",
         f"- goal (chosen `{h.chosen}`): {goal_text(goal(report, h.chosen, size in h.defaults))}",
@@ -337,7 +345,8 @@ def main(argv: list[str]) -> int:
     if argv != ["progress"]:
         print("usage: heldout_docs.py progress", file=sys.stderr)
         return 2
-    print("; ".join(f"{size}: {progress(size, quote='')}" for size in SIZES))
+    counts = read_progress(Path(__file__).resolve().parent.parent)
+    print("; ".join(f"{size}: {progress(done, quote='')}" for size, done in counts.items()))
     return 0
 
 

@@ -3,6 +3,7 @@
     python3 bench/real_model/plan.py ids         # HumanEval/40,...,HumanEval/163 (heldout.sh --ids)
     python3 bench/real_model/plan.py sizes       # 0.5b 1.5b (snapshot.sh)
     python3 bench/real_model/plan.py report-runs 0.5b  # the runs its report compares (heldout.sh)
+    python3 bench/real_model/plan.py record-progress   # heldout-40-163/progress.json (snapshot.sh)
     python3 bench/real_model/plan.py steps 0.5b  # the runs of one size, in the order heldout.sh runs them
 
 heldout.sh runs these steps; defaults.py decides a size only once its report holds every one of them
@@ -19,6 +20,7 @@ from typing import Any
 
 REAL_MODEL = Path(__file__).resolve().parent
 HELDOUT = REAL_MODEL / "heldout-40-163"
+PROGRESS_FILE = "progress.json"  # under HELDOUT: record_progress()'s, which the docs read
 CHOSEN_FILE = REAL_MODEL / "tune-0-39" / "report" / "chosen.json"
 PROBLEM_IDS = tuple(f"HumanEval/{i}" for i in range(40, 164))
 SIZES = ("0.5b", "1.5b")
@@ -63,6 +65,13 @@ def progress(size: str, heldout: Path = HELDOUT) -> dict[str, int]:
     return {name: len(finished(heldout / size / name)) for name in steps(size)}
 
 
+def record_progress(heldout: Path = HELDOUT) -> None:
+    """Write every size's progress() where the docs read it: the docs generated in a snapshot must
+    match what it commits, and the lanes go on appending episodes between the two."""
+    counts = {size: progress(size, heldout) for size in SIZES}
+    (heldout / PROGRESS_FILE).write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
+
+
 def complete(report: dict[str, Any], size: str) -> bool:
     """Every planned run of `size` is in the report, on every planned problem."""
     run = report["run"]
@@ -74,12 +83,14 @@ def main(argv: list[str]) -> int:
         print(",".join(PROBLEM_IDS))
     elif argv == ["sizes"]:
         print(" ".join(SIZES))
+    elif argv == ["record-progress"]:
+        record_progress()
     elif len(argv) == 2 and argv[0] == "report-runs" and argv[1] in SIZES:
         print(" ".join(report_runs(argv[1])))
     elif len(argv) == 2 and argv[0] == "steps" and argv[1] in SIZES:
         print(" ".join(steps(argv[1])))
     else:
-        usage = f"plan.py ids | plan.py sizes | plan.py report-runs|steps {'|'.join(SIZES)}"
+        usage = f"plan.py ids|sizes|record-progress | plan.py report-runs|steps {'|'.join(SIZES)}"
         print(f"usage: {usage}", file=sys.stderr)
         return 2
     return 0

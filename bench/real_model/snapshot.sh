@@ -13,6 +13,7 @@ for size in $(python3 bench/real_model/plan.py sizes); do
   fi
 done
 .venv/bin/python bench/real_model/defaults.py >/dev/null
+python3 bench/real_model/plan.py record-progress
 .venv/bin/python bench/report_docs.py
 git add "$OUT" README.md docs/performance.md
 summary=$(python3 bench/heldout_docs.py progress)

@@ -140,3 +140,8 @@ def test_a_report_compares_the_runs_that_finished_every_problem(tmp_path: Path) 
     }
     finish("best-of-4", 124)
     assert plan.report_runs("0.5b", tmp_path) == ["single", "best-of-4"]
+    plan.record_progress(tmp_path)  # what the docs say: the counts at the snapshot, not later appends
+    finish("reflexion-today", 5)
+    recorded = json.loads((tmp_path / plan.PROGRESS_FILE).read_text(encoding="utf-8"))
+    assert recorded["0.5b"]["best-of-4"] == 124 and recorded["0.5b"]["reflexion-today"] == 0
+    assert set(recorded) == set(plan.SIZES)
