@@ -237,10 +237,15 @@ def without_visible_line(report: Json) -> str:
 
 
 def digest_line(report: Json) -> str:
-    code = {e["behaviour"] for entries in report["run"]["code"].values() for e in entries}
+    """The code the runs ran: its behaviour digest(s), and the commit the first run started from. One
+    digest means every later commit changed only results, reports or docs (provenance.py's rule)."""
+    entries = [e for runs in report["run"]["code"].values() for e in runs]
+    code = {e["behaviour"] for e in entries}
+    first = min(entries, key=lambda e: str(e["started_at"]))["commit"]
     return (
         f"- behaviour digest{'s' if len(code) > 1 else ''} (app/benchmark/provenance.py):"
-        f" {', '.join(f'`{str(c)[:12]}`' for c in sorted(code, key=str))}"
+        f" {', '.join(f'`{str(c)[:12]}`' for c in sorted(code, key=str))};"
+        f" frozen at commit `{str(first)[:12]}`, where the first run started"
     )
 
 

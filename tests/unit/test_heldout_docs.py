@@ -117,3 +117,17 @@ def test_where_the_budget_went_is_read_from_each_runs_flips() -> None:
         "lost": {"problems": 1, "tokens_per_problem": 6741.5},
     }
     assert heldout_docs.budget_line(figures).endswith(": `chosen` gained 9 at 3,305, lost 1 at 6,742")
+
+
+def test_the_report_names_the_digest_and_the_commit_the_run_was_frozen_at() -> None:
+    def ran(commit: str, started: str) -> dict[str, Any]:
+        return {"commit": commit, "behaviour": "d" * 64, "started_at": started}
+
+    figures = report(0.65, 1, 0.0)
+    figures["run"]["code"] = {
+        "chosen": [ran("b" * 40, "2026-12-05T04:00:00+00:00")],
+        "single": [ran("a" * 40, "2026-12-05T01:45:14+00:00"), ran("c" * 40, "2026-12-05T05:00:00+00:00")],
+    }
+    assert heldout_docs.digest_line(figures).endswith(
+        f"`{'d' * 12}`; frozen at commit `{'a' * 12}`, where the first run started"
+    )
