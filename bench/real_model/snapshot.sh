@@ -16,6 +16,10 @@ done
 python3 bench/real_model/plan.py record-progress
 .venv/bin/python bench/report_docs.py
 git add "$OUT" README.md docs/performance.md
+if git diff --cached --quiet -- "$OUT" README.md docs/performance.md; then
+  echo "snapshot.sh: nothing new since the last snapshot"
+  exit 0
+fi
 summary=$(python3 bench/heldout_docs.py progress)
 git commit -q -m "Held-out run progress ($summary)" -- "$OUT" README.md docs/performance.md
 git log --oneline -1
