@@ -95,7 +95,7 @@ def test_load_bench_reports_every_episode_and_where_its_time_went(sandbox_image:
     assert smaller["overhead_ratio_max"] >= smaller["overhead_ratio_p50"] >= scripted_floor - 0.001
     assert smaller["batch_ideal_s"] == pytest.approx(report["baseline_alone_s"] + 2 / 20, abs=0.002)
     assert smaller["batch_wall_s"] >= smaller["overhead_ratio_max"] * report["baseline_alone_s"] - 0.01
-    assert 0 <= smaller["cores_saturated_s"] <= smaller["batch_wall_s"]
+    assert 0 <= smaller["cores_saturated_s"] <= smaller["batch_wall_s"] + 0.005  # 2 decimals against 3
     kept = [json.loads(line) for line in records.read_text().splitlines()]
     assert len(kept) == 6
     for episode in kept:
