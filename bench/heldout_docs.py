@@ -293,8 +293,7 @@ def section(h: Heldout) -> str:
         " saw, each size's runs replaying its `single`'s first attempt; reply and episode time limits"
         " lifted alike, since two lanes share the two cores. The goal was fixed before the run: the"
         f" chosen variant beats `single` by at least {GOAL_POINTS:.0f} points with at most {GOAL_MAX_LOST}"
-        " right-to-wrong flip"
-        " and is at least even with best_of_n at equal tokens.",
+        " right-to-wrong flip and is at least even with best_of_n at equal tokens.",
     ]
     for size in SIZES:
         lines += ["", *size_section(h, size)]

@@ -16,7 +16,8 @@ cd "$(dirname "$0")/../.."
 RFX=.venv/bin/rfx
 SIZE=${1:?usage: heldout.sh 0.5b|1.5b [STEP...|report]}
 shift
-case " $(python3 bench/real_model/plan.py sizes) " in *" $SIZE "*) ;; *) echo "heldout.sh: size 0.5b or 1.5b, not $SIZE" >&2; exit 2 ;; esac
+SIZES=$(python3 bench/real_model/plan.py sizes)
+case " $SIZES " in *" $SIZE "*) ;; *) echo "heldout.sh: a size of: $SIZES; not $SIZE" >&2; exit 2 ;; esac
 OUT=bench/real_model/heldout-40-163/$SIZE
 [ -s bench/real_model/tune-0-39/report/chosen.json ] || { echo "heldout.sh: no chosen variant: run bench/real_model/tune.sh first" >&2; exit 2; }
 IDS=$(python3 bench/real_model/plan.py ids)
