@@ -135,7 +135,11 @@ def default_verdict(h: Heldout, size: str) -> str | None:
     if verdict.get("alone") is not None:
         variants = report["run"]["variants"]
         reflector = variants[verdict["run"]]["reflector_model"]
-        alone = {label: per[label] for label in per if variants[label]["reflector_model"] != reflector}
+        alone = {  # defaults.py's `alone`: the runs whose reflector is the actor itself
+            label: per[label]
+            for label in per
+            if variants[label]["reflector_model"] == variants[label]["actor_model"]
+        }
         said += f"; on a host without {reflector}'s weights, " + verdict_text(
             report, verdict["alone"]["run"], alone
         )

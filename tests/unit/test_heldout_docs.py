@@ -79,9 +79,9 @@ def test_the_bundled_default_is_named_once_defaults_py_has_decided() -> None:
         "vs_single": {"gained": 4, "lost": 2, "p_value": 0.69},
     }
     figures["run"]["variants"] = {
-        "chosen": {"reflector_model": "local-1.5b"},
-        "alone": {"reflector_model": "local-0.5b"},
-        "single": {"reflector_model": "local-0.5b"},
+        "chosen": {"actor_model": "local-0.5b", "reflector_model": "local-1.5b"},
+        "alone": {"actor_model": "local-0.5b", "reflector_model": "local-0.5b"},
+        "single": {"actor_model": "local-0.5b", "reflector_model": "local-0.5b"},
     }
     reflecting_with_another = decided("chosen")
     reflecting_with_another.defaults["0.5b"]["alone"] = {"run": "single"}
