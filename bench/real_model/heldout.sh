@@ -18,7 +18,7 @@ SIZE=${1:?usage: heldout.sh 0.5b|1.5b [STEP...|report]}
 shift
 SIZES=$(python3 bench/real_model/plan.py sizes)
 case " $SIZES " in *" $SIZE "*) ;; *) echo "heldout.sh: a size of: $SIZES; not $SIZE" >&2; exit 2 ;; esac
-OUT=bench/real_model/heldout-40-163/$SIZE
+OUT=$(python3 bench/real_model/plan.py dir)/$SIZE
 [ -s bench/real_model/tune-0-39/report/chosen.json ] || { echo "heldout.sh: no chosen variant: run bench/real_model/tune.sh first" >&2; exit 2; }
 IDS=$(python3 bench/real_model/plan.py ids)
 read -r -a STEPS <<<"$(python3 bench/real_model/plan.py steps "$SIZE")"

@@ -1,6 +1,7 @@
 """The held-out run's plan (issue 23), stated once: which problems, and which runs per actor size.
 
     python3 bench/real_model/plan.py ids         # HumanEval/40,...,HumanEval/163 (heldout.sh --ids)
+    python3 bench/real_model/plan.py dir         # bench/real_model/heldout-40-163 (the scripts' OUT)
     python3 bench/real_model/plan.py sizes       # 0.5b 1.5b (snapshot.sh)
     python3 bench/real_model/plan.py report-runs 0.5b  # the runs its report compares (heldout.sh)
     python3 bench/real_model/plan.py record-progress   # heldout-40-163/progress.json (snapshot.sh)
@@ -20,6 +21,7 @@ from typing import Any
 
 REAL_MODEL = Path(__file__).resolve().parent
 HELDOUT = REAL_MODEL / "heldout-40-163"
+HELDOUT_IN_REPO = HELDOUT.relative_to(REAL_MODEL.parents[1]).as_posix()  # as the docs and scripts name it
 PROGRESS_FILE = "progress.json"  # under HELDOUT: record_progress()'s, which the docs read
 CHOSEN_FILE = REAL_MODEL / "tune-0-39" / "report" / "chosen.json"
 PROBLEM_IDS = tuple(f"HumanEval/{i}" for i in range(40, 164))
@@ -81,6 +83,8 @@ def complete(report: dict[str, Any], size: str) -> bool:
 def main(argv: list[str]) -> int:
     if argv == ["ids"]:
         print(",".join(PROBLEM_IDS))
+    elif argv == ["dir"]:
+        print(HELDOUT_IN_REPO)
     elif argv == ["sizes"]:
         print(" ".join(SIZES))
     elif argv == ["record-progress"]:
@@ -90,7 +94,7 @@ def main(argv: list[str]) -> int:
     elif len(argv) == 2 and argv[0] == "steps" and argv[1] in SIZES:
         print(" ".join(steps(argv[1])))
     else:
-        usage = f"plan.py ids|sizes|record-progress | plan.py report-runs|steps {'|'.join(SIZES)}"
+        usage = f"plan.py ids|dir|sizes|record-progress | plan.py report-runs|steps {'|'.join(SIZES)}"
         print(f"usage: {usage}", file=sys.stderr)
         return 2
     return 0

@@ -6,7 +6,7 @@
 # the reports read what is on disk, and the docs read only the reports.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-OUT=bench/real_model/heldout-40-163
+OUT=$(python3 bench/real_model/plan.py dir)
 for size in $(python3 bench/real_model/plan.py sizes); do
   if compgen -G "$OUT/$size/*/episodes.jsonl" >/dev/null; then
     bench/real_model/heldout.sh "$size" report >/dev/null
