@@ -26,7 +26,7 @@ import json
 import sys
 from typing import Any
 
-from plan import HELDOUT, SIZES, complete
+from plan import HELDOUT, SIZES, complete, uses_another_model
 
 ALPHA = 0.05
 RULE = (
@@ -38,10 +38,6 @@ RULE = (
 def gains_beyond_noise(flips: dict[str, Any]) -> bool:
     """More gained than lost against single, and more than chance would give (exact McNemar)."""
     return bool(flips["gained"] > flips["lost"] and flips["p_value"] < ALPHA)
-
-
-def uses_another_model(settings: dict[str, Any]) -> bool:
-    return bool(settings["reflector_model"] != settings["actor_model"])
 
 
 def decide(report: dict[str, Any], size: str, *, alone: bool = False) -> dict[str, Any] | None:

@@ -42,6 +42,12 @@ def steps(size: str) -> list[str]:
     return planned
 
 
+def uses_another_model(settings: dict[str, Any]) -> bool:
+    """A run whose reflector is not its actor: a host without that model's weights cannot run it, so
+    defaults.py also decides among the other runs (`alone`) and the docs name them so."""
+    return bool(settings["reflector_model"] != settings["actor_model"])
+
+
 def finished(run_dir: Path) -> set[str]:
     """The problems a run has finished: the tasks of its episodes file (one line per episode)."""
     path = run_dir / "episodes.jsonl"
