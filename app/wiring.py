@@ -20,7 +20,9 @@ from app.benchmark.datasets import humaneval_task
 from app.benchmark.visible_tests import with_visible_tests
 from app.errors import InvalidInput
 from app.llm import ModelOverrides, ModelRegistry, build_chat_models
+from app.llm.bundled_defaults import defaults_for, with_bundled_defaults
 from app.llm.presets import LOCAL, LOCAL_SIZES, local_name
+from app.llm.providers import chat_configs
 from app.memory.redis_memory import RedisMemory
 from app.prompts import default_prompt_book
 from app.reflexion.loop import EpisodeDeps
@@ -118,6 +120,32 @@ def build_models(
     actor = resolve_default_models(settings, actor)
     start_local_reflector(settings, actor, reflector)
     return build_chat_models(settings, actor_overrides=actor, reflector_overrides=reflector)
+
+
+def build_episode_models(
+    settings: Settings, actor: ModelOverrides, reflector: ModelOverrides, config: EpisodeConfig
+) -> tuple[ChatModel, ChatModel, EpisodeConfig]:
+    """`rfx run`: build_models, and when the actor is a bundled size, its measured defaults
+    (app/llm/bundled_defaults.py) for the settings the command line left unset, and for the reflector
+    when no flag and no configuration names one (its server started like a named local reflector)."""
+    from app.llm.local_fallback import say_bundled_defaults
+
+    actor = resolve_default_models(settings, actor)
+    registry = ModelRegistry.from_settings(settings)
+    endpoint, _ = chat_configs(settings, actor_overrides=actor, registry=registry)
+    defaults = defaults_for(endpoint.provider, endpoint.model)
+    if defaults is not None and defaults.applies_to(config):
+        say_bundled_defaults(endpoint.name, defaults)
+    config, default_reflector = with_bundled_defaults(
+        config, defaults, reflector_chosen=not reflector.empty() or registry.reflector_is_explicit()
+    )
+    if default_reflector is not None:
+        reflector = ModelOverrides(model=default_reflector)
+    start_local_reflector(settings, actor, reflector)
+    models = build_chat_models(
+        settings, actor_overrides=actor, reflector_overrides=reflector, registry=registry
+    )
+    return (*models, config)
 
 
 @dataclass

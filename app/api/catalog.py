@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.errors import ConfigError, Unavailable
+from app.llm.bundled_defaults import defaults_for, with_bundled_defaults
 from app.llm.providers import ModelRegistry
+from app.reflexion.models import EpisodeConfig
 
 
 class RegistryCatalog:
@@ -31,6 +33,20 @@ class RegistryCatalog:
             return self.registry.reflector(name).name
         except ConfigError as exc:
             raise Unavailable(f"this server cannot run episodes yet: {exc.detail}") from None
+
+    def choose(
+        self, actor: str | None, reflector: str | None, config: EpisodeConfig
+    ) -> tuple[str, str, EpisodeConfig]:
+        """The episode's actor, reflector and config: the request's choices, and for what it left
+        unset the actor's bundled defaults (app/llm/bundled_defaults.py), then the server's."""
+        actor_name = self.actor(actor)
+        chosen = self.registry.get(actor_name)
+        config, default_reflector = with_bundled_defaults(
+            config,
+            defaults_for(chosen.provider, chosen.model),
+            reflector_chosen=reflector is not None or self.registry.reflector_is_explicit(),
+        )
+        return actor_name, self.reflector(reflector or default_reflector), config
 
 
 def document_models(openapi: dict[str, Any], names: list[str]) -> dict[str, Any]:

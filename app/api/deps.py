@@ -18,7 +18,7 @@ from app.api.judge_gate import JudgeGate
 from app.memory.episodes import EpisodeStore
 from app.memory.keys import Keys
 from app.memory.redis_memory import RedisMemory
-from app.reflexion.models import Verdict
+from app.reflexion.models import EpisodeConfig, Verdict
 from app.settings import Settings
 
 
@@ -28,6 +28,12 @@ class ModelCatalog(Protocol):
     def actor(self, name: str | None) -> str: ...
 
     def reflector(self, name: str | None) -> str: ...
+
+    def choose(
+        self, actor: str | None, reflector: str | None, config: EpisodeConfig
+    ) -> tuple[str, str, EpisodeConfig]:
+        """(actor, reflector, config) with the actor's defaults for what the request left unset."""
+        ...
 
     def names(self) -> list[str]: ...
 

@@ -35,7 +35,10 @@ class EpisodeCreate(EpisodeConfig):
     budget_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
 
     def config(self) -> EpisodeConfig:
-        return EpisodeConfig.model_validate(self.model_dump(exclude={"task", "actor", "reflector"}))
+        """The episode settings the request gave; the unset ones stay unset, for the actor's defaults
+        (ModelCatalog.choose) to fill."""
+        given = self.model_dump(exclude={"task", "actor", "reflector"}, exclude_unset=True)
+        return EpisodeConfig.model_validate(given)
 
 
 class EpisodePage(BaseModel):

@@ -45,6 +45,12 @@ def parse_temperatures(value: str | None) -> list[float] | None:
         raise InvalidInput(why) from None
 
 
+def refuse_blind_feedback(config: EpisodeConfig, task: Task) -> None:
+    problem = config.feedback_problem(task)
+    if problem is not None:
+        raise InvalidInput(f"--feedback: {problem}")
+
+
 class ProgressSink:
     """An EventSink that tells a person what the episode is doing, one short line per step.
 
@@ -158,7 +164,14 @@ KeyOpt = Annotated[str | None, Opt("--api-key", help="Actor API key.")]
 RModelOpt = Annotated[str | None, Opt("--reflector-model", help="Reflector model (default: the actor's).")]
 RUrlOpt = Annotated[str | None, Opt("--reflector-base-url", help="Reflector endpoint.")]
 RKeyOpt = Annotated[str | None, Opt("--reflector-api-key", help="Reflector API key.")]
-StrategyOpt = Annotated[StrategyName, Opt("--strategy", help="How the trials are spent.")]
+StrategyOpt = Annotated[
+    StrategyName | None,
+    Opt(
+        "--strategy",
+        help="How the trials are spent [default: reflexion; a bundled model (local, local-0.5b, "
+        "local-1.5b): the strategy and settings its held-out measurement chose, said on stderr].",
+    ),
+]
 FeedbackOpt = Annotated[
     FeedbackSource | None,
     Opt(
@@ -180,11 +193,11 @@ SeedOpt = Annotated[int | None, Opt("--seed", help="Sampling seed, where the end
 BudgetOpt = Annotated[int | None, Opt("--budget-tokens", help="Stop once this many tokens are spent.")]
 TimeoutOpt = Annotated[float | None, Opt("--timeout", help="Wall-clock limit of the episode in seconds.")]
 MemoryOpt = Annotated[
-    MemoryScope,
+    MemoryScope | None,
     Opt(
         "--memory",
         help="Lessons kept per episode, per task (start from earlier lessons of the same task id), "
-        "or only in this episode's record.",
+        "or only in this episode's record [default: episode].",
     ),
 ]
 WindowOpt = Annotated[int | None, Opt("--memory-window", help="Lessons shown to the actor [default: 3].")]
@@ -235,7 +248,7 @@ def run(
     reflector_model: RModelOpt = None,
     reflector_base_url: RUrlOpt = None,
     reflector_api_key: RKeyOpt = None,
-    strategy: StrategyOpt = "reflexion",
+    strategy: StrategyOpt = None,
     feedback: FeedbackOpt = None,
     max_trials: TrialsOpt = None,
     samples: SamplesOpt = None,
@@ -244,7 +257,7 @@ def run(
     seed: SeedOpt = None,
     budget_tokens: BudgetOpt = None,
     timeout: TimeoutOpt = None,
-    memory: MemoryOpt = "episode",
+    memory: MemoryOpt = None,
     memory_window: WindowOpt = None,
     retries: RetriesOpt = None,
     retry_temperatures: RetryTempsOpt = None,
@@ -258,7 +271,7 @@ def run(
 
     from app.llm import ModelOverrides
     from app.settings import get_settings
-    from app.wiring import build_models, episode_config, load_task
+    from app.wiring import build_episode_models, episode_config, load_task
 
     settings = get_settings()
     the_task = load_task(task)
@@ -280,14 +293,14 @@ def run(
         feedback_level=feedback_level,
         retry_context=retry_context,
     )
-    problem = config.feedback_problem(the_task)
-    if problem is not None:
-        raise InvalidInput(f"--feedback: {problem}")
-    actor, reflector = build_models(
+    refuse_blind_feedback(config, the_task)  # before any model server starts
+    actor, reflector, config = build_episode_models(
         settings,
         ModelOverrides(model=model, base_url=base_url, api_key=api_key),
         ModelOverrides(model=reflector_model, base_url=reflector_base_url, api_key=reflector_api_key),
+        config,
     )
+    refuse_blind_feedback(config, the_task)  # the actor's defaults may have chosen the strategy
     console = Console(stderr=True, highlight=False)
     episode = asyncio.run(execute(settings, the_task, config, actor, reflector, console))
     if json_output:

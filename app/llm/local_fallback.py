@@ -11,6 +11,7 @@ from rich.console import Console
 
 from app.errors import ConfigError
 from app.llm import local_model
+from app.llm.bundled_defaults import BundledDefaults
 from app.llm.local_model import LocalServer
 from app.llm.presets import local_port
 from app.llm.providers import ModelRegistry
@@ -64,3 +65,15 @@ def configured_or_local(settings: Settings) -> Settings:
         return settings
     use_local_model(settings)
     return settings.model_copy(update={"actor_model": "local"})
+
+
+def say_bundled_defaults(actor: str, defaults: BundledDefaults) -> None:
+    """Say which measured defaults an episode of a bundled actor takes, as the fallback says which
+    model it uses: a user who left the strategy unset should not have to guess what ran."""
+    settings = ", ".join(f"{k} {v}" for k, v in defaults.settings.items())
+    reflector = f", reflector {defaults.reflector}" if defaults.reflector else ""
+    _err.print(
+        f"rfx: {actor} runs its measured defaults for what the flags leave unset: {settings}{reflector}"
+        f" (the held-out run's `{defaults.run}`, docs/performance.md)",
+        highlight=False,
+    )

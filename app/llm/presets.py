@@ -42,9 +42,22 @@ LOCAL = "local"
 LOCAL_SIZES = ("0.5b", "1.5b")
 
 
+def local_alias(size: str) -> str:
+    """The model id a bundled size's server answers to."""
+    return f"qwen2.5-coder-{size}"
+
+
 def local_preset(port: int, size: str) -> Preset:
     """The bundled model that `rfx model serve` runs on loopback (llama.cpp, one model alias)."""
-    return Preset(LOCAL, f"http://127.0.0.1:{port}/v1", model=f"qwen2.5-coder-{size}")
+    return Preset(LOCAL, f"http://127.0.0.1:{port}/v1", model=local_alias(size))
+
+
+def bundled_size(provider: str | None, model: str) -> str | None:
+    """Which bundled size a configured model is (`local`, `local-0.5b`, ...: the local provider and a
+    size's alias), else None: a model at a URL the user gave is theirs, whatever it serves."""
+    if provider != LOCAL:
+        return None
+    return next((size for size in LOCAL_SIZES if local_alias(size) == model), None)
 
 
 def local_name(size: str) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "ModelRegistry",
     "Preset",
     "build_chat_models",
+    "chat_configs",
     "local_preset",
 ]
 
@@ -318,14 +319,14 @@ class ModelRegistry:
         return name
 
 
-def build_chat_models(
+def chat_configs(
     settings: Settings,
     *,
     actor_overrides: ModelOverrides | None = None,
     reflector_overrides: ModelOverrides | None = None,
     registry: ModelRegistry | None = None,
-) -> tuple[ChatModel, ChatModel]:
-    """The (actor, reflector) pair for the CLI: configuration plus its flags.
+) -> tuple[ProviderConfig, ProviderConfig]:
+    """The (actor, reflector) endpoints for the CLI: configuration plus its flags.
 
     Without reflector flags the reflector keeps its own configuration if it has one, and otherwise
     follows the actor (including the actor's flags).
@@ -338,7 +339,20 @@ def build_chat_models(
     reflector_base = actor
     if registry.reflector_is_explicit() and registry.needs_base(reflector_over):
         reflector_base = registry.reflector()
-    reflector = registry.with_overrides(reflector_base, reflector_over, "--reflector-")
+    return actor, registry.with_overrides(reflector_base, reflector_over, "--reflector-")
+
+
+def build_chat_models(
+    settings: Settings,
+    *,
+    actor_overrides: ModelOverrides | None = None,
+    reflector_overrides: ModelOverrides | None = None,
+    registry: ModelRegistry | None = None,
+) -> tuple[ChatModel, ChatModel]:
+    """The (actor, reflector) pair of chat_configs' endpoints."""
+    actor, reflector = chat_configs(
+        settings, actor_overrides=actor_overrides, reflector_overrides=reflector_overrides, registry=registry
+    )
     # Imported here: the openai SDK takes about a second to import, which every `rfx` command
     # (even --help) paid when this module imported it at the top.
     from app.llm.openai_chat import OpenAIChatModel

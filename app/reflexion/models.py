@@ -8,9 +8,9 @@ benchmark all read and write.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -371,6 +371,13 @@ class EpisodeConfig(Finite):
     max_resamples: int = Field(default=3, ge=0, le=10)
     feedback_level: FeedbackLevel = "standard"
     retry_context: RetryContext = "revise"
+
+    def with_defaults(self, defaults: Mapping[str, Any]) -> EpisodeConfig:
+        """`defaults` for the fields the caller left unset, what the caller set kept as it is (a
+        bundled model's measured settings under the caller's own). The applied defaults count as set
+        in the result, so applying defaults again changes nothing."""
+        own = self.model_dump(exclude_unset=True)
+        return EpisodeConfig.model_validate({**defaults, **own})
 
     def resolved_feedback(self, task: Task) -> FeedbackSource:
         """Strategy and task decide the default: self_refine never sees a judge; else visible if any."""

@@ -54,13 +54,14 @@ async def submit(
     services: Services, tenant: str, body: EpisodeCreate, idempotency_key: str = ""
 ) -> tuple[Episode, bool]:
     """Store and queue an episode (also what the MCP `run_episode` tool calls); (record, created)."""
+    actor, reflector, config = services.models.choose(body.actor.model, body.reflector.model, body.config())
     return await enqueue(
         services,
         tenant,
         body.task,
-        body.config(),
-        actor=services.models.actor(body.actor.model),
-        reflector=services.models.reflector(body.reflector.model),
+        config,
+        actor=actor,
+        reflector=reflector,
         idempotency_key=idempotency_key,
         fingerprint=request_fingerprint(body.model_dump(mode="json")) if idempotency_key else "",
     )

@@ -73,9 +73,9 @@ async def chat_completions(
     body: ChatRequest, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Response:
     refuse_unsupported(body)
-    actor = actor_of(body.model, services.models)
-    chat, config = episode_input(body)
-    reflector = services.models.reflector(None)
+    requested = actor_of(body.model, services.models)
+    chat, asked = episode_input(body)
+    actor, reflector, config = services.models.choose(requested, None, asked)
     episode, _ = await enqueue(services, tenant, chat.task, config, actor=actor, reflector=reflector)
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))

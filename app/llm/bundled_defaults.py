@@ -1,0 +1,68 @@
+"""What an episode of a bundled model does when the caller does not say (issue 23: the product follows
+the evidence).
+
+Per bundled size, the strategy and settings that bench/real_model/defaults.py chose from the held-out
+run (HumanEval/40-163) by the rule it states, or `single` when no feedback strategy beat one attempt
+beyond the noise. The table is copied from its defaults.json, and tests/unit/test_bundled_defaults.py
+checks the copy against it; a size the run has not decided has no entry and keeps the general
+defaults (EpisodeConfig). Models the user configures keep the general defaults: the measurement says
+nothing about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.llm.presets import bundled_size
+from app.reflexion.models import EpisodeConfig
+
+# The run's settings that are not an episode's defaults: the benchmark's fixed sampling seed (a
+# default seed would make every caller's samples the same) and the models (the reflector is its own
+# field below).
+_NOT_DEFAULTS = frozenset({"seed", "actor_model", "reflector_model"})
+
+
+@dataclass(frozen=True)
+class BundledDefaults:
+    """One size's defaults: EpisodeConfig fields, and the reflector when it is another bundled size."""
+
+    run: str  # the held-out run they come from (bench/real_model/heldout-40-163/<size>/<run>)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    reflector: str | None = None
+
+    @classmethod
+    def from_verdict(cls, verdict: Mapping[str, Any]) -> BundledDefaults:
+        """One size's entry of defaults.json as the defaults it names."""
+        ran = verdict["settings"]
+        settings = {k: v for k, v in ran.items() if k not in _NOT_DEFAULTS and v is not None}
+        reflector = ran["reflector_model"] if ran["reflector_model"] != ran["actor_model"] else None
+        return cls(run=verdict["run"], settings=settings, reflector=reflector)
+
+    def applies_to(self, config: EpisodeConfig) -> bool:
+        """The settings were measured as one whole with their strategy: a caller who chose another
+        strategy gets the general defaults for the rest."""
+        chosen = "strategy" in config.model_fields_set
+        return not chosen or config.strategy == self.settings.get("strategy", config.strategy)
+
+
+BUNDLED_DEFAULTS: dict[str, BundledDefaults] = {}
+
+
+def defaults_for(provider: str | None, model: str) -> BundledDefaults | None:
+    """The defaults of a configured model when it is a bundled size the held-out run decided."""
+    size = bundled_size(provider, model)
+    return BUNDLED_DEFAULTS.get(size) if size is not None else None
+
+
+def with_bundled_defaults(
+    config: EpisodeConfig, defaults: BundledDefaults | None, *, reflector_chosen: bool
+) -> tuple[EpisodeConfig, str | None]:
+    """The episode's config once the actor's bundled defaults fill what the caller left unset, and
+    the reflector they name when nobody chose one (None: the usual choice, the actor's). A reflector
+    is chosen when the caller named one or the service's configuration has its own; a default never
+    replaces either."""
+    if defaults is None or not defaults.applies_to(config):
+        return config, None
+    return config.with_defaults(defaults.settings), None if reflector_chosen else defaults.reflector

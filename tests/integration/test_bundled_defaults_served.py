@@ -1,0 +1,106 @@
+"""A bundled actor's measured defaults over real HTTP (issue 23, item 4): POST /v1/episodes (and MCP,
+which submits through it) and the chat route fill what the request left unset from the actor's
+table entry, and leave alone what the request chose, another strategy, and a configured reflector.
+
+The table is swapped in the test's process (the app runs in it), so these tests hold whatever the
+held-out run decides; tests/unit/test_bundled_defaults.py checks the shipped table against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from app.llm import bundled_defaults
+from app.llm.bundled_defaults import BundledDefaults
+from app.llm.fake_server import FakeLLMServer
+from app.llm.presets import local_alias
+from tests.fixtures.services import free_port
+from tests.integration.apiserver import GOOD, running_app, service_settings, task_body
+from tests.integration.test_openai_facade import ADD_TASK
+
+BEST_OF_4 = BundledDefaults("best-of-4", {"strategy": "best_of_n", "samples": 4}, reflector="local-1.5b")
+
+
+def measured(monkeypatch: pytest.MonkeyPatch, defaults: BundledDefaults | None) -> None:
+    table = {"0.5b": defaults} if defaults is not None else {}
+    monkeypatch.setattr(bundled_defaults, "BUNDLED_DEFAULTS", table)
+
+
+def bundled_settings(redis_url: str, key_prefix: str, **overrides: Any) -> Any:
+    """The 0.5B by name as the server's actor (its endpoint is the registry's own, as in production)."""
+    values: dict[str, Any] = {"actor_base_url": None, "actor_model": "local-0.5b", "local_model_size": "0.5b"}
+    return service_settings(redis_url, key_prefix, **(values | overrides))
+
+
+async def test_an_episode_takes_the_actors_defaults_for_what_it_left_unset(
+    redis_url: str, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    measured(monkeypatch, BEST_OF_4)
+    async with (
+        running_app(bundled_settings(redis_url, key_prefix)) as base,
+        httpx.AsyncClient(base_url=base) as client,
+    ):
+
+        async def submit(**options: object) -> dict[str, Any]:
+            r = await client.post("/v1/episodes", json=task_body(**options))
+            assert r.status_code == 202, r.text
+            return dict(r.json())
+
+        plain = await submit()
+        assert (plain["actor_model"], plain["reflector_model"]) == ("local-0.5b", "local-1.5b")
+        assert (plain["config"]["strategy"], plain["config"]["samples"]) == ("best_of_n", 4)
+        own_samples = await submit(samples=2)
+        assert (own_samples["config"]["strategy"], own_samples["config"]["samples"]) == ("best_of_n", 2)
+        same_strategy = await submit(strategy="best_of_n", max_trials=2)
+        assert (same_strategy["config"]["samples"], same_strategy["config"]["max_trials"]) == (4, 2)
+        other = await submit(strategy="reflexion")  # the measured settings belong to their strategy
+        assert (other["config"]["strategy"], other["config"]["samples"]) == ("reflexion", 5)
+        assert other["reflector_model"] == "local-0.5b"
+        own_reflector = await submit(reflector={"model": "local-0.5b"})
+        assert (own_reflector["config"]["strategy"], own_reflector["reflector_model"]) == (
+            "best_of_n",
+            "local-0.5b",
+        )
+        other_size = await submit(actor={"model": "local-1.5b"})  # a size the table does not name
+        assert other_size["config"]["strategy"] == "reflexion"
+        assert other_size["reflector_model"] == "local-0.5b"  # the server's default, as for any actor
+
+
+async def test_a_configured_reflector_is_never_replaced(
+    redis_url: str, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    measured(monkeypatch, BEST_OF_4)
+    settings = bundled_settings(redis_url, key_prefix, reflector_model="local-0.5b")
+    async with running_app(settings) as base, httpx.AsyncClient(base_url=base) as client:
+        r = await client.post("/v1/episodes", json=task_body())
+        assert r.status_code == 202, r.text
+        assert (r.json()["config"]["strategy"], r.json()["reflector_model"]) == ("best_of_n", "local-0.5b")
+
+
+@pytest.mark.parametrize("defaults", [BundledDefaults("single", {"strategy": "single"}), None])
+async def test_the_chat_route_runs_the_actors_default(
+    redis_url: str, key_prefix: str, monkeypatch: pytest.MonkeyPatch, defaults: BundledDefaults | None
+) -> None:
+    """A real episode through the worker, the 0.5B's server being a fake that answers to its alias."""
+    measured(monkeypatch, defaults)
+    llm = FakeLLMServer(port=free_port()).start()
+    try:
+        llm.script({"model": local_alias("0.5b"), "replies": [GOOD]})
+        settings = bundled_settings(redis_url, key_prefix, local_model_port=llm.port)
+        async with (
+            running_app(settings, with_worker=True) as base,
+            httpx.AsyncClient(base_url=base, timeout=60) as client,
+        ):
+            body = {"model": "reflexion", "messages": [{"role": "user", "content": ADD_TASK}]}
+            reply = await client.post("/v1/chat/completions", json=body)
+            assert reply.status_code == 200, reply.text
+            episode_id = reply.json()["rfx"]["episode_id"]
+            episode = (await client.get(f"/v1/episodes/{episode_id}")).json()
+    finally:
+        llm.stop()
+    assert episode["status"] == "succeeded" and episode["actor_model"] == "local-0.5b"
+    assert episode["config"]["strategy"] == ("single" if defaults is not None else "reflexion")
+    assert [r.model for r in llm.requests if r.path.endswith("/chat/completions")] == [local_alias("0.5b")]

@@ -1,0 +1,102 @@
+"""A bundled model's episode defaults (issue 23, item 4): the table the service applies is the one the
+held-out run decided (bench/real_model/heldout-40-163/defaults.json), and it fills only what the
+caller left unset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.llm import bundled_defaults
+from app.llm.bundled_defaults import BUNDLED_DEFAULTS, BundledDefaults, defaults_for, with_bundled_defaults
+from app.llm.presets import LOCAL, LOCAL_SIZES, bundled_size, local_alias
+from app.mcp.tools import RunEpisode
+from app.reflexion.models import EpisodeConfig
+
+VERDICTS = Path(__file__).resolve().parents[2] / "bench" / "real_model" / "heldout-40-163" / "defaults.json"
+
+
+def verdict(run: str, reflector: str = "local-0.5b", **settings: Any) -> dict[str, Any]:
+    """One size's entry of defaults.json, shaped as bench/real_model/defaults.py writes it."""
+    ran = {
+        "strategy": "reflexion",
+        "max_trials": 3,
+        "samples": 5,
+        "branching": 2,
+        "retries": "sampled",
+        "feedback_level": "standard",
+        "retry_context": "revise",
+        "temperature": None,
+        "seed": 0,
+        "actor_model": "local-0.5b",
+        "reflector_model": reflector,
+        **settings,
+    }
+    return {"run": run, "settings": ran, "rule": "the rule"}
+
+
+def test_the_table_is_the_held_out_runs_verdict() -> None:
+    decided = json.loads(VERDICTS.read_text(encoding="utf-8")) if VERDICTS.exists() else {}
+    assert set(BUNDLED_DEFAULTS) == set(decided), "copy defaults.json's sizes into BUNDLED_DEFAULTS"
+    for size, entry in decided.items():
+        assert BUNDLED_DEFAULTS[size] == BundledDefaults.from_verdict(entry), size
+    for size, defaults in BUNDLED_DEFAULTS.items():
+        assert size in LOCAL_SIZES
+        EpisodeConfig().with_defaults(defaults.settings)  # every entry is a valid episode config
+
+
+def test_a_verdict_names_settings_and_a_reflector_of_another_size() -> None:
+    chosen = BundledDefaults.from_verdict(
+        verdict("reflexion-1.5b-reflector", "local-1.5b", feedback_level="trace", retry_context="fresh")
+    )
+    assert chosen.reflector == "local-1.5b"
+    assert chosen.settings["feedback_level"] == "trace" and chosen.settings["retry_context"] == "fresh"
+    assert not {"seed", "actor_model", "reflector_model", "temperature"} & set(chosen.settings)
+    single = BundledDefaults.from_verdict(verdict("single", strategy="single"))
+    assert (single.run, single.settings["strategy"], single.reflector) == ("single", "single", None)
+
+
+def test_defaults_fill_only_what_the_caller_left_unset() -> None:
+    defaults = {"strategy": "best_of_n", "samples": 4, "feedback_level": "trace"}
+    mine = EpisodeConfig.model_validate({"samples": 2, "max_trials": 5})
+    config = mine.with_defaults(defaults)
+    assert (config.strategy, config.samples, config.max_trials, config.feedback_level) == (
+        "best_of_n",
+        2,
+        5,
+        "trace",
+    )
+    assert config.retry_context == "revise"  # neither set nor defaulted: the general default
+    assert config.with_defaults({"samples": 9, "strategy": "single"}) == config  # applied ones count as set
+
+
+def test_a_caller_who_chose_another_strategy_gets_the_general_defaults() -> None:
+    measured = BundledDefaults("best-of-4", {"strategy": "best_of_n", "samples": 4}, reflector="local-1.5b")
+    other = EpisodeConfig.model_validate({"strategy": "reflexion"})
+    assert with_bundled_defaults(other, measured, reflector_chosen=False) == (other, None)
+    same = EpisodeConfig.model_validate({"strategy": "best_of_n"})
+    config, reflector = with_bundled_defaults(same, measured, reflector_chosen=False)
+    assert (config.samples, reflector) == (4, "local-1.5b")
+    nothing = EpisodeConfig()
+    config, reflector = with_bundled_defaults(nothing, measured, reflector_chosen=True)
+    assert (config.strategy, config.samples, reflector) == ("best_of_n", 4, None)
+    assert with_bundled_defaults(nothing, None, reflector_chosen=False) == (nothing, None)
+
+
+def test_only_the_bundled_models_are_bundled(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert bundled_size(LOCAL, local_alias("0.5b")) == "0.5b"
+    assert bundled_size(LOCAL, local_alias("1.5b")) == "1.5b"
+    assert bundled_size(None, local_alias("0.5b")) is None  # the same weights at a URL the user gave
+    assert bundled_size(LOCAL, "qwen2.5-coder-7b") is None
+    measured = BundledDefaults("single", {"strategy": "single"})
+    monkeypatch.setitem(bundled_defaults.BUNDLED_DEFAULTS, "0.5b", measured)
+    assert defaults_for(LOCAL, local_alias("0.5b")) is measured
+    assert defaults_for("ollama", local_alias("0.5b")) is None
+
+
+def test_an_mcp_call_leaves_unset_what_it_did_not_set() -> None:
+    body = RunEpisode.model_validate({"humaneval": "HumanEval/0", "samples": 2}).body()
+    assert body.config().model_fields_set == {"samples"}
