@@ -346,7 +346,10 @@ class ModelRef(Strict):
 
 
 class EpisodeConfig(Finite):
-    strategy: StrategyName = "reflexion"
+    strategy: StrategyName = Field(
+        default="reflexion",
+        description="unset: a bundled actor's measured default strategy and settings, else reflexion",
+    )
     feedback: FeedbackSource | None = None
     max_trials: int = Field(default=3, ge=1, le=20)
     samples: int = Field(default=5, ge=1, le=50)

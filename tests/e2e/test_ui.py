@@ -111,6 +111,8 @@ async def test_submit_in_page_and_watch_live(browser: Browser, service: str) -> 
 
     # The key travels in the Authorization header, never in a URL; the stream was read with fetch.
     assert all(API_KEY not in r.url for r in requests)
+    submitted = [r for r in requests if r.method == "POST" and r.url.endswith("/v1/episodes")]
+    assert "strategy" not in submitted[0].post_data_json  # left to the actor's default: reflexion here
     streams = [r for r in requests if r.url.endswith("/events")]
     assert streams, "the page should have opened the event stream"
     assert (await streams[0].all_headers()).get("authorization") == f"Bearer {API_KEY}"

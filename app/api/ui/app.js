@@ -341,9 +341,10 @@ async function submitTask(event) {
       id: form.get("id"), prompt: form.get("prompt"), entry_point: form.get("entry_point"),
       tests: form.get("tests"), visible_tests: visible,
     },
-    strategy: form.get("strategy"),
     max_trials: Number(form.get("max_trials")),
   };
+  // Left at "the actor's default", the strategy is not sent: a bundled actor then runs its measured one.
+  if (form.get("strategy")) body.strategy = form.get("strategy");
   try {
     const ep = await api("POST", "/v1/episodes", body, { "Idempotency-Key": randomKey() });
     await loadList();
