@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from app.llm.local_weights import WEIGHTS
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -43,8 +45,8 @@ LOCAL_SIZES = ("0.5b", "1.5b")
 
 
 def local_alias(size: str) -> str:
-    """The model id a bundled size's server answers to."""
-    return f"qwen2.5-coder-{size}"
+    """The model id a bundled size's server answers to (its weights' alias)."""
+    return next(spec.alias for spec in WEIGHTS.values() if spec.size == size)
 
 
 def local_preset(port: int, size: str) -> Preset:
