@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +39,20 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def _behaviour_paths() -> list[str]:
-    return [*BEHAVIOUR, *(f":(exclude){path}" for path in REPORTING)]
+def _without_reporting(lines: str, path_of: Callable[[str], str]) -> list[str]:
+    """The lines of a git listing but the reporting modules' (`path_of` reads a line's path)."""
+    return [line for line in lines.splitlines() if path_of(line) not in REPORTING]
 
 
-def _without_reporting(listing: str) -> str:
-    """`git ls-tree -r` lines ("mode type id\tpath") but the reporting modules'."""
-    return "\n".join(line for line in listing.splitlines() if line.split("\t", 1)[-1] not in REPORTING)
+def _tree_path(line: str) -> str:
+    """`git ls-tree -r`: "mode type id<TAB>path"."""
+    return line.split("\t", 1)[-1]
+
+
+def _status_path(line: str) -> str:
+    """`git status --porcelain`: "XY path", or "XY old -> new" for a rename (the first line may have
+    lost a leading space of its status to the output's strip)."""
+    return line.split(maxsplit=1)[-1].split(" -> ")[-1]
 
 
 def current_code(root: Path = ROOT) -> dict[str, Any]:
@@ -54,11 +62,12 @@ def current_code(root: Path = ROOT) -> dict[str, Any]:
     listing = _git(root, "ls-tree", "-r", "HEAD", "--", *BEHAVIOUR)
     if commit is None or listing is None:
         return {"commit": None, "behaviour": None, "modified": None}
-    changed = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *_behaviour_paths())
+    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *BEHAVIOUR)
+    behaviour = "\n".join(_without_reporting(listing, _tree_path))
     return {
         "commit": commit,
-        "behaviour": hashlib.sha256(_without_reporting(listing).encode()).hexdigest(),
-        "modified": bool(changed),
+        "behaviour": hashlib.sha256(behaviour.encode()).hexdigest(),
+        "modified": bool(_without_reporting(status or "", _status_path)),
     }
 
 

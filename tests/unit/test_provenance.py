@@ -42,6 +42,9 @@ def test_the_behaviour_digest_follows_the_behaviour_files_and_not_the_commit(tmp
     later = provenance.current_code(tmp_path)
     assert later["commit"] != frozen["commit"]
     assert later["behaviour"] == frozen["behaviour"]
+    (tmp_path / "app/benchmark/report.py").write_text("improved while the run goes on")
+    assert provenance.current_code(tmp_path)["modified"] is False  # a report can improve uncommitted
+    _commit(tmp_path, {})
     (tmp_path / "prompts/actor.md").write_text("changed")
     assert provenance.current_code(tmp_path)["modified"] is True
     _commit(tmp_path, {})
