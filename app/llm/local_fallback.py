@@ -15,6 +15,7 @@ from app.llm.bundled_defaults import BundledDefaults
 from app.llm.local_model import LocalServer
 from app.llm.presets import local_port
 from app.llm.providers import ModelRegistry
+from app.reflexion.models import EpisodeConfig
 from app.settings import Settings
 
 _err = Console(stderr=True)
@@ -69,8 +70,12 @@ def configured_or_local(settings: Settings) -> Settings:
 
 def say_bundled_defaults(actor: str, defaults: BundledDefaults) -> None:
     """Say which measured defaults an episode of a bundled actor takes, as the fallback says which
-    model it uses: a user who left the strategy unset should not have to guess what ran."""
-    settings = ", ".join(f"{k} {v}" for k, v in defaults.settings.items())
+    model it uses: a user who left the strategy unset should not have to guess what ran. Named: the
+    strategy and the settings that differ from the general defaults."""
+    general = EpisodeConfig()
+    settings = ", ".join(
+        f"{k} {v}" for k, v in defaults.settings.items() if k == "strategy" or getattr(general, k) != v
+    )
     reflector = f", reflector {defaults.reflector}" if defaults.reflector else ""
     _err.print(
         f"rfx: {actor} runs its measured defaults for what the flags leave unset: {settings}{reflector}"
