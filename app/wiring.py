@@ -22,7 +22,7 @@ from app.errors import InvalidInput
 from app.llm import ModelOverrides, ModelRegistry, build_chat_models
 from app.llm.bundled_defaults import defaults_for, with_bundled_defaults
 from app.llm.presets import LOCAL, LOCAL_SIZES, local_name
-from app.llm.providers import chat_configs
+from app.llm.providers import chat_models
 from app.memory.redis_memory import RedisMemory
 from app.prompts import default_prompt_book
 from app.reflexion.loop import EpisodeDeps
@@ -132,7 +132,7 @@ def build_episode_models(
 
     actor = resolve_default_models(settings, actor)
     registry = ModelRegistry.from_settings(settings)
-    endpoint, _ = chat_configs(settings, actor_overrides=actor, registry=registry)
+    endpoint = registry.cli_actor(actor)
     defaults = defaults_for(endpoint.provider, endpoint.model)
     if defaults is not None and defaults.applies_to(config):
         say_bundled_defaults(endpoint.name, defaults)
@@ -142,9 +142,7 @@ def build_episode_models(
     if default_reflector is not None:
         reflector = ModelOverrides(model=default_reflector)
     start_local_reflector(settings, actor, reflector)
-    models = build_chat_models(
-        settings, actor_overrides=actor, reflector_overrides=reflector, registry=registry
-    )
+    models = chat_models(endpoint, registry.cli_reflector(endpoint, reflector))
     return (*models, config)
 
 

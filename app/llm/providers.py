@@ -34,7 +34,7 @@ __all__ = [
     "ModelRegistry",
     "Preset",
     "build_chat_models",
-    "chat_configs",
+    "chat_models",
     "local_preset",
 ]
 
@@ -174,6 +174,17 @@ class ModelRegistry:
         if api_key is not None:
             config = config.model_copy(update={"api_key": api_key})
         return config
+
+    def cli_actor(self, over: ModelOverrides) -> ProviderConfig:
+        """The actor's endpoint for the CLI: configuration plus its flags."""
+        base = self.actor() if self.is_configured() and self.needs_base(over) else None
+        return self.with_overrides(base, over, "--")
+
+    def cli_reflector(self, actor: ProviderConfig, over: ModelOverrides) -> ProviderConfig:
+        """The reflector's endpoint for the CLI. Without reflector flags it keeps its own
+        configuration if it has one, and otherwise follows the actor (including the actor's flags)."""
+        base = self.reflector() if self.reflector_is_explicit() and self.needs_base(over) else actor
+        return self.with_overrides(base, over, "--reflector-")
 
     # -- construction ----------------------------------------------------------------------------
 
@@ -319,27 +330,13 @@ class ModelRegistry:
         return name
 
 
-def chat_configs(
-    settings: Settings,
-    *,
-    actor_overrides: ModelOverrides | None = None,
-    reflector_overrides: ModelOverrides | None = None,
-    registry: ModelRegistry | None = None,
-) -> tuple[ProviderConfig, ProviderConfig]:
-    """The (actor, reflector) endpoints for the CLI: configuration plus its flags.
+def chat_models(actor: ProviderConfig, reflector: ProviderConfig) -> tuple[ChatModel, ChatModel]:
+    """The (actor, reflector) pair of chat models on these endpoints."""
+    # Imported here: the openai SDK takes about a second to import, which every `rfx` command
+    # (even --help) paid when this module imported it at the top.
+    from app.llm.openai_chat import OpenAIChatModel
 
-    Without reflector flags the reflector keeps its own configuration if it has one, and otherwise
-    follows the actor (including the actor's flags).
-    """
-    registry = registry or ModelRegistry.from_settings(settings)
-    actor_over = actor_overrides or ModelOverrides()
-    reflector_over = reflector_overrides or ModelOverrides()
-    actor_base = registry.actor() if registry.is_configured() and registry.needs_base(actor_over) else None
-    actor = registry.with_overrides(actor_base, actor_over, "--")
-    reflector_base = actor
-    if registry.reflector_is_explicit() and registry.needs_base(reflector_over):
-        reflector_base = registry.reflector()
-    return actor, registry.with_overrides(reflector_base, reflector_over, "--reflector-")
+    return OpenAIChatModel(actor), OpenAIChatModel(reflector)
 
 
 def build_chat_models(
@@ -347,14 +344,8 @@ def build_chat_models(
     *,
     actor_overrides: ModelOverrides | None = None,
     reflector_overrides: ModelOverrides | None = None,
-    registry: ModelRegistry | None = None,
 ) -> tuple[ChatModel, ChatModel]:
-    """The (actor, reflector) pair of chat_configs' endpoints."""
-    actor, reflector = chat_configs(
-        settings, actor_overrides=actor_overrides, reflector_overrides=reflector_overrides, registry=registry
-    )
-    # Imported here: the openai SDK takes about a second to import, which every `rfx` command
-    # (even --help) paid when this module imported it at the top.
-    from app.llm.openai_chat import OpenAIChatModel
-
-    return OpenAIChatModel(actor), OpenAIChatModel(reflector)
+    """The (actor, reflector) pair for the CLI: configuration plus its flags."""
+    registry = ModelRegistry.from_settings(settings)
+    actor = registry.cli_actor(actor_overrides or ModelOverrides())
+    return chat_models(actor, registry.cli_reflector(actor, reflector_overrides or ModelOverrides()))
