@@ -32,6 +32,7 @@ from app.api.judge_gate import ClosableJudge, JudgeGate
 from app.api.limits import BodyLimit
 from app.api.routes import episodes, events, judge, memory, openai_compat, ui
 from app.gc_freeze import freeze_startup_heap
+from app.llm.local_model import installed_here
 from app.llm.providers import ModelRegistry
 from app.mcp.http import PATH as MCP_PATH
 from app.mcp.http import McpEndpoint
@@ -89,7 +90,7 @@ def build_services(settings: Settings) -> Services:
         keys=keys,
         store=EpisodeStore(client, keys, ttl_s=settings.episode_ttl_s),
         api_keys=ApiKeys.parse(settings.api_keys),
-        models=RegistryCatalog(ModelRegistry.from_settings(settings)),
+        models=RegistryCatalog(ModelRegistry.from_settings(settings), installed_here(settings.data_dir)),
         memory=RedisMemory(client, keys, episode_ttl_s=settings.episode_ttl_s),
         judge_gate=JudgeGate(
             client,

@@ -20,8 +20,8 @@ from app.benchmark.datasets import humaneval_task
 from app.benchmark.visible_tests import with_visible_tests
 from app.errors import InvalidInput
 from app.llm import ModelOverrides, ModelRegistry, build_chat_models
-from app.llm.bundled_defaults import defaults_for, with_bundled_defaults
-from app.llm.presets import LOCAL, LOCAL_SIZES, local_name
+from app.llm.bundled_defaults import applicable, defaults_for, with_bundled_defaults
+from app.llm.presets import LOCAL, local_size_of
 from app.llm.providers import chat_models
 from app.memory.redis_memory import RedisMemory
 from app.prompts import default_prompt_book
@@ -75,9 +75,6 @@ def first_error(exc: ValidationError, prefix: str = "") -> str:
     return f"{prefix}{where}: {error['msg']}" if where else str(error["msg"])
 
 
-SIZED_LOCAL = {local_name(size): size for size in LOCAL_SIZES}
-
-
 def resolve_default_models(settings: Settings, actor: ModelOverrides) -> ModelOverrides:
     """The actor's overrides once it is known that some actor model exists.
 
@@ -93,8 +90,8 @@ def resolve_default_models(settings: Settings, actor: ModelOverrides) -> ModelOv
     chosen = actor.model if not actor.empty() else registry.actor().name
     if actor.base_url is None and chosen == LOCAL:  # `--model local` / RFX_ACTOR_MODEL=local
         use_local_model(settings, "the local model is selected")
-    elif actor.base_url is None and chosen in SIZED_LOCAL:  # `--model local-0.5b`
-        use_local_model(settings, f"the local model {chosen} is selected", SIZED_LOCAL[chosen])
+    elif actor.base_url is None and (size := local_size_of(chosen)) is not None:  # `--model local-0.5b`
+        use_local_model(settings, f"the local model {chosen} is selected", size)
     return actor
 
 
@@ -110,8 +107,9 @@ def start_local_reflector(settings: Settings, actor: ModelOverrides, reflector: 
     if name is None:
         registry = ModelRegistry.from_settings(settings)
         name = registry.reflector().name if registry.reflector_is_explicit() else None
-    if name in SIZED_LOCAL and name != actor.model:
-        use_local_model(settings, f"the reflector {name} is selected", SIZED_LOCAL[name], "reflector")
+    size = local_size_of(name)
+    if size is not None and name != actor.model:
+        use_local_model(settings, f"the reflector {name} is selected", size, "reflector")
 
 
 def build_models(
@@ -129,16 +127,20 @@ def build_episode_models(
     (app/llm/bundled_defaults.py) for the settings the command line left unset, and for the reflector
     when no flag and no configuration names one (its server started like a named local reflector)."""
     from app.llm.local_fallback import say_bundled_defaults
+    from app.llm.local_model import installed_here
 
     actor = resolve_default_models(settings, actor)
     registry = ModelRegistry.from_settings(settings)
     endpoint = registry.cli_actor(actor)
-    defaults = defaults_for(endpoint.provider, endpoint.model)
-    if defaults is not None and defaults.applies_to(config):
-        say_bundled_defaults(endpoint.name, defaults)
-    config, default_reflector = with_bundled_defaults(
-        config, defaults, reflector_chosen=not reflector.empty() or registry.reflector_is_explicit()
+    reflector_chosen = not reflector.empty() or registry.reflector_is_explicit()
+    measured = defaults_for(endpoint.provider, endpoint.model)
+    defaults = applicable(
+        measured, config, reflector_chosen=reflector_chosen, runs_here=installed_here(settings.data_dir)
     )
+    config, default_reflector = with_bundled_defaults(config, defaults, reflector_chosen=reflector_chosen)
+    if defaults is not None:
+        passed_over = measured if defaults is not measured else None
+        say_bundled_defaults(endpoint.name, defaults, default_reflector, passed_over)
     if default_reflector is not None:
         reflector = ModelOverrides(model=default_reflector)
     start_local_reflector(settings, actor, reflector)

@@ -7,17 +7,21 @@ can never point the service at an address of its choosing (no SSRF).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from app.errors import ConfigError, Unavailable
-from app.llm.bundled_defaults import defaults_for, with_bundled_defaults
+from app.llm.bundled_defaults import applicable, defaults_for, with_bundled_defaults
 from app.llm.providers import ModelRegistry
 from app.reflexion.models import EpisodeConfig
 
 
 class RegistryCatalog:
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, runs_here: Callable[[str], bool]) -> None:
+        """runs_here: whether a bundled model a default names can run on this host (its weights are
+        installed), else the actor's defaults without it apply (bundled_defaults.applicable)."""
         self.registry = registry
+        self.runs_here = runs_here
 
     def actor(self, name: str | None) -> str:
         try:
@@ -41,11 +45,14 @@ class RegistryCatalog:
         unset the actor's bundled defaults (app/llm/bundled_defaults.py), then the server's."""
         actor_name = self.actor(actor)
         chosen = self.registry.get(actor_name)
-        config, default_reflector = with_bundled_defaults(
-            config,
+        reflector_chosen = reflector is not None or self.registry.reflector_is_explicit()
+        defaults = applicable(
             defaults_for(chosen.provider, chosen.model),
-            reflector_chosen=reflector is not None or self.registry.reflector_is_explicit(),
+            config,
+            reflector_chosen=reflector_chosen,
+            runs_here=self.runs_here,
         )
+        config, default_reflector = with_bundled_defaults(config, defaults, reflector_chosen=reflector_chosen)
         return actor_name, self.reflector(reflector or default_reflector), config
 
 

@@ -11,7 +11,7 @@ nothing about them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +26,15 @@ _NOT_DEFAULTS = frozenset({"seed", "actor_model", "reflector_model"})
 
 @dataclass(frozen=True)
 class BundledDefaults:
-    """One size's defaults: EpisodeConfig fields, and the reflector when it is another bundled size."""
+    """One size's defaults: EpisodeConfig fields, and the reflector when it is another bundled size;
+    then also the verdict among the runs of the actor alone (`alone`), for a host that lacks that
+    reflector's weights: it gets what the run measured without it, never the winner's settings with a
+    reflector they were not measured with."""
 
     run: str  # the held-out run they come from (bench/real_model/heldout-40-163/<size>/<run>)
     settings: Mapping[str, Any] = field(default_factory=dict)
     reflector: str | None = None
+    alone: BundledDefaults | None = None
 
     @classmethod
     def from_verdict(cls, verdict: Mapping[str, Any]) -> BundledDefaults:
@@ -38,7 +42,8 @@ class BundledDefaults:
         ran = verdict["settings"]
         settings = {k: v for k, v in ran.items() if k not in _NOT_DEFAULTS and v is not None}
         reflector = ran["reflector_model"] if ran["reflector_model"] != ran["actor_model"] else None
-        return cls(run=verdict["run"], settings=settings, reflector=reflector)
+        alone = cls.from_verdict(verdict["alone"]) if verdict.get("alone") else None
+        return cls(run=verdict["run"], settings=settings, reflector=reflector, alone=alone)
 
     def applies_to(self, config: EpisodeConfig) -> bool:
         """The settings were measured as one whole with their strategy: a caller who chose another
@@ -56,13 +61,30 @@ def defaults_for(provider: str | None, model: str) -> BundledDefaults | None:
     return BUNDLED_DEFAULTS.get(size) if size is not None else None
 
 
+def applicable(
+    defaults: BundledDefaults | None,
+    config: EpisodeConfig,
+    *,
+    reflector_chosen: bool,
+    runs_here: Callable[[str], bool],
+) -> BundledDefaults | None:
+    """The defaults an episode takes: none when the caller chose another strategy; the measured whole
+    when it needs no other model, when the caller chose the reflector, or when `runs_here` says the
+    reflector it names can run on this host; else the verdict of the actor alone."""
+    if defaults is None or not defaults.applies_to(config):
+        return None
+    if defaults.reflector is None or reflector_chosen or runs_here(defaults.reflector):
+        return defaults
+    return applicable(defaults.alone, config, reflector_chosen=reflector_chosen, runs_here=runs_here)
+
+
 def with_bundled_defaults(
     config: EpisodeConfig, defaults: BundledDefaults | None, *, reflector_chosen: bool
 ) -> tuple[EpisodeConfig, str | None]:
-    """The episode's config once the actor's bundled defaults fill what the caller left unset, and
-    the reflector they name when nobody chose one (None: the usual choice, the actor's). A reflector
-    is chosen when the caller named one or the service's configuration has its own; a default never
+    """The episode's config once `applicable` defaults fill what the caller left unset, and the
+    reflector they name when nobody chose one (None: the usual choice, the actor's). A reflector is
+    chosen when the caller named one or the service's configuration has its own; a default never
     replaces either."""
-    if defaults is None or not defaults.applies_to(config):
+    if defaults is None:
         return config, None
     return config.with_defaults(defaults.settings), None if reflector_chosen else defaults.reflector

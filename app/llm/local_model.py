@@ -28,7 +28,7 @@ from app.llm.local_weights import (
     spec_for,
     weights_path,
 )
-from app.llm.presets import local_port
+from app.llm.presets import local_port, local_size_of
 from app.settings import get_settings
 
 __all__ = [
@@ -119,3 +119,14 @@ def serve(
 def stop(port: int | None = None, *, data_dir: Path | None = None, size: str | None = None) -> int | None:
     """Stop the server `ensure_running` or `serve` started on the port; the pid, or None if none ran."""
     return _stop(_data_dir(data_dir), _port(port, size))
+
+
+def installed_here(data_dir: Path) -> Callable[[str], bool]:
+    """Whether a model named `local-<size>` can run on this host: its weights and runtime are
+    installed, so its server can be started (the check is a file stamp, cheap enough per request)."""
+
+    def runs_here(name: str) -> bool:
+        size = local_size_of(name)
+        return size is not None and is_installed(size, data_dir=data_dir)
+
+    return runs_here

@@ -67,6 +67,11 @@ def local_name(size: str) -> str:
     return f"{LOCAL}-{size}"
 
 
+def local_size_of(name: str | None) -> str | None:
+    """The bundled size a `local-<size>` name selects, else None."""
+    return next((size for size in LOCAL_SIZES if local_name(size) == name), None)
+
+
 def local_port(base_port: int, default_size: str, size: str) -> int:
     """Each size has its own loopback port so both servers can run at once (a 0.5B actor with a
     1.5B reflector): the default size serves on the configured port, the others on the next ones."""

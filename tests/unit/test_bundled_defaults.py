@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from app.llm import bundled_defaults
-from app.llm.bundled_defaults import BUNDLED_DEFAULTS, BundledDefaults, defaults_for, with_bundled_defaults
+from app.llm.bundled_defaults import (
+    BUNDLED_DEFAULTS,
+    BundledDefaults,
+    applicable,
+    defaults_for,
+    with_bundled_defaults,
+)
 from app.llm.presets import LOCAL, LOCAL_SIZES, bundled_size, local_alias
 from app.mcp.tools import RunEpisode
 from app.reflexion.models import EpisodeConfig
@@ -57,6 +63,12 @@ def test_a_verdict_names_settings_and_a_reflector_of_another_size() -> None:
     assert not {"seed", "actor_model", "reflector_model", "temperature"} & set(chosen.settings)
     single = BundledDefaults.from_verdict(verdict("single", strategy="single"))
     assert (single.run, single.settings["strategy"], single.reflector) == ("single", "single", None)
+    assert chosen.alone is None and single.alone is None
+    with_alone = verdict("reflexion-1.5b-reflector", "local-1.5b")
+    with_alone["alone"] = verdict("best-of-4", strategy="best_of_n", samples=4)
+    alone = BundledDefaults.from_verdict(with_alone).alone
+    assert alone is not None and (alone.run, alone.reflector, alone.alone) == ("best-of-4", None, None)
+    assert (alone.settings["strategy"], alone.settings["samples"]) == ("best_of_n", 4)
 
 
 def test_defaults_fill_only_what_the_caller_left_unset() -> None:
@@ -73,17 +85,51 @@ def test_defaults_fill_only_what_the_caller_left_unset() -> None:
     assert config.with_defaults({"samples": 9, "strategy": "single"}) == config  # applied ones count as set
 
 
+def everywhere(name: str) -> bool:
+    return True
+
+
+def nowhere(name: str) -> bool:
+    return False
+
+
 def test_a_caller_who_chose_another_strategy_gets_the_general_defaults() -> None:
     measured = BundledDefaults("best-of-4", {"strategy": "best_of_n", "samples": 4}, reflector="local-1.5b")
     other = EpisodeConfig.model_validate({"strategy": "reflexion"})
-    assert with_bundled_defaults(other, measured, reflector_chosen=False) == (other, None)
+    assert applicable(measured, other, reflector_chosen=False, runs_here=everywhere) is None
+    assert with_bundled_defaults(other, None, reflector_chosen=False) == (other, None)
     same = EpisodeConfig.model_validate({"strategy": "best_of_n"})
+    assert applicable(measured, same, reflector_chosen=False, runs_here=everywhere) is measured
     config, reflector = with_bundled_defaults(same, measured, reflector_chosen=False)
     assert (config.samples, reflector) == (4, "local-1.5b")
     nothing = EpisodeConfig()
     config, reflector = with_bundled_defaults(nothing, measured, reflector_chosen=True)
     assert (config.strategy, config.samples, reflector) == ("best_of_n", 4, None)
-    assert with_bundled_defaults(nothing, None, reflector_chosen=False) == (nothing, None)
+    assert applicable(None, nothing, reflector_chosen=False, runs_here=everywhere) is None
+
+
+def test_a_host_without_the_reflectors_weights_gets_the_actor_alone_verdict() -> None:
+    """The winner's settings were measured with its reflector: without it, the verdict among the
+    runs of the actor alone applies, and nothing when that one is another strategy than the caller's."""
+    alone = BundledDefaults("best-of-4", {"strategy": "best_of_n", "samples": 4})
+    winner = BundledDefaults(
+        "chosen", {"strategy": "reflexion", "feedback_level": "trace"}, "local-1.5b", alone
+    )
+    asked: list[str] = []
+
+    def installed(name: str) -> bool:
+        asked.append(name)
+        return False
+
+    nothing = EpisodeConfig()
+    assert applicable(winner, nothing, reflector_chosen=False, runs_here=installed) is alone
+    assert asked == ["local-1.5b"]
+    assert applicable(winner, nothing, reflector_chosen=False, runs_here=everywhere) is winner
+    assert applicable(winner, nothing, reflector_chosen=True, runs_here=nowhere) is winner  # theirs runs
+    reflexion = EpisodeConfig.model_validate({"strategy": "reflexion"})
+    assert applicable(winner, reflexion, reflector_chosen=False, runs_here=nowhere) is None
+    no_fallback = BundledDefaults("chosen", {"strategy": "reflexion"}, "local-1.5b")
+    assert applicable(no_fallback, nothing, reflector_chosen=False, runs_here=nowhere) is None
 
 
 def test_only_the_bundled_models_are_bundled(monkeypatch: pytest.MonkeyPatch) -> None:
