@@ -19,8 +19,10 @@ from app.llm.bundled_defaults import (
     with_bundled_defaults,
 )
 from app.llm.presets import LOCAL, LOCAL_SIZES, bundled_size, local_alias
+from app.llm.providers import ModelRegistry
 from app.mcp.tools import RunEpisode
 from app.reflexion.models import EpisodeConfig
+from app.settings import Settings
 
 VERDICTS = Path(__file__).resolve().parents[2] / "bench" / "real_model" / "heldout-40-163" / "defaults.json"
 
@@ -146,3 +148,14 @@ def test_only_the_bundled_models_are_bundled(monkeypatch: pytest.MonkeyPatch) ->
 def test_an_mcp_call_leaves_unset_what_it_did_not_set() -> None:
     body = RunEpisode.model_validate({"humaneval": "HumanEval/0", "samples": 2}).body()
     assert body.config().model_fields_set == {"samples"}
+
+
+def test_the_bundled_model_at_another_url_counts_when_its_provider_says_local() -> None:
+    """The compose stack's model service (scripts/stack-init --model) serves the bundled weights at
+    http://model:8089/v1 and is configured with the `local` provider, so its measured defaults apply;
+    the same URL without it is a model of the user's."""
+    where = {"actor_base_url": "http://model:8089/v1", "actor_model": local_alias("0.5b")}
+    stack = ModelRegistry.from_settings(Settings(actor_provider=LOCAL, **where)).actor()
+    assert (stack.base_url, bundled_size(stack.provider, stack.model)) == ("http://model:8089/v1", "0.5b")
+    theirs = ModelRegistry.from_settings(Settings(**where)).actor()
+    assert bundled_size(theirs.provider, theirs.model) is None
