@@ -5,8 +5,9 @@ Per bundled size, the strategy and settings that bench/real_model/defaults.py ch
 run (HumanEval/40-163) by the rule it states, or `single` when no feedback strategy beat one attempt
 beyond the noise. The table is copied from its defaults.json, and tests/unit/test_bundled_defaults.py
 checks the copy against it; a size the run has not decided has no entry and keeps the general
-defaults (EpisodeConfig). Models the user configures keep the general defaults: the measurement says
-nothing about them.
+defaults (EpisodeConfig). Models the user configures keep the general defaults (the measurement says
+nothing about them), unless configured with the `local` provider: the bundled weights served
+elsewhere, as in the compose stack (presets.bundled_size).
 """
 
 from __future__ import annotations

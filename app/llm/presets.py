@@ -56,7 +56,8 @@ def local_preset(port: int, size: str) -> Preset:
 
 def bundled_size(provider: str | None, model: str) -> str | None:
     """Which bundled size a configured model is (`local`, `local-0.5b`, ...: the local provider and a
-    size's alias), else None: a model at a URL the user gave is theirs, whatever it serves."""
+    size's alias, wherever it is served), else None: a model the user configured under another
+    provider is theirs, whatever it serves."""
     if provider != LOCAL:
         return None
     return next((size for size in LOCAL_SIZES if local_alias(size) == model), None)
