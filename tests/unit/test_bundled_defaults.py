@@ -48,9 +48,8 @@ def verdict(run: str, reflector: str = "local-0.5b", **settings: Any) -> dict[st
 
 def test_the_table_is_the_held_out_runs_verdict() -> None:
     decided = json.loads(VERDICTS.read_text(encoding="utf-8")) if VERDICTS.exists() else {}
-    assert set(BUNDLED_DEFAULTS) == set(decided), "copy defaults.json's sizes into BUNDLED_DEFAULTS"
-    for size, entry in decided.items():
-        assert BUNDLED_DEFAULTS[size] == BundledDefaults.from_verdict(entry), size
+    table = {size: BundledDefaults.from_verdict(entry) for size, entry in decided.items()}
+    assert table == BUNDLED_DEFAULTS, f"app/llm/bundled_defaults.py: BUNDLED_DEFAULTS = {table!r}"
     for size, defaults in BUNDLED_DEFAULTS.items():
         assert size in LOCAL_SIZES
         EpisodeConfig().with_defaults(defaults.settings)  # every entry is a valid episode config
