@@ -18,6 +18,7 @@ from typing import Any
 
 from app.llm.presets import bundled_size
 from app.reflexion.models import EpisodeConfig
+from app.reflexion.vocabulary import REFLECTING_STRATEGIES
 
 # The run's settings that are not an episode's defaults: the benchmark's fixed sampling seed (a
 # default seed would make every caller's samples the same) and the models (the reflector is its own
@@ -46,11 +47,15 @@ class BundledDefaults:
         alone = cls.from_verdict(verdict["alone"]) if verdict.get("alone") else None
         return cls(run=verdict["run"], settings=settings, reflector=reflector, alone=alone)
 
-    def applies_to(self, config: EpisodeConfig) -> bool:
+    def applies_to(self, config: EpisodeConfig, *, reflector_chosen: bool) -> bool:
         """The settings were measured as one whole with their strategy: a caller who chose another
-        strategy gets the general defaults for the rest."""
-        chosen = "strategy" in config.model_fields_set
-        return not chosen or config.strategy == self.settings.get("strategy", config.strategy)
+        strategy gets the general defaults for the rest, and so does one who chose a reflector (or
+        whose configuration has its own) when the measured strategy asks no reflector for lessons:
+        naming one asks for reflection, which that strategy would silently drop."""
+        measured: str = self.settings.get("strategy", config.strategy)
+        if "strategy" in config.model_fields_set:
+            return config.strategy == measured
+        return measured in REFLECTING_STRATEGIES or not reflector_chosen
 
 
 BUNDLED_DEFAULTS: dict[str, BundledDefaults] = {}
@@ -69,10 +74,11 @@ def applicable(
     reflector_chosen: bool,
     runs_here: Callable[[str], bool],
 ) -> BundledDefaults | None:
-    """The defaults an episode takes: none when the caller chose another strategy; the measured whole
+    """The defaults an episode takes: none when the caller chose another strategy, or a reflector that
+    the measured strategy would not ask (BundledDefaults.applies_to); the measured whole
     when it needs no other model, when the caller chose the reflector, or when `runs_here` says the
     reflector it names can run on this host; else the verdict of the actor alone."""
-    if defaults is None or not defaults.applies_to(config):
+    if defaults is None or not defaults.applies_to(config, reflector_chosen=reflector_chosen):
         return None
     if defaults.reflector is None or reflector_chosen or runs_here(defaults.reflector):
         return defaults

@@ -33,3 +33,6 @@ JUDGE_STATUSES: tuple[JudgeStatus, ...] = get_args(JudgeStatus)
 EPISODE_STATUSES: tuple[EpisodeStatus, ...] = get_args(EpisodeStatus)
 TERMINAL_STATUSES: tuple[TerminalStatus, ...] = get_args(TerminalStatus)
 STRATEGIES: tuple[StrategyName, ...] = get_args(StrategyName)
+# The strategies that ask the reflector for lessons (tests/unit/test_strategies.py runs every one to
+# check): naming a reflector asks for one of these, since the others never call it.
+REFLECTING_STRATEGIES: frozenset[StrategyName] = frozenset({"reflexion", "tree_search"})

@@ -82,9 +82,9 @@ async def test_an_episode_takes_the_actors_defaults_for_what_it_left_unset(
         other = await submit(strategy="reflexion")  # the measured settings belong to their strategy
         assert (other["config"]["strategy"], other["config"]["samples"]) == ("reflexion", 5)
         assert other["reflector_model"] == "local-1.5b"
-        own_reflector = await submit(reflector={"model": "local-1.5b"})
+        own_reflector = await submit(reflector={"model": "local-1.5b"})  # asks for lessons
         assert (own_reflector["config"]["strategy"], own_reflector["reflector_model"]) == (
-            "best_of_n",
+            "reflexion",
             "local-1.5b",
         )
         other_size = await submit(actor={"model": "local-0.5b"})  # a size the table does not name
@@ -153,12 +153,18 @@ def test_a_worker_without_the_reflectors_weights_says_what_episodes_take_instead
 async def test_a_configured_reflector_is_never_replaced(
     redis_url: str, key_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    measured(monkeypatch, BEST_OF_4)
+    """A reflector of the configuration's own runs instead of the one the defaults name, and asks for
+    lessons: a measured strategy that writes none gives way to the general defaults."""
     settings = bundled_settings(redis_url, key_prefix, reflector_model="local-0.5b")
-    async with running_app(settings) as base, httpx.AsyncClient(base_url=base) as client:
-        r = await client.post("/v1/episodes", json=task_body())
-        assert r.status_code == 202, r.text
-        assert (r.json()["config"]["strategy"], r.json()["reflector_model"]) == ("best_of_n", "local-0.5b")
+    reflecting = BundledDefaults("chosen", WINNER.settings, "local-1.5b")
+    for defaults, feedback_level in ((reflecting, "trace"), (BEST_OF_4, "standard")):
+        measured(monkeypatch, defaults)
+        async with running_app(settings) as base, httpx.AsyncClient(base_url=base) as client:
+            r = await client.post("/v1/episodes", json=task_body())
+            assert r.status_code == 202, r.text
+            config = r.json()["config"]
+            assert (config["strategy"], r.json()["reflector_model"]) == ("reflexion", "local-0.5b")
+            assert (config["feedback_level"], config["samples"]) == (feedback_level, 5)
 
 
 @pytest.mark.parametrize("defaults", [BundledDefaults("single", {"strategy": "single"}), None])

@@ -109,6 +109,20 @@ def test_a_caller_who_chose_another_strategy_gets_the_general_defaults() -> None
     assert applicable(None, nothing, reflector_chosen=False, runs_here=everywhere) is None
 
 
+def test_a_chosen_reflector_asks_for_reflection_which_a_sampling_default_never_does() -> None:
+    """`--reflector-model local-1.5b` for the 0.5B actor asks for lessons: best_of_n never asks a
+    reflector, so that caller gets the general defaults (reflexion) rather than a reflector silently
+    unused; a measured strategy that reflects still applies, with the caller's reflector."""
+    sampling = BundledDefaults("best-of-4", {"strategy": "best_of_n", "samples": 4})
+    nothing = EpisodeConfig()
+    assert applicable(sampling, nothing, reflector_chosen=True, runs_here=everywhere) is None
+    assert applicable(sampling, nothing, reflector_chosen=False, runs_here=everywhere) is sampling
+    both = EpisodeConfig.model_validate({"strategy": "best_of_n"})
+    assert applicable(sampling, both, reflector_chosen=True, runs_here=everywhere) is sampling
+    reflecting = BundledDefaults("chosen", {"strategy": "tree_search", "branching": 3})
+    assert applicable(reflecting, nothing, reflector_chosen=True, runs_here=everywhere) is reflecting
+
+
 def test_a_host_without_the_reflectors_weights_gets_the_actor_alone_verdict() -> None:
     """The winner's settings were measured with its reflector: without it, the verdict among the
     runs of the actor alone applies, and nothing when that one is another strategy than the caller's."""

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.reflexion.conversation import describe_verdict, says_no_change
 from app.reflexion.models import Attempt, ChatMessage, Episode, EpisodeConfig, TestResult, Verdict
+from app.reflexion.vocabulary import REFLECTING_STRATEGIES, STRATEGIES, StrategyName
 from tests.fakes.inmemory import fenced
 from tests.unit.test_loop import HIDDEN, LESSON, RIGHT, TASK, WRONG, Parts
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+async def test_only_the_reflecting_strategies_ask_the_reflector(strategy: StrategyName) -> None:
+    parts = Parts([WRONG])
+    ep = await parts.run(strategy=strategy, max_trials=3, samples=3)
+    assert ep.status == "failed"
+    assert bool(parts.reflector.calls) is (strategy in REFLECTING_STRATEGIES)
 
 
 async def test_single_is_one_attempt() -> None:
