@@ -58,7 +58,36 @@ class BundledDefaults:
         return measured in REFLECTING_STRATEGIES or not reflector_chosen
 
 
-BUNDLED_DEFAULTS: dict[str, BundledDefaults] = {}
+BUNDLED_DEFAULTS: dict[str, BundledDefaults] = {
+    "0.5b": BundledDefaults(
+        run="best-of-4",
+        settings={
+            "strategy": "best_of_n",
+            "max_trials": 3,
+            "samples": 4,
+            "branching": 2,
+            "retries": "sampled",
+            "feedback_level": "standard",
+            "retry_context": "revise",
+        },
+        reflector=None,
+        alone=None,
+    ),
+    "1.5b": BundledDefaults(
+        run="single",
+        settings={
+            "strategy": "single",
+            "max_trials": 3,
+            "samples": 5,
+            "branching": 2,
+            "retries": "sampled",
+            "feedback_level": "standard",
+            "retry_context": "revise",
+        },
+        reflector=None,
+        alone=None,
+    ),
+}
 
 
 def defaults_for(provider: str | None, model: str) -> BundledDefaults | None:
