@@ -20,7 +20,7 @@ from app.benchmark.datasets import humaneval_task
 from app.benchmark.visible_tests import with_visible_tests
 from app.errors import InvalidInput
 from app.llm import ModelOverrides, ModelRegistry, build_chat_models
-from app.llm.bundled_defaults import applicable, defaults_for, with_bundled_defaults
+from app.llm.bundled_defaults import defaults_for, with_bundled_defaults
 from app.llm.presets import LOCAL, local_size_of
 from app.llm.providers import chat_models
 from app.memory.redis_memory import RedisMemory
@@ -134,10 +134,9 @@ def build_episode_models(
     endpoint = registry.cli_actor(actor)
     reflector_chosen = not reflector.empty() or registry.reflector_is_explicit()
     measured = defaults_for(endpoint.provider, endpoint.model)
-    defaults = applicable(
-        measured, config, reflector_chosen=reflector_chosen, runs_here=installed_here(settings.data_dir)
+    config, default_reflector, defaults = with_bundled_defaults(
+        config, measured, reflector_chosen=reflector_chosen, runs_here=installed_here(settings.data_dir)
     )
-    config, default_reflector = with_bundled_defaults(config, defaults, reflector_chosen=reflector_chosen)
     if defaults is not None:
         passed_over = measured if defaults is not measured else None
         say_bundled_defaults(endpoint.name, defaults, default_reflector, passed_over)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.errors import ConfigError, Unavailable
-from app.llm.bundled_defaults import applicable, defaults_for, with_bundled_defaults
+from app.llm.bundled_defaults import defaults_for, with_bundled_defaults
 from app.llm.providers import ModelRegistry
 from app.reflexion.models import EpisodeConfig
 
@@ -46,13 +46,12 @@ class RegistryCatalog:
         actor_name = self.actor(actor)
         chosen = self.registry.get(actor_name)
         reflector_chosen = reflector is not None or self.registry.reflector_is_explicit()
-        defaults = applicable(
-            defaults_for(chosen.provider, chosen.model),
+        config, default_reflector, _ = with_bundled_defaults(
             config,
+            defaults_for(chosen.provider, chosen.model),
             reflector_chosen=reflector_chosen,
             runs_here=self.runs_here,
         )
-        config, default_reflector = with_bundled_defaults(config, defaults, reflector_chosen=reflector_chosen)
         return actor_name, self.reflector(reflector or default_reflector), config
 
 

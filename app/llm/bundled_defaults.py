@@ -115,12 +115,19 @@ def applicable(
 
 
 def with_bundled_defaults(
-    config: EpisodeConfig, defaults: BundledDefaults | None, *, reflector_chosen: bool
-) -> tuple[EpisodeConfig, str | None]:
-    """The episode's config once `applicable` defaults fill what the caller left unset, and the
-    reflector they name when nobody chose one (None: the usual choice, the actor's). A reflector is
-    chosen when the caller named one or the service's configuration has its own; a default never
-    replaces either."""
+    config: EpisodeConfig,
+    measured: BundledDefaults | None,
+    *,
+    reflector_chosen: bool,
+    runs_here: Callable[[str], bool],
+) -> tuple[EpisodeConfig, str | None, BundledDefaults | None]:
+    """What an episode runs, the one step the HTTP routes and `rfx run` share: the config once the
+    `applicable` part of an actor's `measured` defaults fills what the caller left unset, the
+    reflector they name when nobody chose one (None: the usual choice, the actor's), and the defaults
+    that applied (None: none). A reflector is chosen when the caller named one or the service's
+    configuration has its own; a default never replaces either."""
+    defaults = applicable(measured, config, reflector_chosen=reflector_chosen, runs_here=runs_here)
     if defaults is None:
-        return config, None
-    return config.with_defaults(defaults.settings), None if reflector_chosen else defaults.reflector
+        return config, None, None
+    reflector = None if reflector_chosen else defaults.reflector
+    return config.with_defaults(defaults.settings), reflector, defaults

@@ -85,7 +85,7 @@ def start_default_reflector(settings: Settings) -> None:
         return
     reason = f"{actor.name}'s measured defaults reflect with {defaults.reflector}"
     size = local_size_of(defaults.reflector)
-    if size is not None and local_model.installed_here(settings.data_dir)(defaults.reflector):
+    if size is not None and local_model.is_installed(size, data_dir=settings.data_dir):
         use_local_model(settings, reason, size, "reflector")
         return
     instead = f"`{defaults.alone.run}`'s" if defaults.alone is not None else "the general"

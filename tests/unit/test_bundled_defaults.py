@@ -98,14 +98,18 @@ def test_a_caller_who_chose_another_strategy_gets_the_general_defaults() -> None
     measured = BundledDefaults("best-of-4", {"strategy": "best_of_n", "samples": 4}, reflector="local-1.5b")
     other = EpisodeConfig.model_validate({"strategy": "reflexion"})
     assert applicable(measured, other, reflector_chosen=False, runs_here=everywhere) is None
-    assert with_bundled_defaults(other, None, reflector_chosen=False) == (other, None)
+    assert with_bundled_defaults(other, None, reflector_chosen=False, runs_here=everywhere) == (
+        other,
+        None,
+        None,
+    )
     same = EpisodeConfig.model_validate({"strategy": "best_of_n"})
     assert applicable(measured, same, reflector_chosen=False, runs_here=everywhere) is measured
-    config, reflector = with_bundled_defaults(same, measured, reflector_chosen=False)
+    config, reflector, _ = with_bundled_defaults(same, measured, reflector_chosen=False, runs_here=everywhere)
     assert (config.samples, reflector) == (4, "local-1.5b")
-    nothing = EpisodeConfig()
-    config, reflector = with_bundled_defaults(nothing, measured, reflector_chosen=True)
+    config, reflector, _ = with_bundled_defaults(same, measured, reflector_chosen=True, runs_here=everywhere)
     assert (config.strategy, config.samples, reflector) == ("best_of_n", 4, None)
+    nothing = EpisodeConfig()
     assert applicable(None, nothing, reflector_chosen=False, runs_here=everywhere) is None
 
 
@@ -138,6 +142,10 @@ def test_a_host_without_the_reflectors_weights_gets_the_actor_alone_verdict() ->
 
     nothing = EpisodeConfig()
     assert applicable(winner, nothing, reflector_chosen=False, runs_here=installed) is alone
+    config, reflector, applied = with_bundled_defaults(
+        nothing, winner, reflector_chosen=False, runs_here=nowhere
+    )
+    assert (applied, reflector, config.strategy, config.samples) == (alone, None, "best_of_n", 4)
     assert asked == ["local-1.5b"]
     assert applicable(winner, nothing, reflector_chosen=False, runs_here=everywhere) is winner
     assert applicable(winner, nothing, reflector_chosen=True, runs_here=nowhere) is winner  # theirs runs
